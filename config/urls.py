@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include("users.urls")),
+    path("", include("mcp_gateway.urls")),
+]
+
+handler400 = "config.exceptions.json_400"
+handler403 = "config.exceptions.json_403"
+handler404 = "config.exceptions.json_404"
+handler500 = "config.exceptions.json_500"

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from config.errors import DomainError
+from users.models import CreditAccount, CreditLedgerEntry, User
+from users.services import credits_grant
+
+
+@admin.register(User)
+class CallmcpUserAdmin(UserAdmin):
+    fieldsets = (*UserAdmin.fieldsets, ("MCP access", {"fields": ("scopes", "plan", "rate_limits")}))
+    list_display = ("username", "email", "plan", "is_staff", "is_active", "date_joined")
+    list_filter = ("plan", "is_staff", "is_active")
+
+
+class GrantCreditsForm(forms.Form):
+    amount = forms.IntegerField(min_value=1, help_text="Credits to add to each selected account.")
+    memo = forms.CharField(max_length=200, required=False)
+
+
+class LedgerInline(admin.TabularInline):
+    model = CreditLedgerEntry
+    fields = ("created_at", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference", "memo")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-id",)
+    show_change_link = True
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(admin.ModelAdmin):
+    list_display = ("user", "balance", "reserved", "updated_at")
+    search_fields = ("user__username", "user__email")
+    readonly_fields = ("user", "balance", "reserved", "updated_at")
+    actions = ["grant_credits"]
+    inlines = [LedgerInline]
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Grant credits to the selected accounts")
+    def grant_credits(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> HttpResponse | None:
+        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for account in queryset.select_related("user"):
+                try:
+                    credits_grant(
+                        user=account.user,
+                        amount=form.cleaned_data["amount"],
+                        memo=form.cleaned_data["memo"] or f"granted by {request.user}",
+                        actor=request.user,  # type: ignore[arg-type]
+                    )
+                except DomainError as exc:
+                    self.message_user(request, f"{account.user}: {exc.message}", messages.ERROR)
+                    return None
+            self.message_user(
+                request, f"Granted {form.cleaned_data['amount']} credits to {queryset.count()} account(s)."
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant credits",
+            "form": form,
+            "accounts": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/users/grant_credits.html", context)
+
+
+@admin.register(CreditLedgerEntry)
+class CreditLedgerEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "account", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference")
+    list_filter = ("kind",)
+    search_fields = ("account__user__username", "reference", "memo")
+    list_select_related = ("account__user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,35 @@
+"""Reads for users and credits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet, Sum
+
+from users.models import CreditAccount, CreditLedgerEntry, User
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: int
+    reserved: int
+
+    @property
+    def total(self) -> int:
+        return self.available + self.reserved
+
+
+def credits_balance(*, user: User) -> Balance:
+    account = CreditAccount.objects.filter(user=user).only("balance", "reserved").first()
+    if account is None:
+        return Balance(available=0, reserved=0)
+    return Balance(available=account.balance, reserved=account.reserved)
+
+
+def credits_ledger(*, user: User) -> QuerySet[CreditLedgerEntry]:
+    return CreditLedgerEntry.objects.filter(account__user=user).order_by("-id")
+
+
+def credits_ledger_sums(*, user: User) -> Balance:
+    sums = credits_ledger(user=user).aggregate(a=Sum("amount"), r=Sum("reserved_delta"))
+    return Balance(available=int(sums["a"] or 0), reserved=int(sums["r"] or 0))

@@ -1,0 +1,171 @@
+"""Writes for users and credits. Every credit movement is one ledger row written under a row lock
+on the account, so the balance never goes negative and never drifts from the ledger sum.
+
+Callers catch ``InsufficientCredits`` and ``InvalidAmount`` (both ``DomainError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from rest_framework_simplejwt.tokens import AccessToken
+
+from users import scopes as scope_names
+from users.errors import InsufficientCredits, InvalidAmount, UnknownScopes
+from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
+
+
+def user_create(
+    *,
+    username: str,
+    password: str | None,
+    email: str = "",
+    scopes: Iterable[str] | None = None,
+    is_staff: bool = False,
+) -> User:
+    chosen = list(scopes) if scopes is not None else scope_names.default_scopes()
+    if bad := scope_names.unknown(set(chosen)):
+        raise UnknownScopes(scopes=", ".join(bad))
+    with transaction.atomic():
+        user = User(username=username, email=email, scopes=chosen, is_staff=is_staff)
+        user.set_password(password) if password else user.set_unusable_password()
+        user.save()
+        CreditAccount.objects.create(user=user)
+    return user
+
+
+def token_for_user(*, user: User, scopes: Iterable[str] | None = None, lifetime: timedelta | None = None) -> str:
+    """An access token carrying ``scopes`` (default: all the user's scopes).
+
+    Used for the long-lived tokens of MCP clients. Raises ``UnknownScopes`` for scopes the user
+    does not hold.
+    """
+    allowed = set(user.scopes)
+    chosen = set(scopes) if scopes is not None else allowed
+    if bad := sorted(chosen - allowed):
+        raise UnknownScopes(scopes=", ".join(bad))
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=lifetime or settings.MCP_TOKEN_LIFETIME)
+    token["scope"] = " ".join(sorted(chosen))
+    return str(token)
+
+
+def _check_amount(amount: object) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount(amount=amount)
+    return amount
+
+
+def _locked_account(user: User) -> CreditAccount:
+    CreditAccount.objects.get_or_create(user=user)
+    return CreditAccount.objects.select_for_update().get(user=user)
+
+
+def _append(
+    account: CreditAccount,
+    *,
+    kind: str,
+    amount: int = 0,
+    reserved_delta: int = 0,
+    spent: int = 0,
+    reference: str = "",
+    memo: str = "",
+    actor: User | None = None,
+) -> CreditLedgerEntry:
+    account.balance += amount
+    account.reserved += reserved_delta
+    account.save(update_fields=["balance", "reserved", "updated_at"])
+    return CreditLedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        reserved_delta=reserved_delta,
+        spent=spent,
+        balance_after=account.balance,
+        reserved_after=account.reserved,
+        reference=reference,
+        memo=memo[:255],
+        created_by=actor,
+    )
+
+
+def _held(account: CreditAccount, reference: str) -> int:
+    total = account.entries.filter(reference=reference).aggregate(held=Sum("reserved_delta"))["held"]
+    return int(total or 0)
+
+
+@transaction.atomic
+def credits_grant(*, user: User, amount: int, memo: str = "", actor: User | None = None) -> CreditLedgerEntry:
+    account = _locked_account(user)
+    return _append(account, kind=LedgerKind.GRANT, amount=_check_amount(amount), memo=memo, actor=actor)
+
+
+@transaction.atomic
+def credits_reserve(*, user: User, amount: int, reference: str, memo: str = "") -> CreditLedgerEntry:
+    """Hold ``amount`` for ``reference`` (e.g. a call). Raises ``InsufficientCredits``."""
+    amount = _check_amount(amount)
+    account = _locked_account(user)
+    if account.balance < amount:
+        raise InsufficientCredits(required=amount, available=account.balance)
+    return _append(
+        account, kind=LedgerKind.RESERVE, amount=-amount, reserved_delta=amount, reference=reference, memo=memo
+    )
+
+
+@transaction.atomic
+def credits_settle(*, user: User, reference: str, cost: int, memo: str = "") -> CreditLedgerEntry | None:
+    """Charge ``cost`` against what is held for ``reference`` and give back the rest.
+
+    Idempotent: once the hold is gone, a second settle (webhook and poller both reporting the end)
+    writes nothing and returns None. A cost above the hold takes the excess from the balance, never
+    below zero; the uncovered part is recorded in the memo.
+    """
+    if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
+        raise InvalidAmount(amount=cost)
+    account = _locked_account(user)
+    held = _held(account, reference)
+    if held <= 0:
+        return None
+    from_hold = min(cost, held)
+    extra = min(cost - from_hold, account.balance)
+    uncovered = cost - from_hold - extra
+    note = memo or f"cost {cost}"
+    if uncovered:
+        note += f"; {uncovered} uncovered"
+    return _append(
+        account,
+        kind=LedgerKind.SETTLE,
+        amount=(held - from_hold) - extra,
+        reserved_delta=-held,
+        spent=from_hold + extra,
+        reference=reference,
+        memo=note,
+    )
+
+
+@transaction.atomic
+def credits_release(*, user: User, reference: str, memo: str = "") -> CreditLedgerEntry | None:
+    """Give back everything held for ``reference`` (failed or cancelled before any cost). Idempotent."""
+    account = _locked_account(user)
+    held = _held(account, reference)
+    if held <= 0:
+        return None
+    return _append(account, kind=LedgerKind.RELEASE, amount=held, reserved_delta=-held, reference=reference, memo=memo)
+
+
+@transaction.atomic
+def credits_refund(*, user: User, reference: str, amount: int, memo: str = "") -> CreditLedgerEntry | None:
+    """Give back up to ``amount`` of what was spent on ``reference``. Never refunds more than was spent."""
+    amount = _check_amount(amount)
+    account = _locked_account(user)
+    spent = int(account.entries.filter(reference=reference).aggregate(s=Sum("spent"))["s"] or 0)
+    refundable = min(amount, spent)
+    if refundable <= 0:
+        return None
+    return _append(
+        account, kind=LedgerKind.REFUND, amount=refundable, spent=-refundable, reference=reference, memo=memo
+    )
