@@ -167,3 +167,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+
+# --- MCP gateway ----------------------------------------------------------------------------------
+MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
+MCP_MAX_BODY_BYTES = env.int_("MCP_MAX_BODY_BYTES", 1024 * 1024)
+MCP_PAGE_SIZE = env.int_("MCP_PAGE_SIZE", 50)
+MCP_AUTH_CACHE_SECONDS = env.int_("MCP_AUTH_CACHE_SECONDS", 30)
+MCP_ALLOWED_ORIGINS = env.list_("MCP_ALLOWED_ORIGINS", [])  # besides http(s)://<an ALLOWED_HOSTS entry>
+MCP_RATE_LIMITS = {
+    "place": env.str_("MCP_RATE_LIMIT_PLACE", "10/minute"),
+    "read": env.str_("MCP_RATE_LIMIT_READ", "600/minute"),
+}
+MCP_INSTRUCTIONS = env.str_(
+    "MCP_INSTRUCTIONS",
+    "callmcp places real AI phone calls. Use makePhoneCall to call, getCallDetails/getCallTranscript to "
+    "follow up, getCallHistory to browse. Calls cost credits; check credits://balance first.",
+)
+MCP_SSE_KEEPALIVE_SECONDS = env.int_("MCP_SSE_KEEPALIVE_SECONDS", 15)
+# Serves the conformance fixtures without auth; only `manage.py mcp_conformance_server` turns it on.
+MCP_CONFORMANCE = env.bool_("MCP_CONFORMANCE", False)

@@ -4,6 +4,7 @@ from config import env
 from config.settings.base import *  # noqa: F403
 
 DEBUG = False
+MCP_CONFORMANCE = False
 SECRET_KEY = env.str_("SECRET_KEY")
 SIMPLE_JWT["SIGNING_KEY"] = env.str_("JWT_SIGNING_KEY", SECRET_KEY)  # noqa: F405
 ALLOWED_HOSTS = env.list_("ALLOWED_HOSTS")

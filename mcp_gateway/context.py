@@ -1,0 +1,98 @@
+"""Facts about one request, frozen, handed from a transport to the dispatcher and on to handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user and the scopes of their token. ``user_id`` None only in conformance mode."""
+
+    user_id: int | None
+    username: str
+    scopes: frozenset[str]
+    is_staff: bool = False
+    rate_limits: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rate_key(self) -> str:
+        return str(self.user_id) if self.user_id is not None else "anonymous"
+
+
+async def _discard(message: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One client connection or session, as the dispatcher sees it."""
+
+    transport: str  # "http", "websocket", "stdio", "sse"
+    principal: Principal
+    session_id: str | None = None
+    protocol_version: str | None = None  # negotiated (legacy); per request on modern
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    log_level: str | None = None
+    batch_allowed: bool = False
+
+
+@dataclass
+class RequestScope:
+    """Mutable per-request state handlers may use: progress, logging, cancellation."""
+
+    connection: Connection
+    request_id: Any
+    method: str
+    protocol_version: str
+    modern: bool
+    emit: Emit = _discard
+    progress_token: Any = None
+    log_level: str | None = None
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    request_client: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+    _last_progress: float = -1.0
+
+    @property
+    def principal(self) -> Principal:
+        return self.connection.principal
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Send notifications/progress if the client asked for it; progress must increase."""
+        if self.progress_token is None or progress <= self._last_progress:
+            return
+        self._last_progress = progress
+        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self.emit({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        """Send notifications/message at ``level`` if the client's level lets it through."""
+        threshold = self.log_level
+        if self.modern and threshold is None:
+            return  # 2026-07-28: only when the request asked for logs
+        if threshold is not None and LOG_LEVELS.index(level) < LOG_LEVELS.index(threshold):
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger:
+            params["logger"] = logger
+        await self.emit({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+
+    async def ask_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request to the client (sampling, elicitation) and wait for its answer."""
+        if self.request_client is None:
+            from mcp_gateway.errors import McpError
+
+            raise McpError("This transport cannot send requests to the client.")
+        return await self.request_client(method, params)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the MCP endpoint with the conformance-suite fixtures and without auth, on 127.0.0.1 only. "
+        "For running the official MCP conformance suite; never expose it."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=3001)
+
+    def handle(self, *args: Any, port: int, **options: Any) -> None:
+        # The setting is read at start-up, so the server runs in a fresh interpreter with it set.
+        env = {**os.environ, "MCP_CONFORMANCE": "true"}
+        os.execvpe(sys.executable, [
+            sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log",
+        ], env)

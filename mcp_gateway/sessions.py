@@ -1,0 +1,126 @@
+"""Legacy-era sessions in a store every process shares: Redis when configured, the database otherwise.
+
+A session belongs to the user who opened it; anyone else asking for it gets "not found".
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils import timezone
+
+
+@dataclass
+class SessionState:
+    id: str
+    owner: str  # Principal.rate_key: user id, or "anonymous" in conformance mode
+    protocol_version: str
+    client_info: dict[str, Any] = field(default_factory=dict)
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    log_level: str | None = None
+    initialized: bool = False
+    subscriptions: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> SessionState:
+        return cls(**json.loads(raw))
+
+
+_clients: dict[tuple[int, str], Any] = {}
+
+
+def redis_for_loop(url: str) -> Any:
+    """One asyncio Redis client per event loop (clients cannot cross loops; tests run several)."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    key = (id(asyncio.get_running_loop()), url)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = aioredis.from_url(url)
+    return client
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)  # visible ASCII only, 192 random bits
+
+
+class SessionStore(Protocol):
+    async def create(self, state: SessionState) -> None: ...
+    async def get(self, session_id: str) -> SessionState | None: ...
+    async def save(self, state: SessionState) -> None: ...
+    async def delete(self, session_id: str) -> bool: ...
+
+
+class RedisSessionStore:
+    def __init__(self, url: str, ttl: timedelta) -> None:
+        self._url = url
+        self._ttl = int(ttl.total_seconds())
+
+    @property
+    def _redis(self):  # noqa: ANN202
+        return redis_for_loop(self._url)
+
+    @staticmethod
+    def _key(session_id: str) -> str:
+        return f"callmcp:mcp:session:{session_id}"
+
+    async def create(self, state: SessionState) -> None:
+        await self._redis.set(self._key(state.id), state.to_json(), ex=self._ttl)
+
+    async def get(self, session_id: str) -> SessionState | None:
+        raw = await self._redis.getex(self._key(session_id), ex=self._ttl)
+        return SessionState.from_json(raw) if raw else None
+
+    async def save(self, state: SessionState) -> None:
+        await self._redis.set(self._key(state.id), state.to_json(), ex=self._ttl, xx=True)
+
+    async def delete(self, session_id: str) -> bool:
+        return bool(await self._redis.delete(self._key(session_id)))
+
+
+class DatabaseSessionStore:
+    def __init__(self, ttl: timedelta) -> None:
+        self._ttl = ttl
+
+    def _model(self):  # noqa: ANN202 - the model is imported lazily: stores are built before apps load
+        from mcp_gateway.models import McpSession
+
+        return McpSession
+
+    async def create(self, state: SessionState) -> None:
+        await self._model().objects.acreate(
+            id=state.id, data=state.to_json(), expires_at=timezone.now() + self._ttl
+        )
+
+    async def get(self, session_id: str) -> SessionState | None:
+        row = await self._model().objects.filter(id=session_id, expires_at__gt=timezone.now()).afirst()
+        return SessionState.from_json(row.data) if row else None
+
+    async def save(self, state: SessionState) -> None:
+        await self._model().objects.filter(id=state.id).aupdate(
+            data=state.to_json(), expires_at=timezone.now() + self._ttl
+        )
+
+    async def delete(self, session_id: str) -> bool:
+        deleted, _ = await self._model().objects.filter(id=session_id).adelete()
+        return bool(deleted)
+
+
+def build_session_store() -> SessionStore:
+    ttl = timedelta(seconds=settings.MCP_SESSION_TTL_SECONDS)
+    if settings.REDIS_URL:
+        return RedisSessionStore(settings.REDIS_URL, ttl)
+    return DatabaseSessionStore(ttl)
+
+
+__all__ = ["SessionState", "SessionStore", "build_session_store", "new_session_id"]
