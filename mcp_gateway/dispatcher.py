@@ -157,6 +157,7 @@ class Dispatcher:
         session: SessionState | None,
         emit: Callable[[dict[str, Any]], Any] | None = None,
         request_client: Callable[..., Any] | None = None,
+        era: str | None = None,
     ) -> dict[str, Any] | list[dict[str, Any]] | None:
         """Answer one decoded JSON value (a message, or a batch where the session allows it)."""
         if isinstance(payload, list):
@@ -165,21 +166,25 @@ class Dispatcher:
                     "Batches are not supported" + (" by this protocol version." if payload else ": empty batch.")
                 ))
             answers = await asyncio.gather(*(
-                self.handle(item, connection=connection, session=session, emit=emit, request_client=request_client)
+                self.handle(item, connection=connection, session=session, emit=emit, request_client=request_client,
+                            era=era)
                 for item in payload
             ))
             return [a for a in answers if isinstance(a, dict)] or None
         return await self.handle_message(
-            payload, connection=connection, session=session, emit=emit, request_client=request_client
+            payload, connection=connection, session=session, emit=emit, request_client=request_client, era=era
         )
 
-    def era_of(self, message: Any, session: SessionState | None) -> str:
-        """``legacy`` (initialize handshake / session) or ``modern`` (2026-07-28 ``_meta`` envelope)."""
-        if session is not None and session.initialized:
+    @staticmethod
+    def era_of(message: Any, session: SessionState | None) -> str:
+        """``legacy`` (initialize handshake / session) or ``modern`` (2026-07-28 ``_meta`` envelope).
+
+        A session decides for itself; without one, a request carrying the 2026-07-28 ``_meta``
+        protocol version is modern, even ``initialize`` (which that revision removed).
+        """
+        if session is not None and (session.initialized or session.protocol_version):
             return "legacy"
         if isinstance(message, dict):
-            if message.get("method") == "initialize":
-                return "legacy"
             params = message.get("params")
             meta = params.get("_meta") if isinstance(params, dict) else None
             if isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta:
@@ -194,6 +199,7 @@ class Dispatcher:
         session: SessionState | None,
         emit: Callable[[dict[str, Any]], Any] | None = None,
         request_client: Callable[..., Any] | None = None,
+        era: str | None = None,
     ) -> dict[str, Any] | None:
         started = time.perf_counter()
         request_id: Any = None
@@ -228,7 +234,7 @@ class Dispatcher:
                 tool = params.get("name")
             result = await self._request(
                 request_id, method, params, connection=connection, session=session, emit=emit,
-                request_client=request_client,
+                request_client=request_client, era=era or self.era_of(message, session),
             )
             return {"jsonrpc": "2.0", "id": request_id, "result": result}
         except errors.RequestCancelled:
@@ -306,9 +312,10 @@ class Dispatcher:
         session: SessionState | None,
         emit: Callable[[dict[str, Any]], Any] | None,
         request_client: Callable[..., Any] | None,
+        era: str,
     ) -> dict[str, Any]:
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
-        modern = self.era_of({"method": method, "params": params}, session) == "modern"
+        modern = era == "modern"
         if modern:
             version = self._modern_version(meta)
             capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY)
@@ -320,8 +327,10 @@ class Dispatcher:
             log_level = meta.get(LOG_LEVEL_META_KEY)
         else:
             if method == "initialize":
+                if session is not None and session.protocol_version:
+                    raise errors.InvalidRequest("Session already initialized.")
                 version = LATEST_HANDSHAKE
-            elif session is None:
+            elif session is None or not session.protocol_version:
                 if method != "ping":
                     raise errors.InvalidRequest("Session not initialized: send initialize first.")
                 version = LATEST_HANDSHAKE
@@ -376,6 +385,11 @@ class Dispatcher:
         return result
 
     def _modern_version(self, meta: dict[str, Any]) -> str:
+        if PROTOCOL_VERSION_META_KEY not in meta:
+            raise errors.InvalidParams(
+                f"Missing _meta[{PROTOCOL_VERSION_META_KEY!r}]: send initialize first (sessions) or put the protocol "
+                "version in every request's _meta (2026-07-28).", http_status=400,
+            )
         requested = meta.get(PROTOCOL_VERSION_META_KEY)
         if requested not in MODERN_VERSIONS:
             raise errors.UnsupportedProtocolVersion(

@@ -1,1 +1,5 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from mcp_gateway.consumers import McpConsumer
+
+websocket_urlpatterns = [path("mcp", McpConsumer.as_asgi())]

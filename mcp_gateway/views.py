@@ -158,13 +158,10 @@ class McpView(APIView):
         if isinstance(session, HttpResponse):
             return session
         dispatcher = gateway().dispatcher
-        first = payload[0] if isinstance(payload, list) and payload else payload
-        era = dispatcher.era_of(first, session)
-        is_init = isinstance(payload, dict) and payload.get("method") == "initialize"
+        era = self._era(request, payload, session)
+        is_init = era == "legacy" and isinstance(payload, dict) and payload.get("method") == "initialize"
         if session is None and era == "legacy" and not is_init:
-            if request.headers.get("MCP-Protocol-Version") in MODERN_VERSIONS and isinstance(payload, dict):
-                era = "modern"  # the dispatcher reports the missing _meta
-            elif not (isinstance(payload, dict) and payload.get("method") == "ping"):
+            if not (isinstance(payload, dict) and payload.get("method") == "ping"):
                 return rpc_error_response(
                     errors.InvalidRequest("Bad Request: missing Mcp-Session-Id header (send initialize first)."),
                     request_id=payload.get("id") if isinstance(payload, dict) else None, status=400,
@@ -193,12 +190,27 @@ class McpView(APIView):
                     await self._deliver_reply(session.id, message)
             if all(isinstance(m, dict) and ("method" in m or "result" in m or "error" in m) for m in messages):
                 before = session.to_json() if session else None
-                await dispatcher.handle(payload if isinstance(payload, list) else payload,
-                                        connection=connection, session=session)
+                await dispatcher.handle(payload, connection=connection, session=session, era=era)
                 if session is not None and session.to_json() != before:
                     await gateway().sessions.save(session)
                 return HttpResponse(status=202)
-        return await self._answer(request, payload, connection, session, is_init)
+        return await self._answer(payload, connection, session, is_init, era)
+
+    @staticmethod
+    def _era(request: HttpRequest, payload: Any, session: SessionState | None) -> str:
+        if session is not None:
+            return "legacy"
+        first = payload[0] if isinstance(payload, list) and payload else payload
+        if gateway().dispatcher.era_of(first, None) == "modern":
+            return "modern"
+        if request.headers.get("MCP-Protocol-Version") in MODERN_VERSIONS:
+            return "modern"
+        if isinstance(first, dict) and first.get("method") == "initialize":
+            return "legacy"
+        params = first.get("params") if isinstance(first, dict) else None
+        if isinstance(params, dict) and isinstance(params.get("_meta"), dict) and "id" in first:
+            return "modern"  # an envelope without its protocol version: the dispatcher says what is missing
+        return "legacy"
 
     def _too_large(self) -> JsonResponse:
         return rpc_error_response(errors.InvalidRequest(
@@ -212,8 +224,6 @@ class McpView(APIView):
         params = payload.get("params") if isinstance(payload.get("params"), dict) else {}
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
         body_version = meta.get(PROTOCOL_VERSION_META_KEY)
-        if body_version is not None and body_version not in MODERN_VERSIONS:
-            return None  # the dispatcher answers -32022 with the supported versions
         header_version = request.headers.get("MCP-Protocol-Version")
         if body_version is not None and header_version != body_version:
             return rpc_error_response(errors.HeaderMismatch(
@@ -239,7 +249,7 @@ class McpView(APIView):
         return None
 
     async def _answer(
-        self, request: HttpRequest, payload: Any, connection: Connection, session: SessionState | None, is_init: bool
+        self, payload: Any, connection: Connection, session: SessionState | None, is_init: bool, era: str
     ) -> HttpResponse:
         """Run the request; answer JSON, or switch to an SSE stream as soon as it emits a message."""
         dispatcher = gateway().dispatcher
@@ -258,7 +268,7 @@ class McpView(APIView):
         async def run() -> Any:
             answer = await dispatcher.handle(
                 payload, connection=connection, session=session, emit=emit,
-                request_client=request_client if session else None,
+                request_client=request_client if session else None, era=era,
             )
             if session is not None and session.to_json() != before:
                 if is_init:
@@ -423,16 +433,16 @@ async def session_stream(
                 yield sse_event(message, event_id=f"{stream_id}-{event_seq}")
             if not stream_id.startswith("get"):
                 return  # a finished POST stream: everything it had is replayed
-    if endpoint is not None:
-        yield sse_event(endpoint, event="endpoint")
-    else:
-        yield sse_event("", event_id=f"{stream_id}-{seq}", event="")
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = user_group(session.owner)
-    await layer.group_add(group, channel)
+    await layer.group_add(group, channel)  # before the first event, so nothing sent after it is missed
     sessions = gateway().sessions
     try:
+        if endpoint is not None:
+            yield sse_event(endpoint, event="endpoint")
+        else:
+            yield sse_event("", event_id=f"{stream_id}-{seq}", event="")
         while True:
             try:
                 event = await asyncio.wait_for(layer.receive(channel), timeout=settings.MCP_SSE_KEEPALIVE_SECONDS)
@@ -471,3 +481,71 @@ async def protected_resource_metadata(request: HttpRequest, resource_path: str =
         "bearer_methods_supported": ["header"],
         "resource_documentation": f"{base}/api/docs/",
     })
+
+
+class LegacySseView(McpView):
+    """The 2024-11-05 HTTP+SSE transport: GET opens the stream, whose first event names the POST URL."""
+
+    transport = "sse"
+
+    @extend_schema(exclude=True)
+    async def get(self, request: HttpRequest) -> HttpResponse:
+        principal = await self._guard(request)
+        if isinstance(principal, HttpResponse):
+            return principal
+        session = SessionState(id=new_session_id(), owner=principal.rate_key, protocol_version="")
+        await gateway().sessions.create(session)
+        endpoint = f"{MCP_PATH}/messages?session_id={session.id}"
+        return StreamingHttpResponse(
+            session_stream(session, principal, None, endpoint=endpoint), content_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+    @extend_schema(exclude=True)
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        principal = await self._guard(request)
+        if isinstance(principal, HttpResponse):
+            return principal
+        session_id = request.GET.get("session_id", "")
+        session = await gateway().sessions.get(session_id) if session_id else None
+        if session is None or session.owner != principal.rate_key:
+            return rpc_error_response(errors.SessionNotFound("Session not found."), status=404)
+        if len(request.body) > settings.MCP_MAX_BODY_BYTES:
+            return self._too_large()
+        try:
+            payload = json.loads(request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return rpc_error_response(errors.ParseError(f"Parse error: {exc}"), status=400)
+        if isinstance(payload, dict) and "method" not in payload and "id" in payload:
+            await self._deliver_reply(session.id, payload)
+            return HttpResponse(status=202)
+        asyncio.ensure_future(self._run_in_background(payload, principal, session))
+        return HttpResponse("Accepted", status=202)
+
+    async def _run_in_background(self, payload: Any, principal: Principal, session: SessionState) -> None:
+        """Answer on the session's stream, wherever it lives (the channel layer carries it)."""
+        from mcp_gateway.notify import apublish
+
+        user_id = principal.user_id
+
+        async def emit(message: dict[str, Any]) -> None:
+            await apublish(user_id=user_id, message=message, session=session.id)
+
+        counter = itertools.count(1)
+
+        async def request_client(method: str, params: dict[str, Any]) -> dict[str, Any]:
+            return await self._ask_client(session, emit, method, params, counter)
+
+        connection = Connection(transport=self.transport, principal=principal, session_id=session.id,
+                                protocol_version=session.protocol_version or None)
+        before = session.to_json()
+        try:
+            answer = await gateway().dispatcher.handle(
+                payload, connection=connection, session=session, emit=emit, request_client=request_client
+            )
+            if session.to_json() != before:
+                await gateway().sessions.save(session)
+            if answer is not None:
+                await emit(answer)
+        except Exception:
+            logger.exception("HTTP+SSE message failed")

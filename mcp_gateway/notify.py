@@ -1,0 +1,39 @@
+"""Publish server-initiated MCP notifications to every live stream of a user, across processes.
+
+The channel layer (Redis in production) carries them to whichever process holds the user's
+WebSocket, Streamable HTTP GET stream, HTTP+SSE stream or subscriptions/listen stream; each stream
+forwards ``resources/updated`` only for URIs its session subscribed to. Domain services call the
+sync helpers after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from mcp_gateway.streams import user_group
+
+
+def _owner_key(user_id: int | None) -> str:
+    return str(user_id) if user_id is not None else "anonymous"
+
+
+async def apublish(*, user_id: int | None, message: dict[str, Any], session: str | None = None) -> None:
+    layer = get_channel_layer()
+    event: dict[str, Any] = {"type": "mcp.notify", "message": message}
+    if session is not None:
+        event["session"] = session
+    await layer.group_send(user_group(_owner_key(user_id)), event)
+
+
+def resource_updated(*, user_id: int | None, uri: str) -> None:
+    message = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+    async_to_sync(apublish)(user_id=user_id, message=message)
+
+
+def list_changed(*, user_id: int | None, kind: str = "resources") -> None:
+    """``kind`` is resources, tools or prompts."""
+    message = {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}
+    async_to_sync(apublish)(user_id=user_id, message=message)
