@@ -12,6 +12,13 @@ Emit = Callable[[dict[str, Any]], Awaitable[None]]
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
+class InputRequired(Exception):  # noqa: N818 - it is an answer, not a failure
+    def __init__(self, requests: dict[str, dict[str, Any]], state: dict[str, Any] | None = None) -> None:
+        super().__init__("input required")
+        self.requests = requests
+        self.state = state
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a user and the scopes of their token. ``user_id`` None only in conformance mode."""
@@ -59,6 +66,8 @@ class RequestScope:
     client_capabilities: dict[str, Any] = field(default_factory=dict)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     request_client: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+    input_responses: dict[str, Any] = field(default_factory=dict)
+    request_state: dict[str, Any] | None = None  # verified: the server signed it
     _last_progress: float = -1.0
 
     @property
@@ -88,6 +97,14 @@ class RequestScope:
         if logger:
             params["logger"] = logger
         await self.emit({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+
+    def needs_input(self, requests: dict[str, dict[str, Any]], state: dict[str, Any] | None = None) -> InputRequired:
+        """2026-07-28: ask the client for input by answering the request with ``input_required``.
+
+        ``raise ctx.needs_input({...})``; the client retries with ``inputResponses`` (in
+        ``ctx.input_responses``) and the signed ``state`` comes back verified in ``ctx.request_state``.
+        """
+        return InputRequired(requests, state)
 
     async def ask_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send a request to the client (sampling, elicitation) and wait for its answer."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import pydantic
 from asgiref.sync import sync_to_async
+from django.core import signing
 from mcp_types import (
     CLIENT_CAPABILITIES_META_KEY,
     LOG_LEVEL_META_KEY,
@@ -31,7 +32,8 @@ from mcp_types.methods import CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, parse_clien
 from config.errors import DomainError
 from config.errors import NotFound as DomainNotFound
 from mcp_gateway import errors
-from mcp_gateway.context import LOG_LEVELS, Connection, RequestScope
+from mcp_gateway import notify
+from mcp_gateway.context import LOG_LEVELS, Connection, InputRequired, RequestScope
 from mcp_gateway.ratelimit import RateLimiter
 from mcp_gateway.registry import PromptSpec, Registry, ToolSpec
 from mcp_gateway.sessions import SessionState
@@ -138,6 +140,7 @@ class Dispatcher:
             "prompts/get": self._prompts_get,
             "logging/setLevel": self._logging_set_level,
             "completion/complete": self._complete,
+            "subscriptions/listen": self._listen,
         }
         self.capabilities = {
             "tools": {"listChanged": True},
@@ -345,10 +348,6 @@ class Dispatcher:
                                                    if method in self._methods else ""),
                 http_status=404 if modern else 200,
             )
-        if method == "subscriptions/listen":
-            raise errors.MethodNotFound(
-                "subscriptions/listen needs a streaming transport (Streamable HTTP).", http_status=404
-            )
         try:
             parse_client_request(method, version, params)
         except pydantic.ValidationError as exc:
@@ -366,10 +365,20 @@ class Dispatcher:
             client_capabilities=capabilities if isinstance(capabilities, dict) else {},
             request_client=request_client,
         )
+        if modern:
+            scope.input_responses = params.get("inputResponses") or {}
+            if params.get("requestState") is not None:
+                scope.request_state = self._verify_state(params["requestState"], method, params, connection)
         key = self._inflight_key(connection, request_id)
         self._inflight[key] = (asyncio.current_task(), scope)
         try:
             result = await self._methods[method](scope, params, session)
+        except InputRequired as needed:
+            if not modern:
+                raise errors.McpError("This request needs input the client can only give on protocol 2026-07-28.") from None
+            result = {"resultType": "input_required", "inputRequests": needed.requests}
+            if needed.state is not None:
+                result["requestState"] = self._sign_state(needed.state, method, params, connection)
         except asyncio.CancelledError:
             if scope.cancelled.is_set():
                 raise errors.RequestCancelled() from None
@@ -383,6 +392,26 @@ class Dispatcher:
                 result.setdefault("ttlMs", self.list_ttl_ms if method.endswith("list") else 0)
                 result.setdefault("cacheScope", "private")
         return result
+
+    # --- multi round-trip requests (2026-07-28) ---------------------------------------------------
+
+    @staticmethod
+    def _state_binding(method: str, params: dict[str, Any], connection: Connection) -> str:
+        target = params.get("name") or params.get("uri") or ""
+        return f"{connection.principal.rate_key}:{method}:{target}"
+
+    def _sign_state(self, state: dict[str, Any], method: str, params: dict[str, Any], connection: Connection) -> str:
+        return signing.dumps({"b": self._state_binding(method, params, connection), "s": state},
+                             salt="mcp.requestState", compress=True)
+
+    def _verify_state(self, token: Any, method: str, params: dict[str, Any], connection: Connection) -> dict[str, Any]:
+        try:
+            data = signing.loads(str(token), salt="mcp.requestState", max_age=3600)
+        except signing.BadSignature as exc:
+            raise errors.InvalidParams("Invalid requestState: it failed the integrity check.") from exc
+        if data.get("b") != self._state_binding(method, params, connection):
+            raise errors.InvalidParams("Invalid requestState: it belongs to another request.")
+        return data.get("s") or {}
 
     def _modern_version(self, meta: dict[str, Any]) -> str:
         if PROTOCOL_VERSION_META_KEY not in meta:
@@ -615,6 +644,42 @@ class Dispatcher:
         if completer is not None:
             values = list(await _call(completer, scope, argument.get("value", ""), context_args))
         return {"completion": {"values": values[:100], "total": len(values), "hasMore": len(values) > 100}}
+
+    # --- subscriptions/listen (2026-07-28) -----------------------------------------------------------
+
+    async def _listen(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:
+        """Acknowledge, then forward the user's notifications that pass the filter until the stream closes."""
+        wanted = params.get("notifications") or {}
+        honored: dict[str, Any] = {k: True for k in LISTEN_FILTERS if wanted.get(k)}
+        uris = []
+        for uri in wanted.get("resourceSubscriptions") or []:
+            try:
+                self._resolve(scope, uri)
+            except errors.McpError:
+                continue
+            uris.append(uri)
+        if uris:
+            honored["resourceSubscriptions"] = uris
+        methods = {LISTEN_FILTERS[k] for k in honored if k in LISTEN_FILTERS}
+        tag = {"io.modelcontextprotocol/subscriptionId": scope.request_id}
+        async with notify.listen(user_id=scope.principal.user_id) as messages:
+            await scope.emit({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+                              "params": {"notifications": honored, "_meta": tag}})
+            async for message in messages:
+                method = message.get("method")
+                uri = (message.get("params") or {}).get("uri")
+                if method in methods or (method == "notifications/resources/updated" and uri in uris):
+                    params_out = dict(message.get("params") or {})
+                    params_out["_meta"] = {**params_out.get("_meta", {}), **tag}
+                    await scope.emit({"jsonrpc": "2.0", "method": method, "params": params_out})
+        return {"_meta": tag}
+
+
+LISTEN_FILTERS = {
+    "toolsListChanged": "notifications/tools/list_changed",
+    "promptsListChanged": "notifications/prompts/list_changed",
+    "resourcesListChanged": "notifications/resources/list_changed",
+}
 
 
 async def _no_emit(message: dict[str, Any]) -> None:

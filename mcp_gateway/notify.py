@@ -8,6 +8,8 @@ sync helpers after commit.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,3 +39,23 @@ def list_changed(*, user_id: int | None, kind: str = "resources") -> None:
     """``kind`` is resources, tools or prompts."""
     message = {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}
     async_to_sync(apublish)(user_id=user_id, message=message)
+
+
+@contextlib.asynccontextmanager
+async def listen(*, user_id: int | None) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """Subscribe to the user's notifications; the group is joined before this yields."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = user_group(_owner_key(user_id))
+    await layer.group_add(group, channel)
+
+    async def messages() -> AsyncIterator[dict[str, Any]]:
+        while True:
+            event = await layer.receive(channel)
+            if event.get("session") is None and event.get("message"):
+                yield event["message"]
+
+    try:
+        yield messages()
+    finally:
+        await layer.group_discard(group, channel)
