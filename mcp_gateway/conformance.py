@@ -173,9 +173,17 @@ async def elicitation_enums(ctx: RequestScope, arguments: dict[str, Any]) -> Any
     input_schema={
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"},
-                                                               "city": {"type": "string"}}}},
-        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+        "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+                              "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+        "properties": {
+            "name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"}, "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
         "additionalProperties": False,
     },
 )
@@ -409,3 +417,12 @@ async def trigger_prompt_change(ctx: RequestScope, arguments: dict[str, Any]) ->
     await apublish(user_id=ctx.principal.user_id,
                    message={"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"})
     return "Prompt list change announced."
+
+
+@mcp_tool(
+    name="test_custom_headers", description="Echoes a region that also travels in the Mcp-Param-Region header.",
+    input_schema={"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+                  "required": ["region"]},
+)
+async def custom_headers(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
+    return f"Region: {arguments['region']}"

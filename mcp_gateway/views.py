@@ -73,8 +73,15 @@ def _allowed_origin(request: HttpRequest) -> bool:
     return validate_host(host, hosts) or validate_host(f"[{host}]", hosts)
 
 
+def _header(request: HttpRequest, name: str) -> str | None:
+    """A header value without surrounding whitespace (RFC 9110 5.5); names are case-insensitive."""
+    value = request.headers.get(name)
+    return value.strip(" \t") if value is not None else None
+
+
 def _decode_header_value(value: str) -> str:
-    if value.startswith("=?base64?") and value.endswith("?="):
+    """``=?base64?...?=`` carries values that are not safe in a header; anything else is literal."""
+    if len(value) > 11 and value.startswith("=?base64?") and value.endswith("?="):
         try:
             return base64.b64decode(value[9:-2], validate=True).decode()
         except (ValueError, UnicodeDecodeError) as exc:
@@ -218,35 +225,60 @@ class McpView(APIView):
         ), status=413)
 
     def _modern_header_problem(self, request: HttpRequest, payload: Any) -> HttpResponse | None:
+        """2026-07-28 header checks: MCP-Protocol-Version, Mcp-Method, Mcp-Name and a tool's Mcp-Param-*."""
         if not isinstance(payload, dict):
             return rpc_error_response(errors.InvalidRequest("Batches are not supported by protocol 2026-07-28."))
         request_id = payload.get("id")
         params = payload.get("params") if isinstance(payload.get("params"), dict) else {}
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
-        body_version = meta.get(PROTOCOL_VERSION_META_KEY)
-        header_version = request.headers.get("MCP-Protocol-Version")
-        if body_version is not None and header_version != body_version:
-            return rpc_error_response(errors.HeaderMismatch(
-                f"MCP-Protocol-Version header {header_version!r} does not match _meta protocolVersion {body_version!r}."
-            ), request_id=request_id)
-        method = payload.get("method")
-        header_method = request.headers.get("Mcp-Method")
-        if header_method is None or header_method != method:
-            return rpc_error_response(errors.HeaderMismatch(
-                f"Mcp-Method header {header_method!r} does not match the body's method {method!r}."
-            ), request_id=request_id)
-        if method in NAMED_METHODS:
-            expected = params.get(NAMED_METHODS[method])
-            raw = request.headers.get("Mcp-Name")
-            try:
+        try:
+            body_version = meta.get(PROTOCOL_VERSION_META_KEY)
+            header_version = _header(request, "MCP-Protocol-Version")
+            if body_version is not None and header_version != body_version:
+                raise errors.HeaderMismatch(
+                    f"MCP-Protocol-Version header {header_version!r} does not match _meta protocolVersion "
+                    f"{body_version!r}."
+                )
+            method = payload.get("method")
+            header_method = _header(request, "Mcp-Method")
+            if header_method != method:
+                raise errors.HeaderMismatch(f"Mcp-Method header {header_method!r} does not match the method {method!r}.")
+            if method in NAMED_METHODS:
+                expected = params.get(NAMED_METHODS[method])
+                raw = _header(request, "Mcp-Name")
                 header_name = _decode_header_value(raw) if raw is not None else None
-            except errors.McpError as exc:
-                return rpc_error_response(exc, request_id=request_id)
-            if header_name is None or header_name != expected:
-                return rpc_error_response(errors.HeaderMismatch(
-                    f"Mcp-Name header {header_name!r} does not match the body's {NAMED_METHODS[method]} {expected!r}."
-                ), request_id=request_id)
+                if header_name != expected:
+                    raise errors.HeaderMismatch(
+                        f"Mcp-Name header {header_name!r} does not match the {NAMED_METHODS[method]} {expected!r}."
+                    )
+            if method == "tools/call":
+                self._check_param_headers(request, params)
+        except errors.McpError as exc:
+            return rpc_error_response(exc, request_id=request_id)
         return None
+
+    @staticmethod
+    def _check_param_headers(request: HttpRequest, params: dict[str, Any]) -> None:
+        """Tool parameters marked ``x-mcp-header`` travel in ``Mcp-Param-<Name>`` too; both must agree."""
+        spec = gateway().dispatcher.registry.tools.get(str(params.get("name")))
+        if spec is None:
+            return
+        arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        for key, schema in (spec.input_schema.get("properties") or {}).items():
+            header = schema.get("x-mcp-header") if isinstance(schema, dict) else None
+            if not header:
+                continue
+            raw = _header(request, f"Mcp-Param-{header}")
+            value = arguments.get(key)
+            if value is None:
+                if raw is not None:
+                    raise errors.HeaderMismatch(f"Mcp-Param-{header} is set but the argument {key!r} is not.")
+                continue
+            if raw is None:
+                raise errors.HeaderMismatch(f"Missing Mcp-Param-{header} header for the argument {key!r}.")
+            expected = json.dumps(value) if isinstance(value, bool) else str(value)
+            if _decode_header_value(raw) != expected:
+                raise errors.HeaderMismatch(f"Mcp-Param-{header} header does not match the argument {key!r}.")
 
     async def _answer(
         self, payload: Any, connection: Connection, session: SessionState | None, is_init: bool, era: str
