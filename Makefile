@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The official MCP Python SDK 1.x, the last with a WebSocket client: tests/interop runs it against /mcp.
+SDK1_VENV ?= .venv-sdk1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -14,7 +16,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# No prerequisites: built once, rebuilt only when missing (`make clean` removes it).
+$(SDK1_VENV)/.installed:
+	$(PYTHON) -m venv $(SDK1_VENV)
+	$(SDK1_VENV)/bin/python -m pip install --quiet 'mcp>=1.10,<2' 'websockets>=14'
+	touch $@
+
+install: $(VENV)/.installed $(SDK1_VENV)/.installed
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -29,4 +37,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SDK1_VENV) db.sqlite3 .pytest_cache .ruff_cache

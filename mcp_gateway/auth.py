@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from mcp_gateway import db
 from mcp_gateway.context import Principal
 from mcp_gateway.errors import Unauthorized
 from users import scopes as scope_names
@@ -61,7 +61,7 @@ async def principal_from_token(raw: str | None) -> Principal:
     now = time.monotonic()
     cached = _user_cache.get(user_id)
     if cached is None or cached[0] < now:
-        cached = (now + settings.MCP_AUTH_CACHE_SECONDS, await sync_to_async(_load_user)(user_id))
+        cached = (now + settings.MCP_AUTH_CACHE_SECONDS, await db.run(_load_user, user_id))
         _user_cache[user_id] = cached
     user = cached[1]
     if user is None:

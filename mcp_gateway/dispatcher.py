@@ -255,16 +255,12 @@ class Dispatcher:
                 return None
             return self._error_response(request_id, errors.McpError("Internal error."))
         finally:
-            logger.info(
-                "mcp_request",
-                extra={
-                    "mcp": {
-                        "method": method, "tool": tool, "user": connection.principal.username,
-                        "session": connection.session_id, "transport": connection.transport,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2), "outcome": outcome,
-                    }
-                },
-            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("mcp_request %s", json.dumps({
+                    "method": method, "tool": tool, "user": connection.principal.username,
+                    "session": connection.session_id, "transport": connection.transport,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2), "outcome": outcome,
+                }, default=str))
 
     @staticmethod
     def _valid_id(value: Any) -> bool:

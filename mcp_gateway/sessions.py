@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils import timezone
 
+from mcp_gateway import db
+
 
 @dataclass
 class SessionState:
@@ -92,28 +94,35 @@ class DatabaseSessionStore:
     def __init__(self, ttl: timedelta) -> None:
         self._ttl = ttl
 
-    def _model(self):  # noqa: ANN202 - the model is imported lazily: stores are built before apps load
+    @staticmethod
+    def _model():  # noqa: ANN205 - imported lazily: stores are built while apps load
         from mcp_gateway.models import McpSession
 
         return McpSession
 
     async def create(self, state: SessionState) -> None:
-        await self._model().objects.acreate(
-            id=state.id, data=state.to_json(), expires_at=timezone.now() + self._ttl
-        )
+        await db.run(self._model().objects.create, id=state.id, data=state.to_json(),
+                     expires_at=timezone.now() + self._ttl)
 
     async def get(self, session_id: str) -> SessionState | None:
-        row = await self._model().objects.filter(id=session_id, expires_at__gt=timezone.now()).afirst()
-        return SessionState.from_json(row.data) if row else None
+        def fetch() -> str | None:
+            return self._model().objects.filter(id=session_id, expires_at__gt=timezone.now()).values_list(
+                "data", flat=True).first()
+
+        raw = await db.run(fetch)
+        return SessionState.from_json(raw) if raw else None
 
     async def save(self, state: SessionState) -> None:
-        await self._model().objects.filter(id=state.id).aupdate(
-            data=state.to_json(), expires_at=timezone.now() + self._ttl
-        )
+        def update() -> None:
+            self._model().objects.filter(id=state.id).update(data=state.to_json(), expires_at=timezone.now() + self._ttl)
+
+        await db.run(update)
 
     async def delete(self, session_id: str) -> bool:
-        deleted, _ = await self._model().objects.filter(id=session_id).adelete()
-        return bool(deleted)
+        def remove() -> bool:
+            return bool(self._model().objects.filter(id=session_id).delete()[0])
+
+        return await db.run(remove)
 
 
 def build_session_store() -> SessionStore:

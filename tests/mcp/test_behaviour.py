@@ -1,0 +1,476 @@
+"""What an MCP client sees, over Streamable HTTP and over WebSocket alike.
+
+Every test here runs once per transport through the ``connect`` fixture; the few tests at the end
+are about how a WebSocket authenticates, which only that transport has.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from websockets.exceptions import InvalidStatus
+
+from mcp_gateway import notify
+from mcp_gateway.apps import gateway
+from mcp_gateway.dispatcher import Dispatcher
+from mcp_gateway.ratelimit import RateLimiter
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp
+from users.services import token_for_user
+
+SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
+LATEST = "2025-11-25"
+TEST_TOOLS = {"test_echo", "test_place", "test_refuse", "test_slow"}
+
+Connect = Callable[..., McpClient]
+
+
+@pytest.fixture(params=["http", "websocket"])
+def connect(request: pytest.FixtureRequest, mcp_server: str, live_db: None) -> Iterator[Connect]:
+    """Open clients of this test's transport; all are closed before the database is emptied."""
+    opened: list[McpClient] = []
+
+    def open_client(token: str | None, **kwargs: Any) -> McpClient:
+        client: McpClient = (HttpMcp if request.param == "http" else WsMcp)(mcp_server, token, **kwargs)
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def mcp(connect: Connect, mcp_token: str) -> McpClient:
+    """An initialized client (protocol 2025-11-25) of mcp_user, holding every scope."""
+    client = connect(mcp_token)
+    assert "result" in client.initialize()
+    return client
+
+
+@pytest.fixture
+def small_pages() -> Iterator[Dispatcher]:
+    dispatcher = gateway().dispatcher
+    original = dispatcher.page_size
+    dispatcher.page_size = 2
+    yield dispatcher
+    dispatcher.page_size = original
+
+
+@pytest.fixture
+def fresh_rate_limits() -> Iterator[None]:
+    """A rate limiter with a frozen clock (no window roll-over mid-test) and no counts left from earlier runs."""
+    if settings.REDIS_URL:
+        store = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            keys = list(store.scan_iter(match="callmcp:rl:*", count=1000))
+            if keys:
+                store.delete(*keys)
+        finally:
+            store.close()
+    dispatcher = gateway().dispatcher
+    original = dispatcher.rate_limiter
+    frozen = time.time()
+    dispatcher.rate_limiter = RateLimiter(settings.MCP_RATE_LIMITS, settings.REDIS_URL, clock=lambda: frozen)
+    yield
+    dispatcher.rate_limiter = original
+
+
+def result_of(answer: dict[str, Any]) -> dict[str, Any]:
+    assert "result" in answer, answer
+    return answer["result"]
+
+
+def error_of(answer: dict[str, Any]) -> dict[str, Any]:
+    assert "error" in answer, answer
+    assert "result" not in answer
+    return answer["error"]
+
+
+def walk(client: McpClient, method: str, key: str) -> list[list[dict[str, Any]]]:
+    """Every page of a paginated list, following nextCursor (at most 50 pages)."""
+    pages, params = [], {}
+    for _ in range(50):
+        result = result_of(client.request(method, params))
+        pages.append(result[key])
+        if "nextCursor" not in result:
+            return pages
+        params = {"cursor": result["nextCursor"]}
+    raise AssertionError(f"{method} never reached its last page")
+
+
+# --- lifecycle -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_initialize_echoes_each_supported_protocol_version(connect, mcp_token, version):
+    client = connect(mcp_token)
+
+    result = result_of(client.initialize(version=version))
+
+    assert result["protocolVersion"] == version
+    assert result["serverInfo"]["name"]
+    assert {"tools", "resources", "prompts", "logging"} <= set(result["capabilities"])
+    assert result["capabilities"]["resources"]["subscribe"] is True
+    assert result_of(client.request("ping")) == {}
+
+
+def test_initialize_with_an_unknown_version_gets_the_latest_the_server_speaks(connect, mcp_token):
+    client = connect(mcp_token)
+
+    result = result_of(client.initialize(version="1999-01-01"))
+
+    assert result["protocolVersion"] == LATEST
+    assert result_of(client.request("tools/list"))["tools"]
+
+
+def test_ping_answers_an_empty_result_with_the_same_id(mcp):
+    request_id = mcp.start("ping")
+
+    answer = mcp.wait_response(request_id)
+
+    assert answer == {"jsonrpc": "2.0", "id": request_id, "result": {}}
+
+
+# --- tools -----------------------------------------------------------------------------------------
+
+
+def test_tools_list_is_deterministic_and_every_tool_is_described(mcp):
+    first = [tool for page in walk(mcp, "tools/list", "tools") for tool in page]
+    second = [tool for page in walk(mcp, "tools/list", "tools") for tool in page]
+
+    assert first == second
+    assert TEST_TOOLS <= {tool["name"] for tool in first}
+    for tool in first:
+        assert tool["description"].strip(), tool["name"]
+        assert tool["inputSchema"]["type"] == "object"
+    echo = next(tool for tool in first if tool["name"] == "test_echo")
+    assert echo["outputSchema"]["required"] == ["echo"]
+    assert echo["annotations"]["readOnlyHint"] is True
+
+
+def test_tools_list_leaves_out_tools_the_token_has_no_scope_for(connect, mcp_user):
+    client = connect(token_for_user(user=mcp_user, scopes=["calls:read"]))
+    client.initialize()
+
+    names = {tool["name"] for page in walk(client, "tools/list", "tools") for tool in page}
+
+    assert "test_echo" in names
+    assert "test_place" not in names
+
+
+def test_echo_answers_structured_content_and_the_same_json_as_text(mcp):
+    result = result_of(mcp.request("tools/call", {"name": "test_echo", "arguments": {"text": "hello"}}))
+
+    assert result["structuredContent"] == {"echo": "hello"}
+    assert not result.get("isError")
+    texts = [block for block in result["content"] if block["type"] == "text"]
+    assert json.loads(texts[0]["text"]) == {"echo": "hello"}
+
+
+def test_arguments_failing_the_schema_give_an_error_result_naming_the_field(mcp):
+    wrong_type = result_of(mcp.request("tools/call", {"name": "test_echo", "arguments": {"text": 42}}))
+    unexpected = result_of(mcp.request("tools/call", {"name": "test_echo",
+                                                      "arguments": {"text": "hi", "colour": "red"}}))
+
+    assert wrong_type["isError"] is True
+    assert "text" in wrong_type["content"][0]["text"]
+    assert "string" in wrong_type["content"][0]["text"]
+    assert unexpected["isError"] is True
+    assert "colour" in unexpected["content"][0]["text"]
+
+
+def test_a_domain_error_is_an_error_result_with_its_message_and_code(mcp):
+    result = result_of(mcp.request("tools/call", {"name": "test_refuse", "arguments": {}}))
+
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert "Refused: not today" in text
+    assert "refused" in text.replace("Refused", "")
+
+
+def test_an_unknown_tool_is_invalid_params(mcp):
+    error = error_of(mcp.request("tools/call", {"name": "no_such_tool", "arguments": {}}))
+
+    assert error["code"] == -32602
+    assert "no_such_tool" in error["message"]
+
+
+def test_calling_a_tool_without_its_scope_is_refused_as_insufficient_scope(connect, mcp_user):
+    client = connect(token_for_user(user=mcp_user, scopes=["calls:read"]))
+    client.initialize()
+
+    answer = client.request("tools/call", {"name": "test_place", "arguments": {}})
+
+    error = error_of(answer)
+    assert error["code"] == -31003
+    if isinstance(client, HttpMcp):
+        response = client.responses[answer["id"]]
+        assert response.status_code == 403
+        challenge = response.headers["WWW-Authenticate"]
+        assert challenge.startswith("Bearer ")
+        assert 'error="insufficient_scope"' in challenge
+        assert "calls:write" in challenge
+
+
+def test_progress_notifications_strictly_increase_up_to_the_total(mcp):
+    answer = mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": 4},
+                                        "_meta": {"progressToken": "progress-1"}})
+
+    assert result_of(answer)["content"][0]["text"] == "counted to 4"
+    progress = [p for p in mcp.notifications_of("notifications/progress") if p.get("progressToken") == "progress-1"]
+    values = [p["progress"] for p in progress]
+    assert values == [1, 2, 3, 4]
+    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert {p.get("total") for p in progress} == {4}
+
+
+def test_no_progress_notifications_without_a_progress_token(mcp):
+    result_of(mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": 2}}))
+
+    assert mcp.notifications_of("notifications/progress") == []
+
+
+def test_log_level_warning_silences_info_log_notifications(mcp):
+    assert result_of(mcp.request("logging/setLevel", {"level": "info"})) == {}
+    mark = len(mcp.notifications)
+    result_of(mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": 2}}))
+    info = [p for p in mcp.notifications_of("notifications/message", after=mark) if p["level"] == "info"]
+    assert [p["data"] for p in info] == ["step 1", "step 2"]
+
+    assert result_of(mcp.request("logging/setLevel", {"level": "warning"})) == {}
+    mark = len(mcp.notifications)
+    result_of(mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": 2}}))
+
+    assert mcp.notifications_of("notifications/message", after=mark) == []
+
+
+def test_a_cancelled_request_gets_no_answer_and_stops_working(mcp):
+    steps = 20
+    slow = mcp.start("tools/call", {"name": "test_slow", "arguments": {"steps": steps},
+                                    "_meta": {"progressToken": "cancel-me"}})
+    mcp.wait_notification("notifications/progress", lambda p: p.get("progressToken") == "cancel-me")
+
+    mcp.notify("notifications/cancelled", {"requestId": slow, "reason": "changed my mind"})
+    # The same work started later: had the first one kept going, its answer would come first.
+    later = mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": steps}})
+
+    assert result_of(later)["content"][0]["text"] == f"counted to {steps}"
+    assert not mcp.has_response(slow)
+    cancelled_progress = [p for p in mcp.notifications_of("notifications/progress")
+                          if p.get("progressToken") == "cancel-me"]
+    assert len(cancelled_progress) < steps
+    assert result_of(mcp.request("ping")) == {}
+
+
+# --- resources -------------------------------------------------------------------------------------
+
+
+def test_resources_list_and_read_a_text_resource(mcp, mcp_user):
+    resources = [r for page in walk(mcp, "resources/list", "resources") for r in page]
+    hello = next(r for r in resources if r["uri"] == "test://hello")
+    assert hello["name"] == "Hello"
+    assert hello["mimeType"] == "text/plain"
+
+    contents = result_of(mcp.request("resources/read", {"uri": "test://hello"}))["contents"]
+
+    assert contents == [{"uri": "test://hello", "mimeType": "text/plain", "text": f"Hello, {mcp_user.username}"}]
+
+
+def test_resource_templates_are_listed_and_read(mcp):
+    templates = [t for page in walk(mcp, "resources/templates/list", "resourceTemplates") for t in page]
+    assert any(t["uriTemplate"] == "test://items/{item_id}" and t["description"] for t in templates)
+
+    contents = result_of(mcp.request("resources/read", {"uri": "test://items/7"}))["contents"]
+
+    assert len(contents) == 1
+    assert contents[0]["uri"] == "test://items/7"
+    assert contents[0]["mimeType"] == "application/json"
+    assert json.loads(contents[0]["text"]) == {"id": 7}
+
+
+@pytest.mark.parametrize("uri", ["test://nothing-here", "test://items/not-a-number"])
+def test_reading_a_missing_resource_is_resource_not_found_with_its_uri(mcp, uri):
+    error = error_of(mcp.request("resources/read", {"uri": uri}))
+
+    assert error["code"] == -32002
+    assert error["data"]["uri"] == uri
+
+
+def test_subscribed_resource_updates_arrive_until_unsubscribed(mcp, mcp_user):
+    mcp.listen()
+    assert result_of(mcp.request("resources/subscribe", {"uri": "test://hello"})) == {}
+
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://hello")
+
+    updated = mcp.wait_notification("notifications/resources/updated", lambda p: p.get("uri") == "test://hello")
+    assert updated["params"]["uri"] == "test://hello"
+
+    assert result_of(mcp.request("resources/unsubscribe", {"uri": "test://hello"})) == {}
+    assert result_of(mcp.request("resources/subscribe", {"uri": "test://items/1"})) == {}
+    mark = len(mcp.notifications)
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://hello")
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://items/1")
+
+    # Published in this order on one channel: once items/1 is here, hello would have been too.
+    mcp.wait_notification("notifications/resources/updated", lambda p: p.get("uri") == "test://items/1", after=mark)
+    assert [p["uri"] for p in mcp.notifications_of("notifications/resources/updated", after=mark)] == [
+        "test://items/1"
+    ]
+
+
+def test_updates_of_resources_nobody_subscribed_to_are_not_sent(mcp, mcp_user):
+    mcp.listen()
+    assert result_of(mcp.request("resources/subscribe", {"uri": "test://items/2"})) == {}
+
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://hello")
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://items/2")
+
+    mcp.wait_notification("notifications/resources/updated", lambda p: p.get("uri") == "test://items/2")
+    assert [p["uri"] for p in mcp.notifications_of("notifications/resources/updated")] == ["test://items/2"]
+
+
+# --- prompts and completion ------------------------------------------------------------------------
+
+
+def test_prompts_list_describes_the_prompt_and_its_arguments(mcp):
+    prompts = [p for page in walk(mcp, "prompts/list", "prompts") for p in page]
+
+    greeting = next(p for p in prompts if p["name"] == "test_greeting")
+    assert greeting["description"]
+    assert greeting["arguments"] == [{"name": "name", "description": "Who to greet", "required": True}]
+
+
+def test_prompts_get_fills_in_the_arguments(mcp):
+    result = result_of(mcp.request("prompts/get", {"name": "test_greeting", "arguments": {"name": "Ada"}}))
+
+    assert result["messages"] == [{"role": "user", "content": {"type": "text", "text": "Say hello to Ada"}}]
+
+
+def test_prompts_get_without_a_required_argument_is_invalid_params(mcp):
+    error = error_of(mcp.request("prompts/get", {"name": "test_greeting", "arguments": {}}))
+
+    assert error["code"] == -32602
+    assert "name" in error["message"]
+
+
+def test_an_unknown_prompt_is_invalid_params(mcp):
+    error = error_of(mcp.request("prompts/get", {"name": "no_such_prompt", "arguments": {}}))
+
+    assert error["code"] == -32602
+
+
+def test_completion_of_a_template_argument_offers_matching_values(mcp):
+    result = result_of(mcp.request("completion/complete", {
+        "ref": {"type": "ref/resource", "uri": "test://items/{item_id}"},
+        "argument": {"name": "item_id", "value": "1"},
+    }))
+
+    assert result["completion"]["values"] == ["1", "10"]
+    assert result["completion"]["hasMore"] is False
+
+
+def test_completion_of_a_prompt_argument_without_suggestions_is_empty(mcp):
+    result = result_of(mcp.request("completion/complete", {
+        "ref": {"type": "ref/prompt", "name": "test_greeting"},
+        "argument": {"name": "name", "value": "A"},
+    }))
+
+    assert result["completion"]["values"] == []
+    assert result["completion"].get("hasMore", False) is False
+
+
+# --- pagination ------------------------------------------------------------------------------------
+
+
+def test_lists_are_paginated_with_cursors_that_cover_everything_once(mcp, small_pages):
+    pages = walk(mcp, "tools/list", "tools")
+
+    assert len(pages) >= 2
+    assert all(1 <= len(page) <= 2 for page in pages)
+    paged = [tool["name"] for page in pages for tool in page]
+    small_pages.page_size = 1000
+    everything = [tool["name"] for tool in result_of(mcp.request("tools/list"))["tools"]]
+    assert paged == everything
+    assert len(set(paged)) == len(paged)
+
+
+def test_an_invalid_cursor_is_invalid_params(mcp, small_pages):
+    error = error_of(mcp.request("tools/list", {"cursor": "not a cursor we gave out"}))
+
+    assert error["code"] == -32602
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+
+def test_calls_over_the_users_rate_limit_are_refused_with_a_retry_time(connect, make_user, live_db,
+                                                                       fresh_rate_limits):
+    user = make_user("mcp-limited", scopes=["calls:read", "calls:write"])
+    user.rate_limits = {"place": "2/minute"}
+    user.save(update_fields=["rate_limits"])
+    client = connect(token_for_user(user=user))
+    client.initialize()
+
+    for _ in range(2):
+        placed = result_of(client.request("tools/call", {"name": "test_place", "arguments": {}}))
+        assert placed["content"][0]["text"] == "placed"
+    third = client.request("tools/call", {"name": "test_place", "arguments": {}})
+
+    error = error_of(third)
+    assert error["code"] == -31029
+    retry_after = error["data"]["retryAfter"]
+    assert isinstance(retry_after, int)
+    assert 1 <= retry_after <= 60
+    if isinstance(client, HttpMcp):
+        response = client.responses[third["id"]]
+        assert response.status_code == 429
+        assert int(response.headers["Retry-After"]) == retry_after
+
+
+# --- WebSocket authentication ----------------------------------------------------------------------
+
+
+def test_websocket_without_a_token_answers_the_first_message_unauthorized_and_closes(mcp_server, live_db):
+    client = WsMcp(mcp_server, None)
+    try:
+        answer = client.initialize()
+
+        assert error_of(answer)["code"] == -31001
+        assert answer["id"] is not None
+        assert client.wait_closed() == 4401
+    finally:
+        client.close()
+
+
+def test_websocket_accepts_a_token_in_the_access_token_query_parameter(mcp_server, mcp_token):
+    client = WsMcp(mcp_server, None, query=f"access_token={mcp_token}")
+    try:
+        assert client.subprotocol == "mcp"
+        assert result_of(client.initialize())["protocolVersion"] == LATEST
+        assert "test_echo" in {t["name"] for t in result_of(client.request("tools/list"))["tools"]}
+    finally:
+        client.close()
+
+
+def test_websocket_accepts_a_token_in_the_first_messages_meta(mcp_server, mcp_token):
+    client = WsMcp(mcp_server, None)
+    try:
+        result = result_of(client.initialize(meta={"authorization": f"Bearer {mcp_token}"}))
+
+        assert result["protocolVersion"] == LATEST
+        assert result_of(client.request("ping")) == {}
+    finally:
+        client.close()
+
+
+def test_websocket_with_a_bad_token_is_refused_at_the_handshake(mcp_server, live_db):
+    with pytest.raises(InvalidStatus) as refused:
+        WsMcp(mcp_server, "not-a-valid-token")
+
+    assert refused.value.response.status_code == 403
