@@ -169,8 +169,8 @@ class Dispatcher:
                     "Batches are not supported" + (" by this protocol version." if payload else ": empty batch.")
                 ))
             answers = await asyncio.gather(*(
-                self.handle(item, connection=connection, session=session, emit=emit, request_client=request_client,
-                            era=era)
+                self.handle_message(item, connection=connection, session=session, emit=emit,
+                                    request_client=request_client, era=era)
                 for item in payload
             ))
             return [a for a in answers if isinstance(a, dict)] or None

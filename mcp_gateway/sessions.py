@@ -28,6 +28,10 @@ class SessionState:
     initialized: bool = False
     subscriptions: list[str] = field(default_factory=list)
 
+    def snapshot(self) -> tuple[Any, ...]:
+        """What a request may change, to tell cheaply whether the session must be written back."""
+        return (self.protocol_version, self.initialized, self.log_level, tuple(self.subscriptions))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 

@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.request import validate_host
 from drf_spectacular.utils import extend_schema
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from rest_framework.negotiation import BaseContentNegotiation
@@ -37,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 MCP_PATH = "/api/v1/mcp"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+# Methods whose handlers never send notifications: answered without the JSON-or-stream race.
+QUIET_METHODS = frozenset({
+    "initialize", "ping", "server/discover", "tools/list", "resources/list", "resources/templates/list",
+    "prompts/list", "completion/complete", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
+})
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
@@ -67,8 +73,6 @@ def _allowed_origin(request: HttpRequest) -> bool:
     if origin in settings.MCP_ALLOWED_ORIGINS or "*" in settings.MCP_ALLOWED_ORIGINS:
         return True
     host = urlsplit(origin).hostname or ""
-    from django.http.request import validate_host
-
     hosts = settings.ALLOWED_HOSTS
     return validate_host(host, hosts) or validate_host(f"[{host}]", hosts)
 
@@ -97,6 +101,27 @@ class McpView(APIView):
     parser_classes: list[Any] = []
     content_negotiation_class = _AnyContent
     transport = "http"
+
+    async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """adrf's dispatch, with ``initial()`` run inline instead of in a worker thread: this view has no
+        authenticators, permissions or throttles (auth is async, below), so ``initial()`` does no I/O."""
+        self.args, self.kwargs = args, kwargs
+        drf_request = self.initialize_request(request, *args, **kwargs)
+        self.request = drf_request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(drf_request, *args, **kwargs)
+            handler = getattr(self, drf_request.method.lower(), None) if drf_request.method.lower() in (
+                self.http_method_names) else None
+            response = await (handler or self._not_allowed)(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - DRF's own handler answers (e.g. 405), as in DRF
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        return self.response
+
+    async def _not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return rpc_error_response(errors.InvalidRequest(f"Method {request.method} not allowed."), status=405,
+                                  headers={"Allow": "GET, POST, DELETE"})
 
     # --- shared checks ---------------------------------------------------------------------------
 
@@ -196,9 +221,9 @@ class McpView(APIView):
                 if isinstance(message, dict) and "method" not in message and "id" in message and session:
                     await self._deliver_reply(session.id, message)
             if all(isinstance(m, dict) and ("method" in m or "result" in m or "error" in m) for m in messages):
-                before = session.to_json() if session else None
+                before = session.snapshot() if session else None
                 await dispatcher.handle(payload, connection=connection, session=session, era=era)
-                if session is not None and session.to_json() != before:
+                if session is not None and session.snapshot() != before:
                     await gateway().sessions.save(session)
                 return HttpResponse(status=202)
         return await self._answer(payload, connection, session, is_init, era)
@@ -295,14 +320,14 @@ class McpView(APIView):
         async def request_client(method: str, params: dict[str, Any]) -> dict[str, Any]:
             return await self._ask_client(session, emit, method, params, counter)
 
-        before = session.to_json() if session else None
+        before = session.snapshot() if session else None
 
         async def run() -> Any:
             answer = await dispatcher.handle(
                 payload, connection=connection, session=session, emit=emit,
                 request_client=request_client if session else None, era=era,
             )
-            if session is not None and session.to_json() != before:
+            if session is not None and session.snapshot() != before:
                 if is_init:
                     if isinstance(answer, dict) and "result" in answer:
                         await sessions.create(session)
@@ -310,6 +335,8 @@ class McpView(APIView):
                     await sessions.save(session)
             return answer
 
+        if isinstance(payload, dict) and payload.get("method") in QUIET_METHODS:
+            return self._json_answer(await run(), connection, session, is_init)
         task = asyncio.ensure_future(run())
         getter = asyncio.ensure_future(queue.get())
         done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
@@ -570,12 +597,12 @@ class LegacySseView(McpView):
 
         connection = Connection(transport=self.transport, principal=principal, session_id=session.id,
                                 protocol_version=session.protocol_version or None)
-        before = session.to_json()
+        before = session.snapshot()
         try:
             answer = await gateway().dispatcher.handle(
                 payload, connection=connection, session=session, emit=emit, request_client=request_client
             )
-            if session.to_json() != before:
+            if session.snapshot() != before:
                 await gateway().sessions.save(session)
             if answer is not None:
                 await emit(answer)

@@ -38,10 +38,9 @@ def anyio_backend() -> str:
 @asynccontextmanager
 async def streamable_client(base_url: str, token: str, **options: Any) -> AsyncIterator[Client]:
     """A connected SDK ``Client`` over Streamable HTTP, sending ``Authorization: Bearer`` on every request."""
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"},
-                                  timeout=httpx2.Timeout(WAIT, read=60)) as http:
-        async with Client(streamable_http_client(f"{base_url}{MCP_PATH}", http_client=http), **options) as client:
-            yield client
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(WAIT, read=60))
+    async with http, Client(streamable_http_client(f"{base_url}{MCP_PATH}", http_client=http), **options) as client:
+        yield client
 
 
 class Inbox:
