@@ -51,8 +51,18 @@ class McpAsgiApp:
         except _Aborted:
             return
         except _TooLarge:
-            await self._send_json(send, 413, {"jsonrpc": "2.0", "id": None, "error": {
-                "code": -32600, "message": f"Request body too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes."}})
+            await self._send_json(
+                send,
+                413,
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {
+                        "code": -32600,
+                        "message": f"Request body too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes.",
+                    },
+                },
+            )
             return
         request, error_response = self.handler.create_request(scope, body_file)
         try:
@@ -107,7 +117,15 @@ class McpAsgiApp:
     @staticmethod
     async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *SECURITY_HEADERS,
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

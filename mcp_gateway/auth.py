@@ -41,7 +41,11 @@ def _decode(raw: str) -> dict[str, Any]:
 def _load_user(user_id: int) -> tuple[str, frozenset[str], bool, dict[str, str]] | None:
     from users.models import User
 
-    row = User.objects.filter(pk=user_id, is_active=True).values_list("username", "scopes", "is_staff", "rate_limits").first()
+    row = (
+        User.objects.filter(pk=user_id, is_active=True)
+        .values_list("username", "scopes", "is_staff", "rate_limits")
+        .first()
+    )
     if row is None:
         return None
     username, scopes, is_staff, rate_limits = row

@@ -16,15 +16,26 @@ from mcp_gateway.errors import McpError
 from mcp_gateway.registry import PromptArgument, mcp_prompt, mcp_resource, mcp_resource_template, mcp_tool
 
 # A 1x1 red PNG and a tiny WAV (44-byte header + 4 silent samples).
-PNG = base64.b64encode(bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003"
-    "010100c9fe92ef0000000049454e44ae426082"
-)).decode()
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003"
+        "010100c9fe92ef0000000049454e44ae426082"
+    )
+).decode()
 WAV = base64.b64encode(
-    b"RIFF" + (36 + 8).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
-    + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
-    + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
-    + b"data" + (8).to_bytes(4, "little") + bytes(8)
+    b"RIFF"
+    + (36 + 8).to_bytes(4, "little")
+    + b"WAVEfmt "
+    + (16).to_bytes(4, "little")
+    + (1).to_bytes(2, "little")
+    + (1).to_bytes(2, "little")
+    + (8000).to_bytes(4, "little")
+    + (16000).to_bytes(4, "little")
+    + (2).to_bytes(2, "little")
+    + (16).to_bytes(2, "little")
+    + b"data"
+    + (8).to_bytes(4, "little")
+    + bytes(8)
 ).decode()
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -46,9 +57,16 @@ async def audio_content(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 
 @mcp_tool(name="test_embedded_resource", description="Returns an embedded resource.")
 async def embedded_resource(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
-    return [{"type": "resource", "resource": {
-        "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content.",
-    }}]
+    return [
+        {
+            "type": "resource",
+            "resource": {
+                "uri": "test://embedded-resource",
+                "mimeType": "text/plain",
+                "text": "This is an embedded resource content.",
+            },
+        }
+    ]
 
 
 @mcp_tool(name="test_multiple_content_types", description="Returns text, an image and a resource.")
@@ -56,10 +74,14 @@ async def multiple_content(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return [
         {"type": "text", "text": "Multiple content types test:"},
         {"type": "image", "data": PNG, "mimeType": "image/png"},
-        {"type": "resource", "resource": {
-            "uri": "test://mixed-content-resource", "mimeType": "application/json",
-            "text": json.dumps({"test": "data", "value": 123}),
-        }},
+        {
+            "type": "resource",
+            "resource": {
+                "uri": "test://mixed-content-resource",
+                "mimeType": "application/json",
+                "text": json.dumps({"test": "data", "value": 123}),
+            },
+        },
     ]
 
 
@@ -86,99 +108,151 @@ async def with_progress(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 async def error_handling(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     from mcp_gateway.dispatcher import ToolResult
 
-    return ToolResult(content=[{"type": "text", "text": "This tool intentionally returns an error for testing"}],
-                      is_error=True)
+    return ToolResult(
+        content=[{"type": "text", "text": "This tool intentionally returns an error for testing"}], is_error=True
+    )
 
 
 @mcp_tool(
-    name="test_sampling", description="Asks the client's LLM to answer a prompt.",
+    name="test_sampling",
+    description="Asks the client's LLM to answer a prompt.",
     input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]},
 )
 async def sampling(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     if "sampling" not in ctx.client_capabilities:
         raise McpError("The client does not support sampling.")
-    result = await ctx.ask_client("sampling/createMessage", {
-        "messages": [{"role": "user", "content": {"type": "text", "text": arguments["prompt"]}}], "maxTokens": 100,
-    })
+    result = await ctx.ask_client(
+        "sampling/createMessage",
+        {
+            "messages": [{"role": "user", "content": {"type": "text", "text": arguments["prompt"]}}],
+            "maxTokens": 100,
+        },
+    )
     content = result.get("content") or {}
     text = content.get("text") if isinstance(content, dict) else str(content)
     return f"LLM response: {text}"
 
 
 @mcp_tool(
-    name="test_elicitation", description="Asks the user for a username and email.",
+    name="test_elicitation",
+    description="Asks the user for a username and email.",
     input_schema={"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
 )
 async def elicitation(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
-    result = await ctx.ask_client("elicitation/create", {
-        "message": arguments["message"],
-        "requestedSchema": {
-            "type": "object",
-            "properties": {
-                "username": {"type": "string", "description": "User's response"},
-                "email": {"type": "string", "description": "User's email address"},
+    result = await ctx.ask_client(
+        "elicitation/create",
+        {
+            "message": arguments["message"],
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "username": {"type": "string", "description": "User's response"},
+                    "email": {"type": "string", "description": "User's email address"},
+                },
+                "required": ["username", "email"],
             },
-            "required": ["username", "email"],
         },
-    })
+    )
     return f"User response: action={result.get('action')}, content={json.dumps(result.get('content'))}"
 
 
 @mcp_tool(name="test_elicitation_sep1034_defaults", description="Elicitation with defaults for every primitive type.")
 async def elicitation_defaults(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
-    result = await ctx.ask_client("elicitation/create", {
-        "message": "Please review and update the form fields with defaults",
-        "requestedSchema": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "description": "User name", "default": "John Doe"},
-                "age": {"type": "integer", "description": "User age", "default": 30},
-                "score": {"type": "number", "description": "User score", "default": 95.5},
-                "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"],
-                           "default": "active"},
-                "verified": {"type": "boolean", "description": "Verification status", "default": True},
+    result = await ctx.ask_client(
+        "elicitation/create",
+        {
+            "message": "Please review and update the form fields with defaults",
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                    "age": {"type": "integer", "description": "User age", "default": 30},
+                    "score": {"type": "number", "description": "User score", "default": 95.5},
+                    "status": {
+                        "type": "string",
+                        "description": "User status",
+                        "enum": ["active", "inactive", "pending"],
+                        "default": "active",
+                    },
+                    "verified": {"type": "boolean", "description": "Verification status", "default": True},
+                },
             },
         },
-    })
+    )
     return f"Elicitation completed: action={result.get('action')}, content={json.dumps(result.get('content'))}"
 
 
 @mcp_tool(name="test_elicitation_sep1330_enums", description="Elicitation with the five enum schema variants.")
 async def elicitation_enums(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
-    result = await ctx.ask_client("elicitation/create", {
-        "message": "Please select options from the enum fields",
-        "requestedSchema": {
-            "type": "object",
-            "properties": {
-                "untitledSingle": {"type": "string", "description": "Untitled single-select",
-                                   "enum": ["option1", "option2", "option3"]},
-                "titledSingle": {"type": "string", "description": "Titled single-select", "oneOf": [
-                    {"const": "value1", "title": "First Option"}, {"const": "value2", "title": "Second Option"},
-                    {"const": "value3", "title": "Third Option"}]},
-                "legacyEnum": {"type": "string", "description": "Legacy titled enum", "enum": ["opt1", "opt2", "opt3"],
-                               "enumNames": ["Option One", "Option Two", "Option Three"]},
-                "untitledMulti": {"type": "array", "description": "Untitled multi-select",
-                                  "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
-                "titledMulti": {"type": "array", "description": "Titled multi-select", "items": {"anyOf": [
-                    {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"},
-                    {"const": "value3", "title": "Third Choice"}]}},
+    result = await ctx.ask_client(
+        "elicitation/create",
+        {
+            "message": "Please select options from the enum fields",
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "untitledSingle": {
+                        "type": "string",
+                        "description": "Untitled single-select",
+                        "enum": ["option1", "option2", "option3"],
+                    },
+                    "titledSingle": {
+                        "type": "string",
+                        "description": "Titled single-select",
+                        "oneOf": [
+                            {"const": "value1", "title": "First Option"},
+                            {"const": "value2", "title": "Second Option"},
+                            {"const": "value3", "title": "Third Option"},
+                        ],
+                    },
+                    "legacyEnum": {
+                        "type": "string",
+                        "description": "Legacy titled enum",
+                        "enum": ["opt1", "opt2", "opt3"],
+                        "enumNames": ["Option One", "Option Two", "Option Three"],
+                    },
+                    "untitledMulti": {
+                        "type": "array",
+                        "description": "Untitled multi-select",
+                        "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                    },
+                    "titledMulti": {
+                        "type": "array",
+                        "description": "Titled multi-select",
+                        "items": {
+                            "anyOf": [
+                                {"const": "value1", "title": "First Choice"},
+                                {"const": "value2", "title": "Second Choice"},
+                                {"const": "value3", "title": "Third Choice"},
+                            ]
+                        },
+                    },
+                },
             },
         },
-    })
+    )
     return f"Elicitation completed: action={result.get('action')}, content={json.dumps(result.get('content'))}"
 
 
 @mcp_tool(
-    name="json_schema_2020_12_tool", description="Tool with JSON Schema 2020-12 features",
+    name="json_schema_2020_12_tool",
+    description="Tool with JSON Schema 2020-12 features",
     input_schema={
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "$defs": {"address": {"$anchor": "addressDef", "type": "object",
-                              "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+        "$defs": {
+            "address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+            }
+        },
         "properties": {
-            "name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
             "contactMethod": {"type": "string", "enum": ["phone", "email"]},
-            "phone": {"type": "string"}, "email": {"type": "string"},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
         },
         "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
         "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
@@ -191,8 +265,9 @@ async def json_schema_tool(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return f"Received: {json.dumps(arguments)}"
 
 
-@mcp_resource(uri="test://static-text", name="Static text", description="A static text resource.",
-              mime_type="text/plain")
+@mcp_resource(
+    uri="test://static-text", name="Static text", description="A static text resource.", mime_type="text/plain"
+)
 async def static_text(ctx: RequestScope, uri: str) -> Any:
     return "This is the content of the static text resource."
 
@@ -202,14 +277,22 @@ async def static_binary(ctx: RequestScope, uri: str) -> Any:
     return base64.b64decode(PNG)
 
 
-@mcp_resource(uri="test://watched-resource", name="Watched resource", description="A resource to subscribe to.",
-              mime_type="text/plain")
+@mcp_resource(
+    uri="test://watched-resource",
+    name="Watched resource",
+    description="A resource to subscribe to.",
+    mime_type="text/plain",
+)
 async def watched(ctx: RequestScope, uri: str) -> Any:
     return "Watched resource content."
 
 
-@mcp_resource_template(uri_template="test://template/{id}/data", name="Template data",
-                       description="Data for an id.", mime_type="application/json")
+@mcp_resource_template(
+    uri_template="test://template/{id}/data",
+    name="Template data",
+    description="Data for an id.",
+    mime_type="application/json",
+)
 async def template_data(ctx: RequestScope, uri: str, id: str) -> Any:  # noqa: A002 - the template's name
     return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
 
@@ -224,9 +307,12 @@ async def simple_prompt(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 
 
 @mcp_prompt(
-    name="test_prompt_with_arguments", description="A prompt with two arguments.",
-    arguments=[PromptArgument("arg1", "First test argument", True, _complete_arg1),
-               PromptArgument("arg2", "Second test argument", True)],
+    name="test_prompt_with_arguments",
+    description="A prompt with two arguments.",
+    arguments=[
+        PromptArgument("arg1", "First test argument", True, _complete_arg1),
+        PromptArgument("arg2", "Second test argument", True),
+    ],
 )
 async def prompt_with_arguments(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     text = f"Prompt with arguments: arg1='{arguments['arg1']}', arg2='{arguments['arg2']}'"
@@ -234,14 +320,23 @@ async def prompt_with_arguments(ctx: RequestScope, arguments: dict[str, Any]) ->
 
 
 @mcp_prompt(
-    name="test_prompt_with_embedded_resource", description="A prompt embedding a resource.",
+    name="test_prompt_with_embedded_resource",
+    description="A prompt embedding a resource.",
     arguments=[PromptArgument("resourceUri", "URI of the resource to embed", True)],
 )
 async def prompt_with_resource(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return [
-        {"role": "user", "content": {"type": "resource", "resource": {
-            "uri": arguments["resourceUri"], "mimeType": "text/plain", "text": "Embedded resource content for testing.",
-        }}},
+        {
+            "role": "user",
+            "content": {
+                "type": "resource",
+                "resource": {
+                    "uri": arguments["resourceUri"],
+                    "mimeType": "text/plain",
+                    "text": "Embedded resource content for testing.",
+                },
+            },
+        },
         {"role": "user", "content": {"type": "text", "text": "Please process the embedded resource above."}},
     ]
 
@@ -256,16 +351,25 @@ async def prompt_with_image(ctx: RequestScope, arguments: dict[str, Any]) -> Any
 
 # --- 2026-07-28 fixtures: multi round-trip requests, capabilities, listen streams -------------------
 
+
 def _elicit(message: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"method": "elicitation/create", "params": {
-        "message": message, "requestedSchema": {"type": "object", "properties": properties, "required": required},
-    }}
+    return {
+        "method": "elicitation/create",
+        "params": {
+            "message": message,
+            "requestedSchema": {"type": "object", "properties": properties, "required": required},
+        },
+    }
 
 
 def _sample(text: str, max_tokens: int) -> dict[str, Any]:
-    return {"method": "sampling/createMessage", "params": {
-        "messages": [{"role": "user", "content": {"type": "text", "text": text}}], "maxTokens": max_tokens,
-    }}
+    return {
+        "method": "sampling/createMessage",
+        "params": {
+            "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+            "maxTokens": max_tokens,
+        },
+    }
 
 
 ROOTS = {"method": "roots/list", "params": {}}
@@ -369,8 +473,13 @@ async def irr_capabilities(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 async def irr_prompt(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     answer = ctx.input_responses.get("user_context")
     if not isinstance(answer, dict):
-        raise ctx.needs_input({"user_context": _elicit(
-            "What context should the prompt use?", {"context": {"type": "string"}}, ["context"])})
+        raise ctx.needs_input(
+            {
+                "user_context": _elicit(
+                    "What context should the prompt use?", {"context": {"type": "string"}}, ["context"]
+                )
+            }
+        )
     context = (answer.get("content") or {}).get("context", "")
     return [{"role": "user", "content": {"type": "text", "text": f"Use this context: {context}"}}]
 
@@ -405,8 +514,9 @@ async def logging_tool(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 async def trigger_tool_change(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     from mcp_gateway.notify import apublish
 
-    await apublish(user_id=ctx.principal.user_id,
-                   message={"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    await apublish(
+        user_id=ctx.principal.user_id, message={"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    )
     return "Tool list change announced."
 
 
@@ -414,15 +524,20 @@ async def trigger_tool_change(ctx: RequestScope, arguments: dict[str, Any]) -> A
 async def trigger_prompt_change(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     from mcp_gateway.notify import apublish
 
-    await apublish(user_id=ctx.principal.user_id,
-                   message={"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"})
+    await apublish(
+        user_id=ctx.principal.user_id, message={"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}
+    )
     return "Prompt list change announced."
 
 
 @mcp_tool(
-    name="test_custom_headers", description="Echoes a region that also travels in the Mcp-Param-Region header.",
-    input_schema={"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
-                  "required": ["region"]},
+    name="test_custom_headers",
+    description="Echoes a region that also travels in the Mcp-Param-Region header.",
+    input_schema={
+        "type": "object",
+        "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+        "required": ["region"],
+    },
 )
 async def custom_headers(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return f"Region: {arguments['region']}"

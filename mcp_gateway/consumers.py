@@ -2,7 +2,8 @@
 legacy lifecycle per connection (the connection is the session), as the Python SDK 1.x
 ``websocket_client`` and the TypeScript SDK's ``WebSocketClientTransport`` speak it.
 
-Auth: ``Authorization: Bearer`` on the handshake, or ``?access_token=`` for browsers, or
+Auth: ``Authorization: Bearer`` on the handshake; for browsers, which cannot set headers, a
+``bearer.<token>`` entry beside ``mcp`` in the subprotocol list, ``?access_token=``, or
 ``params._meta.authorization = "Bearer ..."`` on the first message (initialize).
 """
 
@@ -46,6 +47,8 @@ class McpConsumer(AsyncWebsocketConsumer):
         if token is None:
             query = parse_qs(self.scope.get("query_string", b"").decode())
             token = (query.get("access_token") or query.get("token") or [None])[0]
+        if token is None:  # browsers cannot set headers: a "bearer.<token>" entry in the subprotocol list
+            token = next((p.removeprefix("bearer.") for p in offered if p.startswith("bearer.")), None)
         if settings.MCP_CONFORMANCE:
             self.principal = conformance_principal()
         elif token is not None:
@@ -91,8 +94,11 @@ class McpConsumer(AsyncWebsocketConsumer):
             await self._send_json(self._error(errors.InvalidRequest("Send JSON-RPC messages as text frames.")))
             return
         if len(text_data.encode()) > settings.MCP_MAX_BODY_BYTES:
-            await self._send_json(self._error(errors.InvalidRequest(
-                f"Message too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes.")))
+            await self._send_json(
+                self._error(
+                    errors.InvalidRequest(f"Message too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes.")
+                )
+            )
             return
         try:
             payload = json.loads(text_data)
@@ -127,11 +133,16 @@ class McpConsumer(AsyncWebsocketConsumer):
     async def _dispatch(self, payload: Any) -> None:
         assert self.principal is not None  # noqa: S101 - authenticated before dispatch
         connection = Connection(
-            transport="websocket", principal=self.principal, session_id=self.session.id,
+            transport="websocket",
+            principal=self.principal,
+            session_id=self.session.id,
             protocol_version=self.session.protocol_version or None,
         )
         answer = await gateway().dispatcher.handle(
-            payload, connection=connection, session=self.session, emit=self._send_json,
+            payload,
+            connection=connection,
+            session=self.session,
+            emit=self._send_json,
             request_client=self._ask_client,
         )
         if answer is not None:

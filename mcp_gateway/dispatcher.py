@@ -31,8 +31,7 @@ from mcp_types.methods import CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, parse_clien
 
 from config.errors import DomainError
 from config.errors import NotFound as DomainNotFound
-from mcp_gateway import errors
-from mcp_gateway import notify
+from mcp_gateway import errors, notify
 from mcp_gateway.context import LOG_LEVELS, Connection, InputRequired, RequestScope
 from mcp_gateway.ratelimit import RateLimiter
 from mcp_gateway.registry import PromptSpec, Registry, ToolSpec
@@ -44,8 +43,14 @@ HANDSHAKE_VERSIONS = versions.HANDSHAKE_PROTOCOL_VERSIONS
 MODERN_VERSIONS = versions.MODERN_PROTOCOL_VERSIONS
 LATEST_HANDSHAKE = versions.LATEST_HANDSHAKE_VERSION
 ALL_VERSIONS = (*HANDSHAKE_VERSIONS, *MODERN_VERSIONS)
-CACHEABLE = {"tools/list", "resources/list", "resources/templates/list", "prompts/list", "resources/read",
-             "server/discover"}
+CACHEABLE = {
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+    "resources/read",
+    "server/discover",
+}
 NO_SESSION_NEEDED = {"initialize", "ping"}
 
 
@@ -71,8 +76,10 @@ def _result_of_content(value: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "text": value}]
     if isinstance(value, dict):
         return [value]
-    return [item if isinstance(item, dict) else item.model_dump(by_alias=True, exclude_none=True, mode="json")
-            for item in value]
+    return [
+        item if isinstance(item, dict) else item.model_dump(by_alias=True, exclude_none=True, mode="json")
+        for item in value
+    ]
 
 
 def _validation_message(exc: pydantic.ValidationError) -> str:
@@ -165,14 +172,20 @@ class Dispatcher:
         """Answer one decoded JSON value (a message, or a batch where the session allows it)."""
         if isinstance(payload, list):
             if not (session is not None and session.protocol_version == "2025-03-26") or not payload:
-                return self._error_response(None, errors.InvalidRequest(
-                    "Batches are not supported" + (" by this protocol version." if payload else ": empty batch.")
-                ))
-            answers = await asyncio.gather(*(
-                self.handle_message(item, connection=connection, session=session, emit=emit,
-                                    request_client=request_client, era=era)
-                for item in payload
-            ))
+                return self._error_response(
+                    None,
+                    errors.InvalidRequest(
+                        "Batches are not supported" + (" by this protocol version." if payload else ": empty batch.")
+                    ),
+                )
+            answers = await asyncio.gather(
+                *(
+                    self.handle_message(
+                        item, connection=connection, session=session, emit=emit, request_client=request_client, era=era
+                    )
+                    for item in payload
+                )
+            )
             return [a for a in answers if isinstance(a, dict)] or None
         return await self.handle_message(
             payload, connection=connection, session=session, emit=emit, request_client=request_client, era=era
@@ -236,8 +249,14 @@ class Dispatcher:
             if method == "tools/call":
                 tool = params.get("name")
             result = await self._request(
-                request_id, method, params, connection=connection, session=session, emit=emit,
-                request_client=request_client, era=era or self.era_of(message, session),
+                request_id,
+                method,
+                params,
+                connection=connection,
+                session=session,
+                emit=emit,
+                request_client=request_client,
+                era=era or self.era_of(message, session),
             )
             return {"jsonrpc": "2.0", "id": request_id, "result": result}
         except errors.RequestCancelled:
@@ -256,11 +275,21 @@ class Dispatcher:
             return self._error_response(request_id, errors.McpError("Internal error."))
         finally:
             if logger.isEnabledFor(logging.INFO):
-                logger.info("mcp_request %s", json.dumps({
-                    "method": method, "tool": tool, "user": connection.principal.username,
-                    "session": connection.session_id, "transport": connection.transport,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2), "outcome": outcome,
-                }, default=str))
+                logger.info(
+                    "mcp_request %s",
+                    json.dumps(
+                        {
+                            "method": method,
+                            "tool": tool,
+                            "user": connection.principal.username,
+                            "session": connection.session_id,
+                            "transport": connection.transport,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "outcome": outcome,
+                        },
+                        default=str,
+                    ),
+                )
 
     @staticmethod
     def _valid_id(value: Any) -> bool:
@@ -321,7 +350,8 @@ class Dispatcher:
             if not isinstance(capabilities, dict):
                 raise errors.InvalidParams(
                     f"Missing _meta[{CLIENT_CAPABILITIES_META_KEY!r}]: 2026-07-28 requests carry the client's "
-                    "capabilities.", http_status=400,
+                    "capabilities.",
+                    http_status=400,
                 )
             log_level = meta.get(LOG_LEVEL_META_KEY)
         else:
@@ -340,8 +370,8 @@ class Dispatcher:
 
         if (method, version) not in CLIENT_REQUESTS:
             raise errors.MethodNotFound(
-                f"Method not found: {method}" + (f" (not part of protocol version {version})"
-                                                   if method in self._methods else ""),
+                f"Method not found: {method}"
+                + (f" (not part of protocol version {version})" if method in self._methods else ""),
                 http_status=404 if modern else 200,
             )
         try:
@@ -371,7 +401,9 @@ class Dispatcher:
             result = await self._methods[method](scope, params, session)
         except InputRequired as needed:
             if not modern:
-                raise errors.McpError("This request needs input the client can only give on protocol 2026-07-28.") from None
+                raise errors.McpError(
+                    "This request needs input the client can only give on protocol 2026-07-28."
+                ) from None
             result = {"resultType": "input_required", "inputRequests": needed.requests}
             if needed.state is not None:
                 result["requestState"] = self._sign_state(needed.state, method, params, connection)
@@ -397,8 +429,9 @@ class Dispatcher:
         return f"{connection.principal.rate_key}:{method}:{target}"
 
     def _sign_state(self, state: dict[str, Any], method: str, params: dict[str, Any], connection: Connection) -> str:
-        return signing.dumps({"b": self._state_binding(method, params, connection), "s": state},
-                             salt="mcp.requestState", compress=True)
+        return signing.dumps(
+            {"b": self._state_binding(method, params, connection), "s": state}, salt="mcp.requestState", compress=True
+        )
 
     def _verify_state(self, token: Any, method: str, params: dict[str, Any], connection: Connection) -> dict[str, Any]:
         try:
@@ -413,7 +446,8 @@ class Dispatcher:
         if PROTOCOL_VERSION_META_KEY not in meta:
             raise errors.InvalidParams(
                 f"Missing _meta[{PROTOCOL_VERSION_META_KEY!r}]: send initialize first (sessions) or put the protocol "
-                "version in every request's _meta (2026-07-28).", http_status=400,
+                "version in every request's _meta (2026-07-28).",
+                http_status=400,
             )
         requested = meta.get(PROTOCOL_VERSION_META_KEY)
         if requested not in MODERN_VERSIONS:
@@ -460,7 +494,9 @@ class Dispatcher:
             result["instructions"] = self.instructions
         return result
 
-    async def _logging_set_level(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:
+    async def _logging_set_level(
+        self, scope: RequestScope, params: dict[str, Any], session: SessionState | None
+    ) -> dict:
         level = params["level"]
         if session is not None:
             session.log_level = level
@@ -578,14 +614,18 @@ class Dispatcher:
             item["text"] = str(value)
         return [item]
 
-    async def _resources_subscribe(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:
+    async def _resources_subscribe(
+        self, scope: RequestScope, params: dict[str, Any], session: SessionState | None
+    ) -> dict:
         uri = params["uri"]
         self._resolve(scope, uri)
         if session is not None and uri not in session.subscriptions:
             session.subscriptions.append(uri)
         return {}
 
-    async def _resources_unsubscribe(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:
+    async def _resources_unsubscribe(
+        self, scope: RequestScope, params: dict[str, Any], session: SessionState | None
+    ) -> dict:
         uri = params["uri"]
         if session is not None and uri in session.subscriptions:
             session.subscriptions.remove(uri)
@@ -659,8 +699,13 @@ class Dispatcher:
         methods = {LISTEN_FILTERS[k] for k in honored if k in LISTEN_FILTERS}
         tag = {"io.modelcontextprotocol/subscriptionId": scope.request_id}
         async with notify.listen(user_id=scope.principal.user_id) as messages:
-            await scope.emit({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
-                              "params": {"notifications": honored, "_meta": tag}})
+            await scope.emit(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/subscriptions/acknowledged",
+                    "params": {"notifications": honored, "_meta": tag},
+                }
+            )
             async for message in messages:
                 method = message.get("method")
                 uri = (message.get("params") or {}).get("uri")

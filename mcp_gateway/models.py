@@ -11,3 +11,6 @@ class McpSession(models.Model):
 
     class Meta:
         verbose_name = "MCP session"
+
+    def __str__(self) -> str:
+        return self.id

@@ -61,7 +61,11 @@ class RateLimiter:
                 count, _ = await pipe.incr(bucket).expire(bucket, limit.period + 1).execute()
         else:
             count = self._memory.get(bucket, (0, 0))[0] + 1
-            self._memory = {k: v for k, v in self._memory.items() if v[1] >= window} if len(self._memory) > 10_000 else self._memory
+            self._memory = (
+                {k: v for k, v in self._memory.items() if v[1] >= window}
+                if len(self._memory) > 10_000
+                else self._memory
+            )
             self._memory[bucket] = (count, window)
         if count > limit.count:
             retry_after = max(1, (window + 1) * limit.period - now)

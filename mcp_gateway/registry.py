@@ -87,7 +87,11 @@ class TemplateSpec:
     query_params: tuple[str, ...] = ()
 
     def definition(self) -> dict[str, Any]:
-        template: dict[str, Any] = {"uriTemplate": self.uri_template, "name": self.name, "description": self.description}
+        template: dict[str, Any] = {
+            "uriTemplate": self.uri_template,
+            "name": self.name,
+            "description": self.description,
+        }
         if self.title:
             template["title"] = self.title
         if self.mime_type:
@@ -97,7 +101,8 @@ class TemplateSpec:
     def match(self, uri: str) -> dict[str, str] | None:
         from urllib.parse import parse_qsl, urlsplit
 
-        assert self.pattern is not None
+        if self.pattern is None:
+            return None
         base, _, query = uri.partition("?")
         found = self.pattern.fullmatch(base)
         if found is None:
@@ -185,7 +190,13 @@ def mcp_resource(
 ) -> Callable[[Handler], Handler]:
     def decorate(fn: Handler) -> Handler:
         fn.__mcp_resource__ = ResourceSpec(  # type: ignore[attr-defined]
-            uri=uri, name=name, description=description, reader=fn, mime_type=mime_type, title=title, size=size,
+            uri=uri,
+            name=name,
+            description=description,
+            reader=fn,
+            mime_type=mime_type,
+            title=title,
+            size=size,
             scopes=frozenset(scopes),
         )
         return fn
@@ -227,8 +238,15 @@ def mcp_resource_template(
 
     def decorate(fn: Handler) -> Handler:
         fn.__mcp_template__ = TemplateSpec(  # type: ignore[attr-defined]
-            uri_template=uri_template, name=name, description=description, reader=fn, mime_type=mime_type,
-            title=title, scopes=frozenset(scopes), completers=dict(completers or {}), pattern=pattern,
+            uri_template=uri_template,
+            name=name,
+            description=description,
+            reader=fn,
+            mime_type=mime_type,
+            title=title,
+            scopes=frozenset(scopes),
+            completers=dict(completers or {}),
+            pattern=pattern,
             query_params=query_params,
         )
         return fn
@@ -248,7 +266,11 @@ def mcp_prompt(
 
     def decorate(fn: Handler) -> Handler:
         fn.__mcp_prompt__ = PromptSpec(  # type: ignore[attr-defined]
-            name=name, description=description, handler=fn, arguments=tuple(arguments), title=title,
+            name=name,
+            description=description,
+            handler=fn,
+            arguments=tuple(arguments),
+            title=title,
             scopes=frozenset(scopes),
         )
         return fn
@@ -279,7 +301,9 @@ class Registry:
                     continue
                 name = getattr(spec, key)
                 if name in table and table[name] is not spec:
-                    raise ImproperlyConfigured(f"Duplicate MCP {attribute.strip('_')[4:]} {name!r} in {module.__name__}")
+                    raise ImproperlyConfigured(
+                        f"Duplicate MCP {attribute.strip('_')[4:]} {name!r} in {module.__name__}"
+                    )
                 if attribute == "__mcp_tool__" and not TOOL_NAME.match(name):
                     raise ImproperlyConfigured(f"Invalid MCP tool name {name!r}")
                 if not getattr(spec, "description", ""):

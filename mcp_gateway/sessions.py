@@ -105,20 +105,27 @@ class DatabaseSessionStore:
         return McpSession
 
     async def create(self, state: SessionState) -> None:
-        await db.run(self._model().objects.create, id=state.id, data=state.to_json(),
-                     expires_at=timezone.now() + self._ttl)
+        await db.run(
+            self._model().objects.create, id=state.id, data=state.to_json(), expires_at=timezone.now() + self._ttl
+        )
 
     async def get(self, session_id: str) -> SessionState | None:
         def fetch() -> str | None:
-            return self._model().objects.filter(id=session_id, expires_at__gt=timezone.now()).values_list(
-                "data", flat=True).first()
+            return (
+                self._model()
+                .objects.filter(id=session_id, expires_at__gt=timezone.now())
+                .values_list("data", flat=True)
+                .first()
+            )
 
         raw = await db.run(fetch)
         return SessionState.from_json(raw) if raw else None
 
     async def save(self, state: SessionState) -> None:
         def update() -> None:
-            self._model().objects.filter(id=state.id).update(data=state.to_json(), expires_at=timezone.now() + self._ttl)
+            self._model().objects.filter(id=state.id).update(
+                data=state.to_json(), expires_at=timezone.now() + self._ttl
+            )
 
         await db.run(update)
 

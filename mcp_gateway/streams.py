@@ -60,9 +60,12 @@ class EventStore:
             redis = redis_for_loop(settings.REDIS_URL)
             key = self._key(stream_id)
             async with redis.pipeline(transaction=False) as pipe:
-                await pipe.rpush(key, f"{seq}\n{raw}").ltrim(key, -MAX_EVENTS_PER_STREAM, -1).expire(
-                    key, EVENT_TTL_SECONDS
-                ).execute()
+                await (
+                    pipe.rpush(key, f"{seq}\n{raw}")
+                    .ltrim(key, -MAX_EVENTS_PER_STREAM, -1)
+                    .expire(key, EVENT_TTL_SECONDS)
+                    .execute()
+                )
         else:
             self._memory.setdefault(stream_id, []).append((seq, raw))
             self._memory.move_to_end(stream_id)

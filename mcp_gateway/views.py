@@ -39,10 +39,21 @@ logger = logging.getLogger(__name__)
 MCP_PATH = "/api/v1/mcp"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 # Methods whose handlers never send notifications: answered without the JSON-or-stream race.
-QUIET_METHODS = frozenset({
-    "initialize", "ping", "server/discover", "tools/list", "resources/list", "resources/templates/list",
-    "prompts/list", "completion/complete", "logging/setLevel", "resources/subscribe", "resources/unsubscribe",
-})
+QUIET_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+        "completion/complete",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    }
+)
 NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 
 
@@ -56,8 +67,9 @@ class _AnyContent(BaseContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-def rpc_error_response(exc: errors.McpError, *, request_id: Any = None, headers: dict[str, str] | None = None,
-                       status: int | None = None) -> JsonResponse:
+def rpc_error_response(
+    exc: errors.McpError, *, request_id: Any = None, headers: dict[str, str] | None = None, status: int | None = None
+) -> JsonResponse:
     body = {"jsonrpc": "2.0", "id": request_id, "error": exc.to_error()}
     return JsonResponse(body, status=status or exc.http_status or 400, headers=headers)
 
@@ -111,8 +123,11 @@ class McpView(APIView):
         self.headers = self.default_response_headers
         try:
             self.initial(drf_request, *args, **kwargs)
-            handler = getattr(self, drf_request.method.lower(), None) if drf_request.method.lower() in (
-                self.http_method_names) else None
+            handler = (
+                getattr(self, drf_request.method.lower(), None)
+                if drf_request.method.lower() in (self.http_method_names)
+                else None
+            )
             response = await (handler or self._not_allowed)(request, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - DRF's own handler answers (e.g. 405), as in DRF
             response = self.handle_exception(exc)
@@ -120,8 +135,11 @@ class McpView(APIView):
         return self.response
 
     async def _not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return rpc_error_response(errors.InvalidRequest(f"Method {request.method} not allowed."), status=405,
-                                  headers={"Allow": "GET, POST, DELETE"})
+        return rpc_error_response(
+            errors.InvalidRequest(f"Method {request.method} not allowed."),
+            status=405,
+            headers={"Allow": "GET, POST, DELETE"},
+        )
 
     # --- shared checks ---------------------------------------------------------------------------
 
@@ -153,9 +171,13 @@ class McpView(APIView):
             return rpc_error_response(errors.SessionNotFound("Session not found."), status=404)
         header_version = request.headers.get("MCP-Protocol-Version")
         if header_version is not None and header_version not in HANDSHAKE_VERSIONS:
-            return rpc_error_response(errors.InvalidRequest(
-                f"Unsupported MCP-Protocol-Version header: {header_version!r}. Supported: {', '.join(ALL_VERSIONS)}."
-            ), status=400)
+            return rpc_error_response(
+                errors.InvalidRequest(
+                    f"Unsupported MCP-Protocol-Version header: {header_version!r}. "
+                    f"Supported: {', '.join(ALL_VERSIONS)}."
+                ),
+                status=400,
+            )
         return session
 
     # --- POST ------------------------------------------------------------------------------------
@@ -172,9 +194,12 @@ class McpView(APIView):
             )
         accept = request.headers.get("Accept", "")
         if not ("*/*" in accept or ("application/json" in accept and "text/event-stream" in accept)):
-            return rpc_error_response(errors.InvalidRequest(
-                "Not Acceptable: the client must accept both application/json and text/event-stream."
-            ), status=406)
+            return rpc_error_response(
+                errors.InvalidRequest(
+                    "Not Acceptable: the client must accept both application/json and text/event-stream."
+                ),
+                status=406,
+            )
         declared = request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.MCP_MAX_BODY_BYTES:
             return self._too_large()
@@ -192,20 +217,22 @@ class McpView(APIView):
         dispatcher = gateway().dispatcher
         era = self._era(request, payload, session)
         is_init = era == "legacy" and isinstance(payload, dict) and payload.get("method") == "initialize"
-        if session is None and era == "legacy" and not is_init:
-            if not (isinstance(payload, dict) and payload.get("method") == "ping"):
-                return rpc_error_response(
-                    errors.InvalidRequest("Bad Request: missing Mcp-Session-Id header (send initialize first)."),
-                    request_id=payload.get("id") if isinstance(payload, dict) else None, status=400,
-                )
+        is_ping = isinstance(payload, dict) and payload.get("method") == "ping"
+        if session is None and era == "legacy" and not is_init and not is_ping:
+            return rpc_error_response(
+                errors.InvalidRequest("Bad Request: missing Mcp-Session-Id header (send initialize first)."),
+                request_id=payload.get("id") if isinstance(payload, dict) else None,
+                status=400,
+            )
         if era == "modern":
             problem = self._modern_header_problem(request, payload)
             if problem is not None:
                 return problem
         if is_init:
             if session is not None:
-                return rpc_error_response(errors.InvalidRequest("Session already initialized."),
-                                          request_id=payload.get("id"), status=400)
+                return rpc_error_response(
+                    errors.InvalidRequest("Session already initialized."), request_id=payload.get("id"), status=400
+                )
             session = SessionState(id=new_session_id(), owner=principal.rate_key, protocol_version="")
 
         connection = Connection(
@@ -245,9 +272,10 @@ class McpView(APIView):
         return "legacy"
 
     def _too_large(self) -> JsonResponse:
-        return rpc_error_response(errors.InvalidRequest(
-            f"Request body too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes."
-        ), status=413)
+        return rpc_error_response(
+            errors.InvalidRequest(f"Request body too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes."),
+            status=413,
+        )
 
     def _modern_header_problem(self, request: HttpRequest, payload: Any) -> HttpResponse | None:
         """2026-07-28 header checks: MCP-Protocol-Version, Mcp-Method, Mcp-Name and a tool's Mcp-Param-*."""
@@ -267,7 +295,9 @@ class McpView(APIView):
             method = payload.get("method")
             header_method = _header(request, "Mcp-Method")
             if header_method != method:
-                raise errors.HeaderMismatch(f"Mcp-Method header {header_method!r} does not match the method {method!r}.")
+                raise errors.HeaderMismatch(
+                    f"Mcp-Method header {header_method!r} does not match the method {method!r}."
+                )
             if method in NAMED_METHODS:
                 expected = params.get(NAMED_METHODS[method])
                 raw = _header(request, "Mcp-Name")
@@ -324,8 +354,12 @@ class McpView(APIView):
 
         async def run() -> Any:
             answer = await dispatcher.handle(
-                payload, connection=connection, session=session, emit=emit,
-                request_client=request_client if session else None, era=era,
+                payload,
+                connection=connection,
+                session=session,
+                emit=emit,
+                request_client=request_client if session else None,
+                era=era,
             )
             if session is not None and session.snapshot() != before:
                 if is_init:
@@ -348,8 +382,9 @@ class McpView(APIView):
             return self._stream_answer(task, queue, first, session)
         return self._json_answer(task.result(), connection, session, is_init)
 
-    def _json_answer(self, answer: Any, connection: Connection, session: SessionState | None,
-                     is_init: bool) -> HttpResponse:
+    def _json_answer(
+        self, answer: Any, connection: Connection, session: SessionState | None, is_init: bool
+    ) -> HttpResponse:
         headers = {}
         if is_init and session is not None and isinstance(answer, dict) and "result" in answer:
             headers["Mcp-Session-Id"] = session.id
@@ -369,8 +404,13 @@ class McpView(APIView):
     def _error_status(code: int, answer: dict[str, Any]) -> int:
         return getattr(answer, "http_status", 200)
 
-    def _stream_answer(self, task: asyncio.Future[Any], queue: asyncio.Queue[dict[str, Any]],
-                       first: dict[str, Any] | None, session: SessionState | None) -> StreamingHttpResponse:
+    def _stream_answer(
+        self,
+        task: asyncio.Future[Any],
+        queue: asyncio.Queue[dict[str, Any]],
+        first: dict[str, Any] | None,
+        session: SessionState | None,
+    ) -> StreamingHttpResponse:
         stream_id = new_stream_id()
 
         async def events() -> AsyncIterator[bytes]:
@@ -410,10 +450,12 @@ class McpView(APIView):
             headers["Mcp-Session-Id"] = session.id
         return StreamingHttpResponse(events(), content_type="text/event-stream", headers=headers)
 
-    async def _ask_client(self, session: SessionState | None, emit: Any, method: str, params: dict[str, Any],
-                          counter: Any) -> dict[str, Any]:
+    async def _ask_client(
+        self, session: SessionState | None, emit: Any, method: str, params: dict[str, Any], counter: Any
+    ) -> dict[str, Any]:
         """Send a request to the client on this POST's stream and wait for the reply it POSTs back."""
-        assert session is not None
+        if session is None:
+            raise errors.McpError("Requests to the client need a session.")
         request_id = f"srv-{new_stream_id()}-{next(counter)}"
         layer = get_channel_layer()
         channel = await layer.new_channel()
@@ -446,8 +488,9 @@ class McpView(APIView):
         if "text/event-stream" not in request.headers.get("Accept", "") and "*/*" not in request.headers.get(
             "Accept", ""
         ):
-            return rpc_error_response(errors.InvalidRequest("Not Acceptable: GET needs Accept: text/event-stream."),
-                                      status=406)
+            return rpc_error_response(
+                errors.InvalidRequest("Not Acceptable: GET needs Accept: text/event-stream."), status=406
+            )
         session = await self._session(request, principal)
         if isinstance(session, HttpResponse):
             return session
@@ -457,7 +500,8 @@ class McpView(APIView):
                 return rpc_error_response(errors.McpError("GET is not part of 2026-07-28.", code=-32600), status=405)
             return rpc_error_response(errors.InvalidRequest("Bad Request: missing Mcp-Session-Id header."), status=400)
         return StreamingHttpResponse(
-            session_stream(session, principal, last_event_id), content_type="text/event-stream",
+            session_stream(session, principal, last_event_id),
+            content_type="text/event-stream",
             headers={**SSE_HEADERS, "Mcp-Session-Id": session.id},
         )
 
@@ -533,13 +577,15 @@ async def protected_resource_metadata(request: HttpRequest, resource_path: str =
     from users.scopes import ALL_SCOPES
 
     base = _document_base(request)
-    return JsonResponse({
-        "resource": f"{base}{MCP_PATH}",
-        "resource_name": "callmcp MCP server",
-        "scopes_supported": list(ALL_SCOPES),
-        "bearer_methods_supported": ["header"],
-        "resource_documentation": f"{base}/api/docs/",
-    })
+    return JsonResponse(
+        {
+            "resource": f"{base}{MCP_PATH}",
+            "resource_name": "callmcp MCP server",
+            "scopes_supported": list(ALL_SCOPES),
+            "bearer_methods_supported": ["header"],
+            "resource_documentation": f"{base}/api/docs/",
+        }
+    )
 
 
 class LegacySseView(McpView):
@@ -556,7 +602,8 @@ class LegacySseView(McpView):
         await gateway().sessions.create(session)
         endpoint = f"{MCP_PATH}/messages?session_id={session.id}"
         return StreamingHttpResponse(
-            session_stream(session, principal, None, endpoint=endpoint), content_type="text/event-stream",
+            session_stream(session, principal, None, endpoint=endpoint),
+            content_type="text/event-stream",
             headers=SSE_HEADERS,
         )
 
@@ -595,8 +642,12 @@ class LegacySseView(McpView):
         async def request_client(method: str, params: dict[str, Any]) -> dict[str, Any]:
             return await self._ask_client(session, emit, method, params, counter)
 
-        connection = Connection(transport=self.transport, principal=principal, session_id=session.id,
-                                protocol_version=session.protocol_version or None)
+        connection = Connection(
+            transport=self.transport,
+            principal=principal,
+            session_id=session.id,
+            protocol_version=session.protocol_version or None,
+        )
         before = session.snapshot()
         try:
             answer = await gateway().dispatcher.handle(

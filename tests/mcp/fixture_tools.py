@@ -16,9 +16,14 @@ class Refused(DomainError):
 
 
 @mcp_tool(
-    name="test_echo", description="Echo the text back as structured output.",
-    input_schema={"type": "object", "properties": {"text": {"type": "string", "maxLength": 100}},
-                  "required": ["text"], "additionalProperties": False},
+    name="test_echo",
+    description="Echo the text back as structured output.",
+    input_schema={
+        "type": "object",
+        "properties": {"text": {"type": "string", "maxLength": 100}},
+        "required": ["text"],
+        "additionalProperties": False,
+    },
     output_schema={"type": "object", "properties": {"echo": {"type": "string"}}, "required": ["echo"]},
     annotations={"readOnlyHint": True, "idempotentHint": True},
     scopes=["calls:read"],
@@ -28,9 +33,11 @@ async def echo(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 
 
 @mcp_tool(
-    name="test_place", description="Pretend to place something (write scope, strict rate class).",
+    name="test_place",
+    description="Pretend to place something (write scope, strict rate class).",
     annotations={"readOnlyHint": False, "destructiveHint": False, "openWorldHint": True},
-    scopes=["calls:write"], rate_class="place",
+    scopes=["calls:write"],
+    rate_class="place",
 )
 async def place(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return "placed"
@@ -42,7 +49,8 @@ async def refuse(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 
 
 @mcp_tool(
-    name="test_slow", description="Counts to `steps`, one step per 50 ms, reporting progress.",
+    name="test_slow",
+    description="Counts to `steps`, one step per 50 ms, reporting progress.",
     input_schema={"type": "object", "properties": {"steps": {"type": "integer", "minimum": 1, "maximum": 200}}},
 )
 async def slow(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
@@ -59,9 +67,13 @@ async def hello(ctx: RequestScope, uri: str) -> Any:
     return f"Hello, {ctx.principal.username}"
 
 
-@mcp_resource_template(uri_template="test://items/{item_id}", name="Item", description="An item by id.",
-                       mime_type="application/json",
-                       completers={"item_id": lambda ctx, value, context: [i for i in ("1", "10", "2") if i.startswith(value)]})
+@mcp_resource_template(
+    uri_template="test://items/{item_id}",
+    name="Item",
+    description="An item by id.",
+    mime_type="application/json",
+    completers={"item_id": lambda ctx, value, context: [i for i in ("1", "10", "2") if i.startswith(value)]},
+)
 async def item(ctx: RequestScope, uri: str, item_id: str) -> Any:
     from config.errors import NotFound
 
@@ -70,7 +82,8 @@ async def item(ctx: RequestScope, uri: str, item_id: str) -> Any:
     return f'{{"id": {item_id}}}'
 
 
-@mcp_prompt(name="test_greeting", description="Greets someone.",
-            arguments=[PromptArgument("name", "Who to greet", True)])
+@mcp_prompt(
+    name="test_greeting", description="Greets someone.", arguments=[PromptArgument("name", "Who to greet", True)]
+)
 async def greeting(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     return [{"role": "user", "content": {"type": "text", "text": f"Say hello to {arguments['name']}"}}]

@@ -20,7 +20,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, port: int, **options: Any) -> None:
         # The setting is read at start-up, so the server runs in a fresh interpreter with it set.
         env = {**os.environ, "MCP_CONFORMANCE": "true"}
-        os.execvpe(sys.executable, [
-            sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log",
-        ], env)
+        os.execvpe(  # noqa: S606 - replaces this process with the server, no shell involved
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+        )

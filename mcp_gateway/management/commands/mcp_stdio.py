@@ -30,8 +30,13 @@ def _principal_for_username(username: str) -> Principal | None:
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         return None
-    return Principal(user_id=user.pk, username=user.username, scopes=frozenset(user.scopes or ()),
-                     is_staff=user.is_staff, rate_limits=dict(user.rate_limits or {}))
+    return Principal(
+        user_id=user.pk,
+        username=user.username,
+        scopes=frozenset(user.scopes or ()),
+        is_staff=user.is_staff,
+        rate_limits=dict(user.rate_limits or {}),
+    )
 
 
 class Command(BaseCommand):
@@ -99,7 +104,9 @@ class Command(BaseCommand):
             try:
                 payload = json.loads(line)
             except json.JSONDecodeError as exc:
-                await write({"jsonrpc": "2.0", "id": None, "error": errors.ParseError(f"Parse error: {exc}").to_error()})
+                await write(
+                    {"jsonrpc": "2.0", "id": None, "error": errors.ParseError(f"Parse error: {exc}").to_error()}
+                )
                 continue
             if isinstance(payload, dict) and "method" not in payload and str(payload.get("id")) in pending:
                 pending.pop(str(payload["id"])).set_result(payload)

@@ -1,0 +1,90 @@
+"""manage.py mcp_stdio driven by the official MCP SDK's stdio client, as a desktop client launches it.
+
+The server is another process, so it needs the shared PostgreSQL test database (CI always has it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from django.db import connection
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from users.services import token_for_user
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = str(ROOT / "tests" / "interop" / "stdio_server.py")
+
+
+def _server_env(**extra: str) -> dict[str, str]:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if k != "CALLMCP_TOKEN"}
+    return {**env, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test", **extra}
+
+
+async def _use_tools(params: StdioServerParameters) -> dict:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+        tools = await session.list_tools()
+        echo = await session.call_tool("test_echo", {"text": "over stdio"})
+        slow = await session.call_tool("test_slow", {"steps": 3}, progress_callback=on_progress)
+        return {
+            "server": init.server_info.name,
+            "tools": [t.name for t in tools.tools],
+            "echo": echo,
+            "slow": slow,
+            "progress": progress,
+        }
+
+
+@pytest.mark.postgres
+def test_stdio_serves_a_tokens_tools_with_progress(live_db, make_user):
+    user = make_user("stdio-user", scopes=["calls:read"])
+    params = StdioServerParameters(
+        command=sys.executable, args=[SERVER], cwd=str(ROOT), env=_server_env(CALLMCP_TOKEN=token_for_user(user=user))
+    )
+    seen = anyio.run(_use_tools, params)
+    assert seen["server"] == "callmcp"
+    assert "test_echo" in seen["tools"]
+    assert "test_place" not in seen["tools"]  # the token has no calls:write
+    assert seen["echo"].structured_content == {"echo": "over stdio"}
+    assert seen["slow"].content[0].text == "counted to 3"
+    assert seen["progress"] == [1, 2, 3]
+
+
+@pytest.mark.postgres
+def test_stdio_with_user_flag_gets_all_the_users_scopes(live_db, make_user):
+    make_user("stdio-admin")
+    params = StdioServerParameters(
+        command=sys.executable, args=[SERVER, "--user", "stdio-admin"], cwd=str(ROOT), env=_server_env()
+    )
+    assert "test_place" in anyio.run(_use_tools, params)["tools"]
+
+
+@pytest.mark.postgres
+def test_stdio_refuses_to_start_without_a_valid_token(live_db):
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, SERVER],
+        cwd=ROOT,
+        env=_server_env(CALLMCP_TOKEN="not-a-jwt"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Invalid token" in result.stderr
+    assert "CALLMCP_TOKEN" in result.stderr
