@@ -308,7 +308,10 @@ class Dispatcher:
             if session is not None:
                 session.initialized = True
         elif method == "notifications/cancelled":
-            self.cancel(connection, params.get("requestId"))
+            request_id = params.get("requestId")
+            if not self.cancel(connection, request_id) and connection.session_id:
+                # The request may be running in another process serving the same session.
+                await notify.broadcast_cancel(session_id=connection.session_id, request_id=request_id)
         elif not any(m == method for m, _ in CLIENT_NOTIFICATIONS):
             logger.debug("ignoring unknown notification %s", method)
 
@@ -317,7 +320,13 @@ class Dispatcher:
 
     def cancel(self, connection: Connection, request_id: Any) -> bool:
         """Stop the named in-flight request of this connection; unknown or finished ids are ignored."""
-        entry = self._inflight.get(self._inflight_key(connection, request_id))
+        return self._cancel_key(self._inflight_key(connection, request_id))
+
+    def cancel_in_session(self, session_id: str, request_id: Any) -> bool:
+        return self._cancel_key((session_id, request_id))
+
+    def _cancel_key(self, key: tuple[str, Any]) -> bool:
+        entry = self._inflight.get(key)
         if entry is None:
             return False
         task, scope = entry
@@ -397,6 +406,8 @@ class Dispatcher:
                 scope.request_state = self._verify_state(params["requestState"], method, params, connection)
         key = self._inflight_key(connection, request_id)
         self._inflight[key] = (asyncio.current_task(), scope)
+        if connection.session_id:
+            notify.ensure_cancel_listener(self.cancel_in_session)
         try:
             result = await self._methods[method](scope, params, session)
         except InputRequired as needed:

@@ -8,8 +8,9 @@ sync helpers after commit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -59,3 +60,37 @@ async def listen(*, user_id: int | None) -> AsyncIterator[AsyncIterator[dict[str
         yield messages()
     finally:
         await layer.group_discard(group, channel)
+
+
+CANCEL_GROUP = "mcp_cancellations"
+_cancel_listeners: dict[int, asyncio.Task[None]] = {}
+
+
+async def broadcast_cancel(*, session_id: str, request_id: Any) -> None:
+    """Ask every process to stop ``request_id`` of ``session_id`` (one of them is running it)."""
+    await get_channel_layer().group_send(
+        CANCEL_GROUP, {"type": "mcp.cancel", "session": session_id, "request_id": request_id}
+    )
+
+
+def ensure_cancel_listener(cancel: Callable[[str, Any], bool]) -> None:
+    """One listener per process and event loop, started the first time a session request runs."""
+    loop = asyncio.get_running_loop()
+    task = _cancel_listeners.get(id(loop))
+    if task is not None and not task.done():
+        return
+
+    async def listen_for_cancellations() -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        while True:
+            await layer.group_add(CANCEL_GROUP, channel)  # renewed hourly: group membership expires
+            try:
+                async with asyncio.timeout(3600):
+                    while True:
+                        event = await layer.receive(channel)
+                        cancel(event.get("session", ""), event.get("request_id"))
+            except TimeoutError:
+                continue
+
+    _cancel_listeners[id(loop)] = loop.create_task(listen_for_cancellations())
