@@ -24,7 +24,8 @@ class McpGatewayConfig(AppConfig):
 
         extra = ["mcp_gateway.conformance"] if settings.MCP_CONFORMANCE else []
         self.dispatcher = Dispatcher(
-            registry=Registry.discover(extra_modules=extra),
+            # Conformance mode serves only the suite's fixtures, never the domain tools.
+            registry=Registry.discover(extra_modules=extra, include_apps=not settings.MCP_CONFORMANCE),
             rate_limiter=build_rate_limiter(),
             instructions=settings.MCP_INSTRUCTIONS,
             page_size=settings.MCP_PAGE_SIZE,

@@ -311,9 +311,9 @@ class Registry:
                 table[name] = spec
 
     @classmethod
-    def discover(cls, extra_modules: Iterable[str] = ()) -> Registry:
+    def discover(cls, extra_modules: Iterable[str] = (), *, include_apps: bool = True) -> Registry:
         registry = cls()
-        for config in apps.get_app_configs():
+        for config in apps.get_app_configs() if include_apps else ():
             for module_name in DISCOVERED_MODULES:
                 full = f"{config.name}.{module_name}"
                 try:

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "users",
+    "calls",
     "mcp_gateway",
 ]
 
@@ -186,3 +187,20 @@ MCP_INSTRUCTIONS = env.str_(
 MCP_SSE_KEEPALIVE_SECONDS = env.int_("MCP_SSE_KEEPALIVE_SECONDS", 15)
 # Serves the conformance fixtures without auth; only `manage.py mcp_conformance_server` turns it on.
 MCP_CONFORMANCE = env.bool_("MCP_CONFORMANCE", False)
+
+# --- Calls and the phone provider (Bland AI) -------------------------------------------------------
+# Without BLAND_API_KEY the bundled simulator (manage.py bland_simulator) is the provider.
+BLAND_API_KEY = env.str_("BLAND_API_KEY", "")
+BLAND_BASE_URL = env.str_("BLAND_BASE_URL", "https://api.bland.ai" if BLAND_API_KEY else "http://127.0.0.1:8765")
+BLAND_SIMULATOR_API_KEY = env.str_("BLAND_SIMULATOR_API_KEY", "sim-key")
+BLAND_WEBHOOK_SECRET = env.str_("BLAND_WEBHOOK_SECRET", "" if BLAND_API_KEY else "simulator-webhook-secret")
+BLAND_TIMEOUT_SECONDS = env.int_("BLAND_TIMEOUT_SECONDS", 10)
+# Where the provider can reach us (post-call webhooks) and where signed recording links point.
+PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
+CALL_CREDITS_PER_USD = 100
+CALL_DEFAULT_MAX_DURATION_MINUTES = env.int_("CALL_DEFAULT_MAX_DURATION_MINUTES", 10)
+CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
+CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
+RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
+RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)

@@ -6,3 +6,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # The live MCP server in the test process must not keep connections open past a request.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Tasks run in-process, for real, when they are sent (no worker in the test run).
+CELERY_TASK_ALWAYS_EAGER = True

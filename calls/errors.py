@@ -1,0 +1,70 @@
+"""Errors of the calls domain. Each has a machine code; interfaces translate them (DRF, MCP)."""
+
+from config.errors import DomainError, NotFound
+
+
+class CallNotFound(NotFound):
+    code = "call_not_found"
+    message_template = "Call {call_id} not found."
+
+
+class InvalidCallRequest(DomainError):
+    code = "invalid_call_request"
+    http_status = 400
+    message_template = "{reason}"
+
+
+class CallNotCancellable(DomainError):
+    code = "call_not_cancellable"
+    http_status = 409
+    message_template = "Call {call_id} already ended ({status}); only queued, scheduled or live calls can be cancelled."
+
+
+class RecordingNotAvailable(DomainError):
+    code = "recording_not_available"
+    http_status = 404
+    message_template = "{reason}"
+
+
+class ProviderError(DomainError):
+    """The provider refused or failed. Nothing was placed and nothing was charged."""
+
+    code = "provider_error"
+    http_status = 502
+    message_template = "The phone provider failed: {reason}"
+
+
+class ProviderUnavailable(ProviderError):
+    code = "provider_unavailable"
+    http_status = 503
+    message_template = "The phone provider is unavailable ({reason}). Nothing was placed or charged; try again later."
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    http_status = 429
+    message_template = "The phone provider is rate limiting: {reason}"
+
+
+class ProviderRejected(ProviderError):
+    code = "provider_rejected"
+    http_status = 400
+    message_template = "The phone provider rejected the call: {reason}"
+
+
+class ProviderAuthFailed(ProviderError):
+    code = "provider_auth_failed"
+    http_status = 502
+    message_template = "The phone provider refused our credentials; an operator must fix BLAND_API_KEY."
+
+
+class ProviderBalanceExhausted(ProviderError):
+    code = "provider_balance_exhausted"
+    http_status = 503
+    message_template = "The phone provider account is out of balance; an operator must top it up."
+
+
+class ProviderNotFound(ProviderError):
+    code = "provider_not_found"
+    http_status = 404
+    message_template = "The phone provider does not know this call: {reason}"

@@ -1,0 +1,137 @@
+"""Calls placed through a provider (Bland AI) and every change that happened to them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class CallStatus(models.TextChoices):
+    PENDING = "pending", "Pending (being placed)"
+    SCHEDULED = "scheduled", "Scheduled"
+    QUEUED = "queued", "Queued"
+    RINGING = "ringing", "Ringing"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    BUSY = "busy", "Busy"
+    NO_ANSWER = "no_answer", "No answer"
+    CANCELED = "canceled", "Canceled"
+
+
+TERMINAL_STATUSES = frozenset(
+    {CallStatus.COMPLETED, CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.CANCELED}
+)
+CANCELLABLE_STATUSES = frozenset(
+    {CallStatus.PENDING, CallStatus.SCHEDULED, CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS}
+)
+
+
+class AnsweredBy(models.TextChoices):
+    HUMAN = "human", "Human"
+    VOICEMAIL = "voicemail", "Voicemail"
+    NO_ANSWER = "no-answer", "No answer"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Call(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calls")
+    provider = models.CharField(max_length=32, default="bland")
+    provider_call_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    to_number = models.CharField(max_length=20)
+    from_number = models.CharField(max_length=20, blank=True)
+    task = models.TextField(blank=True)
+    pathway_id = models.CharField(max_length=64, blank=True)
+    voice = models.CharField(max_length=64, blank=True)
+    first_sentence = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    max_duration = models.PositiveIntegerField(help_text="Minutes.")
+    record = models.BooleanField(default=False)
+    wait_for_greeting = models.BooleanField(default=False)
+    start_time = models.DateTimeField(null=True, blank=True, help_text="Scheduled start, if any.")
+    metadata = models.JSONField(default=dict, blank=True)
+    request_data = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.PENDING)
+    queue_status = models.CharField(max_length=32, blank=True, help_text="The provider's queue status, verbatim.")
+    answered_by = models.CharField(max_length=16, choices=AnsweredBy.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    provider_price = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True, help_text="USD")
+    reserved_credits = models.PositiveIntegerField(default=0)
+    cost_credits = models.PositiveIntegerField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    transcript = models.JSONField(default=list, blank=True, help_text="Segments: [{speaker, text, at}]")
+    corrected_transcript = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    ended_by = models.CharField(max_length=16, blank=True)
+    disposition = models.CharField(max_length=64, blank=True)
+
+    recording_url = models.URLField(max_length=500, blank=True, help_text="The provider's recording location.")
+    recording_file = models.FileField(upload_to="recordings/%Y/%m/", blank=True)
+    recording_content_type = models.CharField(max_length=64, blank=True)
+    recording_bytes = models.PositiveIntegerField(null=True, blank=True)
+
+    provider_payload = models.JSONField(default=dict, blank=True, help_text="The provider's last raw answer.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="call_idempotency_key_unique_per_owner",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="call_owner_history"),
+            models.Index(fields=["owner", "status", "-created_at"], name="call_owner_status"),
+            models.Index(fields=["owner", "to_number", "-created_at"], name="call_owner_number"),
+            models.Index(fields=["owner", "answered_by", "-created_at"], name="call_owner_answered_by"),
+            models.Index(fields=["status", "updated_at"], name="call_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to_number} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def credit_reference(self) -> str:
+        return f"call:{self.id}"
+
+
+class EventSource(models.TextChoices):
+    TOOL = "tool", "MCP tool"
+    API = "api", "REST API"
+    WEBHOOK = "webhook", "Provider webhook"
+    POLLER = "poller", "Poller"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
+class CallEvent(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    detail = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["call", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status} ({self.source})"

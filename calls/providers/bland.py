@@ -1,0 +1,271 @@
+"""The only module that talks to Bland AI (or to the bundled simulator, which speaks the same API).
+
+httpx client for Bland's v1 API: the raw key in the ``authorization`` header, timeouts, bounded
+retries with backoff on 429/5xx for requests that are safe to repeat, and both of Bland's error
+envelopes (flat ``{status, message, errors[str]}`` and ``{data, errors[{error, message}]}``) mapped to
+``calls.errors``. Callers catch ``calls.errors.ProviderError`` subclasses.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+from calls import errors
+from calls.providers.base import PlaceCallRequest, ProviderCall, Recording, TranscriptSegment
+
+logger = logging.getLogger(__name__)
+
+SPEAKERS = {"user": "callee", "assistant": "agent", "robot": "agent", "agent-action": "action"}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The human message of either Bland envelope, or the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        errs = body.get("errors")
+        if isinstance(errs, list) and errs:
+            first = errs[0]
+            if isinstance(first, dict):
+                return str(first.get("message") or first.get("error") or "error")
+            if body.get("message") is None:
+                return str(first)
+        if body.get("message"):
+            return str(body["message"])
+        if body.get("error"):
+            return str(body["error"])
+    return str(body)[:300]
+
+
+class BlandClient:
+    name = "bland"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"authorization": api_key, "accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- transport with retries and error mapping --------------------------------------------------
+
+    def _request(self, method: str, path: str, *, repeatable: bool, **kwargs: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.ConnectError as exc:
+                # The request never reached the provider: always safe to repeat.
+                if attempt <= self._retries:
+                    self._pause(attempt, None)
+                    continue
+                raise errors.ProviderUnavailable(reason=f"cannot connect: {exc}") from exc
+            except httpx.TimeoutException as exc:
+                if repeatable and attempt <= self._retries:
+                    self._pause(attempt, None)
+                    continue
+                raise errors.ProviderUnavailable(reason="timed out") from exc
+            except httpx.HTTPError as exc:
+                raise errors.ProviderUnavailable(reason=str(exc) or type(exc).__name__) from exc
+            status = response.status_code
+            retryable = status == 429 or (status >= 500 and repeatable)
+            if retryable and attempt <= self._retries:
+                self._pause(attempt, response.headers.get("retry-after"))
+                continue
+            if status >= 400:
+                self._raise_for(response)
+            return response
+
+    def _pause(self, attempt: int, retry_after: str | None) -> None:
+        delay = self._backoff * (2 ** (attempt - 1))
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        self._sleep(min(delay, 10.0) * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        status, message = response.status_code, _error_message(response)
+        if status == 401:
+            raise errors.ProviderAuthFailed()
+        if status == 402:
+            raise errors.ProviderBalanceExhausted()
+        if status == 404:
+            raise errors.ProviderNotFound(reason=message)
+        if status == 429:
+            raise errors.ProviderRateLimited(reason=message)
+        if status >= 500:
+            raise errors.ProviderUnavailable(reason=f"HTTP {status}: {message}")
+        raise errors.ProviderRejected(reason=message)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise errors.ProviderUnavailable(reason="the provider answered something that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise errors.ProviderUnavailable(reason="unexpected answer shape")
+        if body.get("status") == "error" or (body.get("data") is None and body.get("errors")):
+            raise errors.ProviderRejected(reason=_error_message(response))
+        return body
+
+    # --- API -------------------------------------------------------------------------------------
+
+    def place_call(self, request: PlaceCallRequest) -> str:
+        """POST /v1/calls. Not repeated on 5xx or timeouts (the call may exist); 429 is safe to repeat."""
+        body: dict[str, Any] = {"phone_number": request.to_number, "max_duration": request.max_duration}
+        for key, value in (
+            ("task", request.task), ("pathway_id", request.pathway_id), ("from", request.from_number),
+            ("voice", request.voice), ("first_sentence", request.first_sentence), ("language", request.language),
+            ("webhook", request.webhook),
+        ):
+            if value:
+                body[key] = value
+        if request.record:
+            body["record"] = True
+        if request.wait_for_greeting:
+            body["wait_for_greeting"] = True
+        if request.start_time is not None:
+            body["start_time"] = request.start_time.strftime("%Y-%m-%d %H:%M:%S %z")
+            body["start_time"] = body["start_time"][:-2] + ":" + body["start_time"][-2:]
+        if request.metadata:
+            body["metadata"] = request.metadata
+        if request.request_data:
+            body["request_data"] = request.request_data
+        answer = self._json(self._request("POST", "/v1/calls", repeatable=False, json=body))
+        call_id = answer.get("call_id")
+        if not call_id:
+            raise errors.ProviderUnavailable(reason="no call_id in the answer")
+        return str(call_id)
+
+    def get_call(self, provider_call_id: str) -> ProviderCall:
+        response = self._request("GET", f"/v1/calls/{provider_call_id}", repeatable=True)
+        return self.parse_call(self._json(response))
+
+    def list_calls(self, **filters: Any) -> tuple[int, list[dict[str, Any]]]:
+        body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=filters))
+        calls = body.get("calls") or []
+        return int(body.get("total_count", len(calls))), calls
+
+    def stop_call(self, provider_call_id: str) -> None:
+        self._json(self._request("POST", f"/v1/calls/{provider_call_id}/stop", repeatable=True))
+
+    def get_recording(self, provider_call_id: str) -> Recording:
+        """The audio, from the current endpoint, falling back to the legacy one."""
+        try:
+            response = self._request("GET", f"/v1/recordings/{provider_call_id}", repeatable=True,
+                                     headers={"content-type": "audio/wav", "accept": "audio/*"})
+        except errors.ProviderNotFound:
+            response = self._request("GET", f"/v1/calls/{provider_call_id}/recording", repeatable=True,
+                                     headers={"accept": "audio/*"})
+        content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+        if content_type.startswith("application/json"):
+            raise errors.ProviderNotFound(reason=_error_message(response))
+        return Recording(content=response.content, content_type=content_type)
+
+    def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]:
+        body = self._json(self._request("GET", f"/v1/calls/{provider_call_id}/correct", repeatable=True))
+        return tuple(
+            TranscriptSegment(
+                speaker=SPEAKERS.get(str(item.get("speaker_label")), str(item.get("speaker_label") or "unknown")),
+                text=str(item.get("text", "")).strip(),
+                start=item.get("start"),
+                end=item.get("end"),
+                confidence=item.get("confidence"),
+            )
+            for item in body.get("corrected") or []
+        )
+
+    def me(self) -> dict[str, Any]:
+        return self._json(self._request("GET", "/v1/me", repeatable=True))
+
+    # --- payloads ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def parse_call(payload: dict[str, Any]) -> ProviderCall:
+        """A details object (GET /v1/calls/{id} or the post-call webhook body) as a ``ProviderCall``."""
+        call_id = payload.get("call_id") or payload.get("c_id")
+        if not call_id:
+            raise errors.ProviderRejected(reason="the payload has no call_id")
+        duration: int | None = None
+        if payload.get("corrected_duration") not in (None, ""):
+            try:
+                duration = round(float(payload["corrected_duration"]))
+            except (TypeError, ValueError):
+                duration = None
+        if duration is None and isinstance(payload.get("call_length"), int | float):
+            duration = round(float(payload["call_length"]) * 60)
+        transcript = tuple(
+            TranscriptSegment(
+                speaker=SPEAKERS.get(str(item.get("user")), str(item.get("user") or "unknown")),
+                text=str(item.get("text", "")).strip(),
+                at=item.get("created_at"),
+            )
+            for item in payload.get("transcripts") or []
+            if isinstance(item, dict)
+        )
+        queue_status = str(payload.get("queue_status") or "")
+        return ProviderCall(
+            provider_call_id=str(call_id),
+            queue_status="complete" if queue_status == "completed" else queue_status,
+            status=str(payload.get("status") or ""),
+            completed=bool(payload.get("completed")),
+            answered_by=str(payload.get("answered_by") or ""),
+            started_at=_parse_time(payload.get("started_at")),
+            ended_at=_parse_time(payload.get("end_at")) if payload.get("completed") else None,
+            duration_seconds=duration,
+            price=_decimal(payload.get("price")),
+            summary=str(payload.get("summary") or ""),
+            transcript=transcript,
+            recording_url=str(payload.get("recording_url") or ""),
+            error_message=str(payload.get("error_message") or "") if payload.get("error_message") != "unknown" else "",
+            ended_by=str(payload.get("call_ended_by") or ""),
+            disposition=str(payload.get("disposition_tag") or ""),
+            raw=payload,
+        )

@@ -1,0 +1,45 @@
+"""Signed, expiring download links for stored recordings.
+
+A link names the call and its owner and is signed with the server's key, so it works in a browser
+without a token, only for that call, and only until it expires.
+"""
+
+from __future__ import annotations
+
+import wave
+from datetime import datetime, timedelta
+from io import BytesIO
+
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+
+from calls.models import Call
+
+SALT = "calls.recording-download"
+
+
+def recording_link(call: Call) -> tuple[str, datetime]:
+    token = signing.dumps({"c": str(call.id), "u": call.owner_id}, salt=SALT, compress=True)
+    expires = timezone.now() + timedelta(seconds=settings.RECORDING_LINK_TTL_SECONDS)
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/calls/{call.id}/recording/download?token={token}", expires
+
+
+def recording_link_target(token: str) -> tuple[str, int] | None:
+    """(call id, owner id) of a valid, unexpired link; None otherwise."""
+    try:
+        data = signing.loads(token, salt=SALT, max_age=settings.RECORDING_LINK_TTL_SECONDS)
+    except signing.BadSignature:
+        return None
+    return str(data.get("c")), int(data.get("u"))
+
+
+def recording_duration_seconds(call: Call) -> float | None:
+    """The audio's own length for WAV files; otherwise the call's connected duration."""
+    if call.recording_file and call.recording_content_type in {"audio/wav", "audio/x-wav"}:
+        try:
+            with call.recording_file.open("rb") as handle, wave.open(BytesIO(handle.read())) as audio:
+                return round(audio.getnframes() / float(audio.getframerate()), 2)
+        except (wave.Error, EOFError, OSError):
+            pass
+    return float(call.duration_seconds) if call.duration_seconds is not None else None

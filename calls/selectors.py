@@ -1,0 +1,110 @@
+"""Reads for calls. Every access to a user's call goes through ``call_get_for_user``: a call that
+is missing and a call that is someone else's are the same "not found"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from calls import errors
+from calls.models import AnsweredBy, Call, CallStatus
+from config.errors import InvalidInput
+from users.models import User
+
+MAX_PAGE_SIZE = 100
+
+
+def call_get_for_user(*, user: User, call_id: Any) -> Call:
+    try:
+        key = uuid.UUID(str(call_id))
+    except ValueError:
+        raise errors.CallNotFound(call_id=str(call_id)[:64]) from None
+    query = Call.objects.filter(pk=key)
+    if not user.is_staff:
+        query = query.filter(owner=user)
+    call = query.first()
+    if call is None:
+        raise errors.CallNotFound(call_id=str(key))
+    return call
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    status: tuple[str, ...] = ()
+    answered_by: tuple[str, ...] = ()
+    number: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    calls: list[Call]
+    total: int
+    next_cursor: str | None
+
+
+def _encode_cursor(call: Call) -> str:
+    raw = json.dumps({"t": call.created_at.isoformat(), "i": str(call.id)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(data["t"]), uuid.UUID(data["i"])
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput(reason="Invalid cursor: pass back the next_cursor of a previous page unchanged.") from exc
+
+
+def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Call]:
+    query = Call.objects.filter(owner=user)
+    if filters.status:
+        unknown = sorted(set(filters.status) - set(CallStatus.values))
+        if unknown:
+            raise InvalidInput(reason=f"Unknown status {', '.join(unknown)}; use one of {', '.join(CallStatus.values)}.")
+        query = query.filter(status__in=filters.status)
+    if filters.answered_by:
+        unknown = sorted(set(filters.answered_by) - set(AnsweredBy.values))
+        if unknown:
+            raise InvalidInput(
+                reason=f"Unknown answered_by {', '.join(unknown)}; use one of {', '.join(AnsweredBy.values)}."
+            )
+        query = query.filter(answered_by__in=filters.answered_by)
+    if filters.number:
+        query = query.filter(Q(to_number=filters.number) | Q(from_number=filters.number))
+    if filters.since:
+        query = query.filter(created_at__gte=filters.since)
+    if filters.until:
+        query = query.filter(created_at__lt=filters.until)
+    if filters.min_duration is not None:
+        query = query.filter(duration_seconds__gte=filters.min_duration)
+    if filters.max_duration is not None:
+        query = query.filter(duration_seconds__lte=filters.max_duration)
+    return query
+
+
+def call_history(*, user: User, filters: HistoryFilters, cursor: str | None = None, limit: int = 20) -> HistoryPage:
+    """Newest first, keyset-paginated on (created_at, id): stable while new calls arrive, and the same
+    two queries (count, page) whatever the page number. Never silently capped: ``total`` says how many."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(reason=f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+    query = call_history_queryset(user=user, filters=filters)
+    total = query.count()
+    page_query = query.order_by("-created_at", "-id")
+    if cursor:
+        created_at, call_id = _decode_cursor(cursor)
+        page_query = page_query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=call_id))
+    calls = list(page_query[: limit + 1])
+    has_more = len(calls) > limit
+    calls = calls[:limit]
+    return HistoryPage(calls=calls, total=total, next_cursor=_encode_cursor(calls[-1]) if has_more else None)

@@ -1,0 +1,382 @@
+"""Writes for calls: the one write path for tools, the REST API, webhooks and the poller.
+
+Every change goes through ``call_apply_provider_update`` or the small functions here: they lock the
+call row, record a ``CallEvent``, move credits exactly once and notify MCP subscribers after commit.
+Callers catch ``config.errors.DomainError`` (``calls.errors`` and ``users.errors``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from calls import errors
+from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.providers import get_provider
+from calls.providers.base import PlaceCallRequest, ProviderCall
+from users.models import User
+from users.services import credits_release, credits_reserve, credits_settle
+
+logger = logging.getLogger(__name__)
+
+_PROGRESS_RANK = {
+    CallStatus.PENDING: 0, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 2, CallStatus.RINGING: 3,
+    CallStatus.IN_PROGRESS: 4,
+}
+_FINAL_STATUS = {
+    "completed": CallStatus.COMPLETED, "failed": CallStatus.FAILED, "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "canceled": CallStatus.CANCELED,
+    "cancelled": CallStatus.CANCELED,
+}
+_ERROR_QUEUE_STATUSES = {"pre_queue_error", "queue_error", "call_error", "complete_error"}
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+def normalize_phone_number(raw: object, *, field: str = "phone_number") -> str:
+    """E.164 (``+14155550123``) or ``InvalidCallRequest`` saying exactly what is wrong."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise errors.InvalidCallRequest(reason=f"{field} is required, in E.164 format such as +14155550123.")
+    text = raw.strip()
+    if not text.startswith("+"):
+        raise errors.InvalidCallRequest(
+            reason=f"{field} {text!r} must be in E.164 format: a + and the country code, e.g. +14155550123."
+        )
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a phone number: {exc}.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a valid, dialable phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def reservation_for(max_duration: int) -> int:
+    return max_duration * settings.CALL_CREDITS_PER_MINUTE
+
+
+def credits_for_price(price: Decimal | None) -> int:
+    if price is None or price <= 0:
+        return 0
+    return math.ceil(price * settings.CALL_CREDITS_PER_USD)
+
+
+def _webhook_url() -> str:
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/webhooks/bland"
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+
+def _notify_after_commit(call: Call, *, new: bool = False, credits: bool = False) -> None:
+    user_id, uri = call.owner_id, f"calls://{call.id}"
+
+    def send() -> None:
+        from mcp_gateway import notify
+
+        try:
+            notify.resource_updated(user_id=user_id, uri=uri)
+            if new:
+                notify.resource_updated(user_id=user_id, uri="calls://history")
+                notify.list_changed(user_id=user_id, kind="resources")
+            if credits:
+                notify.resource_updated(user_id=user_id, uri="credits://balance")
+        except Exception:  # noqa: BLE001 - a notification must never undo or fail a committed change
+            logger.exception("could not publish MCP notifications for call %s", call.id)
+
+    transaction.on_commit(send)
+
+
+# --- placing ---------------------------------------------------------------------------------------
+
+
+def call_place(
+    *,
+    user: User,
+    to_number: str,
+    task: str = "",
+    pathway_id: str = "",
+    from_number: str = "",
+    voice: str = "",
+    first_sentence: str = "",
+    language: str = "",
+    max_duration: int | None = None,
+    record: bool = False,
+    wait_for_greeting: bool = False,
+    start_time: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+    request_data: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    source: str = "tool",
+) -> Call:
+    """Validate, reserve ``max_duration x rate`` credits, place the call with the provider.
+
+    Nothing is placed or charged when validation fails. If the provider refuses or is down, the
+    reservation is released and no call row remains. Repeating a request with the same
+    ``idempotency_key`` returns the call placed the first time.
+    """
+    to_number = normalize_phone_number(to_number, field="phone_number")
+    from_number = normalize_phone_number(from_number, field="from_number") if from_number else ""
+    task, pathway_id = (task or "").strip(), (pathway_id or "").strip()
+    if not task and not pathway_id:
+        raise errors.InvalidCallRequest(reason="Give either task (what the AI agent should do) or pathway_id.")
+    if task and pathway_id:
+        raise errors.InvalidCallRequest(reason="Give task or pathway_id, not both.")
+    max_duration = max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
+    if not 1 <= max_duration <= 720:
+        raise errors.InvalidCallRequest(reason="max_duration must be between 1 and 720 minutes.")
+    if start_time is not None:
+        if timezone.is_naive(start_time):
+            raise errors.InvalidCallRequest(reason="start_time needs a UTC offset, e.g. 2026-12-01T15:00:00+00:00.")
+        if start_time < timezone.now() + timedelta(minutes=5):
+            raise errors.InvalidCallRequest(reason="start_time must be at least 5 minutes in the future.")
+    if idempotency_key:
+        existing = Call.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+
+    call = Call(
+        id=uuid.uuid4(), owner=user, to_number=to_number, from_number=from_number, task=task, pathway_id=pathway_id,
+        voice=voice, first_sentence=first_sentence, language=language, max_duration=max_duration, record=record,
+        wait_for_greeting=wait_for_greeting, start_time=start_time, metadata=metadata or {},
+        request_data=request_data or {}, idempotency_key=idempotency_key or None,
+        reserved_credits=reservation_for(max_duration), status=CallStatus.PENDING,
+    )
+    try:
+        with transaction.atomic():
+            call.save(force_insert=True)
+            credits_reserve(user=user, amount=call.reserved_credits, reference=call.credit_reference,
+                            memo=f"call to {to_number}, up to {max_duration} min")
+    except IntegrityError:
+        # The same idempotency key raced us: the other request owns the call.
+        return Call.objects.get(owner=user, idempotency_key=idempotency_key)
+
+    provider = get_provider()
+    try:
+        provider_call_id = provider.place_call(PlaceCallRequest(
+            to_number=to_number, task=task, pathway_id=pathway_id, from_number=from_number, voice=voice,
+            first_sentence=first_sentence, language=language, max_duration=max_duration, record=record,
+            wait_for_greeting=wait_for_greeting, start_time=start_time, metadata=metadata or {},
+            request_data=request_data or {}, webhook=_webhook_url(),
+        ))
+    except errors.ProviderError:
+        with transaction.atomic():
+            credits_release(user=user, reference=call.credit_reference, memo="the provider did not place the call")
+            Call.objects.filter(pk=call.pk).delete()
+        raise
+
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked.provider = provider.name
+        locked.provider_call_id = provider_call_id
+        status = CallStatus.SCHEDULED if start_time else CallStatus.QUEUED
+        if locked.status == CallStatus.PENDING:  # a fast webhook may already have moved it on
+            locked.status = status
+        locked.save(update_fields=["provider", "provider_call_id", "status", "updated_at"])
+        CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
+                                 detail=f"placed with {provider.name} as {provider_call_id}")
+        _notify_after_commit(locked, new=True, credits=True)
+    return locked
+
+
+# --- updates from the provider ---------------------------------------------------------------------
+
+
+def _status_from_provider(call: Call, update: ProviderCall) -> str:
+    queue_status = update.queue_status
+    if update.completed or queue_status == "complete" or queue_status in _ERROR_QUEUE_STATUSES:
+        final = _FINAL_STATUS.get(update.status)
+        if final is not None:
+            return final
+        if queue_status in _ERROR_QUEUE_STATUSES or update.error_message:
+            return CallStatus.FAILED
+        return CallStatus.COMPLETED if (update.duration_seconds or 0) > 0 else CallStatus.FAILED
+    if queue_status == "started":
+        return CallStatus.IN_PROGRESS
+    if queue_status == "allocated":
+        return CallStatus.RINGING
+    if call.start_time and call.start_time > timezone.now():
+        return CallStatus.SCHEDULED
+    return CallStatus.QUEUED
+
+
+def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call | None = None) -> Call | None:
+    """Apply what the provider says about a call. Idempotent: the same report twice changes nothing.
+
+    Status never moves backwards; a call that ended settles its real cost (completed) or releases
+    its reservation (failed, busy, no answer, cancelled) exactly once. Returns None for calls we
+    do not know.
+    """
+    with transaction.atomic():
+        query = Call.objects.select_for_update()
+        locked = (query.filter(pk=call.pk) if call is not None else
+                  query.filter(provider_call_id=update.provider_call_id)).first()
+        if locked is None:
+            return None
+        before = locked.status
+        new_status = _status_from_provider(locked, update)
+        if locked.is_terminal or (new_status not in TERMINAL_STATUSES
+                                  and _PROGRESS_RANK.get(new_status, 0) < _PROGRESS_RANK.get(before, 0)):
+            new_status = before
+        changed = _merge_details(locked, update)
+        if new_status != before:
+            locked.status = new_status
+            changed.add("status")
+            CallEvent.objects.create(
+                call=locked, source=source, from_status=before, to_status=new_status,
+                detail=(update.error_message or f"{update.queue_status} {update.status}".strip())[:255],
+                payload={"queue_status": update.queue_status, "status": update.status},
+            )
+        settled = False
+        if new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES:
+            settled = _settle(locked)
+            changed.add("cost_credits")
+        if changed:
+            locked.save(update_fields=[*sorted(changed), "updated_at"])
+            _notify_after_commit(locked, credits=settled)
+    if locked.status == CallStatus.COMPLETED and locked.record and locked.recording_url and not locked.recording_file:
+        from calls.tasks import fetch_recording
+
+        transaction.on_commit(lambda: fetch_recording.delay(str(locked.id)))
+    return locked
+
+
+def _merge_details(call: Call, update: ProviderCall) -> set[str]:
+    changed: set[str] = set()
+    values = {
+        "queue_status": update.queue_status,
+        "answered_by": update.answered_by if update.answered_by in {"human", "voicemail", "no-answer", "unknown"} else "",
+        "started_at": update.started_at,
+        "ended_at": update.ended_at,
+        "duration_seconds": update.duration_seconds,
+        "provider_price": update.price,
+        "summary": update.summary,
+        "recording_url": update.recording_url,
+        "error_message": update.error_message,
+        "ended_by": update.ended_by,
+        "disposition": update.disposition,
+        "provider_payload": update.raw,
+    }
+    if update.transcript:
+        values["transcript"] = [
+            {"speaker": s.speaker, "text": s.text, "at": s.at} for s in update.transcript if s.text
+        ]
+    for field, value in values.items():
+        if value in (None, "", {}, []):
+            continue  # a partial report never erases what we know
+        if getattr(call, field) != value:
+            setattr(call, field, value)
+            changed.add(field)
+    return changed
+
+
+def _settle(call: Call) -> bool:
+    """Move the credits of a call that just ended. The ledger makes a second call a no-op."""
+    if call.status == CallStatus.COMPLETED:
+        cost = credits_for_price(call.provider_price)
+        if cost == 0 and call.duration_seconds:
+            cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
+        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=cost,
+                               memo=f"call {call.id}: {call.duration_seconds or 0}s")
+        if entry is not None:
+            call.cost_credits = entry.spent
+        return entry is not None
+    released = credits_release(user=call.owner, reference=call.credit_reference, memo=f"call {call.status}")
+    call.cost_credits = 0
+    return released is not None
+
+
+def call_refresh(*, call: Call, source: str = "poller") -> Call:
+    """Ask the provider for the call's state and apply it."""
+    if not call.provider_call_id:
+        return call
+    update = get_provider().get_call(call.provider_call_id)
+    return call_apply_provider_update(update=update, source=source, call=call) or call
+
+
+def call_cancel(*, call: Call, source: str = "tool") -> Call:
+    """Stop a queued, scheduled or live call and give back its reserved credits. Idempotent."""
+    if call.status == CallStatus.CANCELED:
+        return call
+    if call.status not in CANCELLABLE_STATUSES:
+        raise errors.CallNotCancellable(call_id=str(call.id), status=call.status)
+    if call.provider_call_id:
+        try:
+            get_provider().stop_call(call.provider_call_id)
+        except errors.ProviderNotFound:
+            pass  # the provider no longer knows it: nothing left to stop
+        except errors.ProviderRejected:
+            # Typically "already ended": the provider's state decides.
+            refreshed = call_refresh(call=call, source=source)
+            if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
+                raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.is_terminal:
+            if locked.status == CallStatus.CANCELED:
+                return locked
+            raise errors.CallNotCancellable(call_id=str(call.id), status=locked.status)
+        before = locked.status
+        locked.status = CallStatus.CANCELED
+        locked.ended_at = locked.ended_at or timezone.now()
+        CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
+                                 detail="cancelled by the owner")
+        _settle(locked)
+        locked.save(update_fields=["status", "ended_at", "cost_credits", "updated_at"])
+        _notify_after_commit(locked, credits=True)
+    return locked
+
+
+# --- recordings ------------------------------------------------------------------------------------
+
+
+def call_attach_recording(*, call: Call) -> Call:
+    """Fetch the audio once from the provider and keep it in Django storage. Idempotent."""
+    if call.recording_file:
+        return call
+    if not call.record:
+        raise errors.RecordingNotAvailable(reason="This call was placed without record=true, so it has no recording.")
+    if not call.is_terminal:
+        raise errors.RecordingNotAvailable(reason="The call has not ended yet; the recording comes after it ends.")
+    if not call.provider_call_id:
+        raise errors.RecordingNotAvailable(reason="The call was never placed.")
+    recording = get_provider().get_recording(call.provider_call_id)
+    extension = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3"}.get(recording.content_type, "bin")
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.recording_file:
+            return locked
+        locked.recording_file.save(f"{locked.id}.{extension}", ContentFile(recording.content), save=False)
+        locked.recording_content_type = recording.content_type
+        locked.recording_bytes = len(recording.content)
+        locked.save(update_fields=["recording_file", "recording_content_type", "recording_bytes", "updated_at"])
+        CallEvent.objects.create(call=locked, source="system", from_status=locked.status, to_status=locked.status,
+                                 detail=f"recording stored ({len(recording.content)} bytes)")
+        _notify_after_commit(locked)
+    return locked
+
+
+def call_store_corrected_transcript(*, call: Call) -> Call:
+    """Fetch the provider's corrected transcript (with confidences) once, if it has one."""
+    if call.corrected_transcript or not call.provider_call_id or not call.record or not call.is_terminal:
+        return call
+    segments = get_provider().get_corrected_transcript(call.provider_call_id)
+    if not segments:
+        return call
+    call.corrected_transcript = [
+        {"speaker": s.speaker, "text": s.text, "start": s.start, "end": s.end, "confidence": s.confidence}
+        for s in segments
+    ]
+    call.save(update_fields=["corrected_transcript", "updated_at"])
+    return call
