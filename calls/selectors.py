@@ -71,7 +71,8 @@ def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Ca
     if filters.status:
         unknown = sorted(set(filters.status) - set(CallStatus.values))
         if unknown:
-            raise InvalidInput(reason=f"Unknown status {', '.join(unknown)}; use one of {', '.join(CallStatus.values)}.")
+            allowed = ", ".join(CallStatus.values)
+            raise InvalidInput(reason=f"Unknown status {', '.join(unknown)}; use one of {allowed}.")
         query = query.filter(status__in=filters.status)
     if filters.answered_by:
         unknown = sorted(set(filters.answered_by) - set(AnsweredBy.values))

@@ -21,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import errors
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
 from calls.providers import get_provider
 from calls.providers.base import PlaceCallRequest, ProviderCall
+from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
 
@@ -81,6 +82,8 @@ def _webhook_url() -> str:
 
 def _notify_after_commit(call: Call, *, new: bool = False, credits: bool = False) -> None:
     user_id, uri = call.owner_id, f"calls://{call.id}"
+    # Cached resources go stale the moment this commits: drop them before anyone can read them again.
+    transaction.on_commit(lambda: call_cache.invalidate(user_id, *call_cache.HOT))
 
     def send() -> None:
         from mcp_gateway import notify
@@ -256,7 +259,7 @@ def _merge_details(call: Call, update: ProviderCall) -> set[str]:
     changed: set[str] = set()
     values = {
         "queue_status": update.queue_status,
-        "answered_by": update.answered_by if update.answered_by in {"human", "voicemail", "no-answer", "unknown"} else "",
+        "answered_by": update.answered_by if update.answered_by in AnsweredBy.values else "",
         "started_at": update.started_at,
         "ended_at": update.ended_at,
         "duration_seconds": update.duration_seconds,

@@ -579,6 +579,9 @@ class Dispatcher:
 
     async def _resources_list(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:
         resources = [s.definition() for _, s in sorted(self.registry.resources.items()) if self._allowed(s, scope)]
+        for _, lister in sorted(self.registry.listers.items()):
+            if self._allowed(lister, scope):
+                resources.extend(await _call(lister.handler, scope))
         return self._page(resources, params, "resources")
 
     async def _templates_list(self, scope: RequestScope, params: dict[str, Any], session: SessionState | None) -> dict:

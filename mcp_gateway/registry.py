@@ -143,6 +143,25 @@ class PromptSpec:
         return prompt
 
 
+@dataclass(frozen=True)
+class ListerSpec:
+    """Lists resources that exist per caller (e.g. their recent calls): ``(ctx) -> [resource dicts]``."""
+
+    name: str
+    description: str
+    handler: Handler
+    scopes: frozenset[str] = frozenset()
+
+
+def mcp_resource_lister(*, name: str, description: str, scopes: Iterable[str] = ()) -> Callable[[Handler], Handler]:
+    def decorate(fn: Handler) -> Handler:
+        fn.__mcp_lister__ = ListerSpec(name=name, description=description, handler=fn,  # type: ignore[attr-defined]
+                                       scopes=frozenset(scopes))
+        return fn
+
+    return decorate
+
+
 # --- decorators --------------------------------------------------------------------------------
 
 
@@ -287,6 +306,7 @@ class Registry:
     resources: dict[str, ResourceSpec] = field(default_factory=dict)
     templates: dict[str, TemplateSpec] = field(default_factory=dict)
     prompts: dict[str, PromptSpec] = field(default_factory=dict)
+    listers: dict[str, ListerSpec] = field(default_factory=dict)
 
     def add_module(self, module: ModuleType) -> None:
         for _, member in inspect.getmembers(module):
@@ -295,6 +315,7 @@ class Registry:
                 ("__mcp_resource__", self.resources, "uri"),
                 ("__mcp_template__", self.templates, "uri_template"),
                 ("__mcp_prompt__", self.prompts, "name"),
+                ("__mcp_lister__", self.listers, "name"),
             ):
                 spec = getattr(member, attribute, None)
                 if spec is None:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from rest_framework_simplejwt.tokens import AccessToken
 
+from users import resource_cache
 from users import scopes as scope_names
 from users.errors import InsufficientCredits, InvalidAmount, UnknownScopes
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
@@ -65,6 +66,10 @@ def _locked_account(user: User) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(user=user)
 
 
+def _invalidate_balance_after_commit(user_id: int) -> None:
+    transaction.on_commit(lambda: resource_cache.invalidate(user_id, "credits:balance"))
+
+
 def _append(
     account: CreditAccount,
     *,
@@ -79,6 +84,7 @@ def _append(
     account.balance += amount
     account.reserved += reserved_delta
     account.save(update_fields=["balance", "reserved", "updated_at"])
+    _invalidate_balance_after_commit(account.user_id)
     return CreditLedgerEntry.objects.create(
         account=account,
         kind=kind,

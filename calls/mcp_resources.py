@@ -1,0 +1,193 @@
+"""MCP resources of the calls app: history (with a filtering template), each call, its transcript and
+recording, and usage. Only the owner (or staff) can read a call; anyone else gets "not found"."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from calls import presenters, selectors, services
+from calls.mcp_tools import history_filters
+from calls.models import AnsweredBy, Call, CallStatus
+from calls.recordings import recording_link
+from calls.usage import GROUPINGS, usage_report
+from config.errors import InvalidInput
+from mcp_gateway import db
+from mcp_gateway.context import RequestScope
+from mcp_gateway.registry import mcp_resource, mcp_resource_lister, mcp_resource_template
+from users import resource_cache, scopes
+from users.models import User
+
+LISTED_CALLS = 20
+
+
+def _user(ctx: RequestScope) -> User:
+    return User.objects.get(pk=ctx.principal.user_id)
+
+
+def _recent_call_ids(ctx: RequestScope, value: str, context: dict[str, str]) -> list[str]:
+    ids = Call.objects.filter(owner_id=ctx.principal.user_id).order_by("-created_at").values_list("id", flat=True)
+    return [str(i) for i in ids[:100] if str(i).startswith(value)]
+
+
+def _values(choices: list[str]) -> Any:
+    return lambda ctx, value, context: [c for c in choices if c.startswith(value)]
+
+
+def _int_arg(values: dict[str, str], name: str, default: int | None = None) -> int | None:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return default
+    if not str(raw).isdigit():
+        raise InvalidInput(reason=f"{name} must be a whole number, not {raw!r}.")
+    return int(raw)
+
+
+def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {k: v for k, v in values.items() if v not in (None, "")}
+    for name in ("status", "answered_by"):
+        if name in arguments:
+            arguments[name] = arguments[name].split(",")
+    filters = history_filters(arguments)
+    page = selectors.call_history(user=_user(ctx), filters=filters, cursor=values.get("cursor") or None,
+                                  limit=_int_arg(values, "limit", 20) or 20)
+    return {"calls": [presenters.call_summary(c) for c in page.calls], "total": page.total,
+            "next_cursor": page.next_cursor}
+
+
+@mcp_resource(
+    uri="calls://history",
+    name="Call history",
+    description="Your 20 most recent calls as JSON, with the total and a cursor for the next page.",
+    mime_type="application/json",
+    scopes=[scopes.CALLS_READ],
+)
+async def history(ctx: RequestScope, uri: str) -> Any:
+    user_id = ctx.principal.user_id
+    return json.dumps(await db.run(resource_cache.cached, user_id, "calls:history", lambda: _history(ctx, {})))
+
+
+@mcp_resource_template(
+    uri_template="calls://history{?status,answered_by,number,since,until,cursor,limit}",
+    name="Filtered call history",
+    description=("Your calls, newest first, filtered by status and answered_by (comma lists), number (E.164), "
+                 "since/until (ISO dates), a page size (limit, 1-100) and the cursor of the previous page."),
+    mime_type="application/json",
+    scopes=[scopes.CALLS_READ],
+    completers={"status": _values(CallStatus.values), "answered_by": _values(AnsweredBy.values)},
+)
+async def history_page(ctx: RequestScope, uri: str, **values: str) -> Any:
+    return json.dumps(await db.run(_history, ctx, values))
+
+
+@mcp_resource_template(
+    uri_template="calls://{call_id}",
+    name="Call",
+    description="One of your calls as JSON: status, parties, timestamps, duration, cost, summary.",
+    mime_type="application/json",
+    scopes=[scopes.CALLS_READ],
+    completers={"call_id": _recent_call_ids},
+)
+async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
+    def read() -> dict[str, Any]:
+        return presenters.call_details(selectors.call_get_for_user(user=_user(ctx), call_id=call_id))
+
+    return json.dumps(await db.run(read))
+
+
+@mcp_resource_template(
+    uri_template="calls://{call_id}/transcript",
+    name="Call transcript",
+    description="What was said on one of your calls, as 'Agent: ... / Callee: ...' lines.",
+    mime_type="text/plain",
+    scopes=[scopes.CALLS_READ],
+    completers={"call_id": _recent_call_ids},
+)
+async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
+    def read() -> str:
+        found = selectors.call_get_for_user(user=_user(ctx), call_id=call_id)
+        return presenters.transcript_text(list(found.transcript))
+
+    return await db.run(read)
+
+
+@mcp_resource_template(
+    uri_template="calls://{call_id}/recording",
+    name="Call recording",
+    description=("The audio of one of your recorded calls: inline (base64) up to the size limit, otherwise a "
+                 "time-limited download link."),
+    scopes=[scopes.CALLS_READ],
+    completers={"call_id": _recent_call_ids},
+)
+async def recording(ctx: RequestScope, uri: str, call_id: str) -> Any:
+    def read() -> list[dict[str, Any]]:
+        found = services.call_attach_recording(call=selectors.call_get_for_user(user=_user(ctx), call_id=call_id))
+        if (found.recording_bytes or 0) <= settings.RECORDING_INLINE_MAX_BYTES:
+            with found.recording_file.open("rb") as handle:
+                blob = base64.b64encode(handle.read()).decode()
+            return [{"uri": uri, "mimeType": found.recording_content_type, "blob": blob}]
+        url, expires = recording_link(found)
+        return [{"uri": uri, "mimeType": "application/json", "text": json.dumps({
+            "url": url, "expires_at": expires.isoformat(), "content_type": found.recording_content_type,
+            "bytes": found.recording_bytes, "note": "Too large to inline; download it from url.",
+        })}]
+
+    return await db.run(read)
+
+
+def _usage(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
+    def when(name: str) -> datetime | None:
+        raw = values.get(name)
+        if not raw:
+            return None
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise InvalidInput(reason=f"{name} must be an ISO 8601 date or date-time, not {raw!r}.") from None
+        if parsed.tzinfo is None:
+            from datetime import UTC
+
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed
+
+    return usage_report(user=_user(ctx), since=when("since"), until=when("until"),
+                        group_by=values.get("group_by") or "day")
+
+
+@mcp_resource(
+    uri="credits://usage",
+    name="Usage",
+    description="Credits spent, minutes called and calls by status per day over the last 30 days.",
+    mime_type="application/json",
+    scopes=[scopes.CREDITS_READ],
+)
+async def usage(ctx: RequestScope, uri: str) -> Any:
+    return json.dumps(await db.run(_usage, ctx, {}))
+
+
+@mcp_resource_template(
+    uri_template="credits://usage{?since,until,group_by}",
+    name="Usage over a period",
+    description="Credits spent, minutes and calls by status, per day or month (group_by) between since and until.",
+    mime_type="application/json",
+    scopes=[scopes.CREDITS_READ],
+    completers={"group_by": _values(list(GROUPINGS))},
+)
+async def usage_period(ctx: RequestScope, uri: str, **values: str) -> Any:
+    return json.dumps(await db.run(_usage, ctx, values))
+
+
+@mcp_resource_lister(name="recent_calls", description="Your most recent calls", scopes=[scopes.CALLS_READ])
+async def recent_calls(ctx: RequestScope) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        calls = Call.objects.filter(owner_id=ctx.principal.user_id).order_by("-created_at", "-id")[:LISTED_CALLS]
+        return [{"uri": f"calls://{c.id}", "name": f"Call to {c.to_number}",
+                 "description": f"{c.status} call created {c.created_at:%Y-%m-%d %H:%M} UTC",
+                 "mimeType": "application/json"} for c in calls]
+
+    return await db.run(read)
+
