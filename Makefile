@@ -27,8 +27,7 @@ install: $(VENV)/.installed $(SDK1_VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "callmcp listening on http://$(HOST):$(PORT)/  (MCP: /api/v1/mcp and ws://$(HOST):$(PORT)/mcp; docs: /api/docs/; admin: /admin/)"
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash deploy/run_local.sh
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
