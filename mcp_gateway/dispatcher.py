@@ -262,6 +262,9 @@ class Dispatcher:
         except errors.RequestCancelled:
             outcome = "cancelled"
             return None
+        except asyncio.CancelledError:
+            outcome = "cancelled"  # the client closed the stream that carried this request
+            raise
         except errors.McpError as exc:
             outcome = f"error {exc.code}"
             if message_is_notification(message):

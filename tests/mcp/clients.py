@@ -122,7 +122,11 @@ class McpClient:
         self.send(self.message(method, params))
 
     def send(self, message: Any) -> None:
-        """Send one raw JSON value (a message, a batch, anything)."""
+        """Send one JSON value (a message, a batch, anything)."""
+        self.send_text(json.dumps(message))
+
+    def send_text(self, text: str) -> None:
+        """Send text as it is, JSON or not."""
         raise NotImplementedError
 
     def listen(self) -> None:
@@ -145,13 +149,14 @@ class McpClient:
                 if predicate():
                     return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._exhausted():
                 return False
             self._pump(min(remaining, 0.5))
 
     def wait_response(self, request_id: Any, *, timeout: float | None = None) -> dict[str, Any]:
         if not self.wait_until(lambda: request_id in self._responses, timeout=timeout):
-            raise McpTimeout(f"{self.transport}: no answer to request {request_id!r}")
+            raise McpTimeout(f"{self.transport}: no answer to request {request_id!r} (connection closed: "
+                             f"{self._exhausted()})")
         with self._inbox:
             return self._responses[request_id]
 
@@ -194,6 +199,10 @@ class McpClient:
         with self._inbox:
             self._inbox.wait(timeout)
 
+    def _exhausted(self) -> bool:
+        """True once nothing more can arrive (the connection is closed)."""
+        return False
+
     def __enter__(self) -> McpClient:
         return self
 
@@ -235,6 +244,9 @@ class HttpMcp(McpClient):
 
     def send(self, message: Any) -> None:
         self.post(message)
+
+    def send_text(self, text: str) -> None:
+        self.post(None, content=text.encode())
 
     def request(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
                 ) -> dict[str, Any]:
@@ -341,10 +353,8 @@ class HttpMcp(McpClient):
     def close(self) -> None:
         for thread, sockets in self._streams:
             for sock in sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv()
-                except OSError:
-                    pass
             thread.join(self.timeout)
         for thread in self._threads:
             thread.join(self.timeout)
@@ -357,7 +367,7 @@ class WsMcp(McpClient):
     transport = "websocket"
 
     def __init__(self, base_url: str, token: str | None, *, timeout: float = TIMEOUT, query: str = "",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, subprotocols: tuple[str, ...] = ("mcp",)) -> None:
         super().__init__(base_url, token, timeout=timeout)
         url = "ws" + self.base_url.removeprefix("http") + "/mcp" + (f"?{query}" if query else "")
         extra = dict(headers or {})
@@ -365,7 +375,7 @@ class WsMcp(McpClient):
             extra["Authorization"] = f"Bearer {token}"
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(connect(
-            url, subprotocols=["mcp"], additional_headers=extra, open_timeout=timeout, close_timeout=2,
+            url, subprotocols=list(subprotocols), additional_headers=extra, open_timeout=timeout, close_timeout=2,
             proxy=None, compression=None,
         ))
         self.closed_code: int | None = None
@@ -375,31 +385,31 @@ class WsMcp(McpClient):
     def subprotocol(self) -> str | None:
         return self.ws.subprotocol
 
-    def send(self, message: Any) -> None:
-        self.ws.send(json.dumps(message))
+    def send_text(self, text: str) -> None:
+        self.ws.send(text)
 
     def _pump(self, timeout: float) -> None:
-        # One reader at a time; others wait for what it delivers.
-        if not self._lock.acquire(timeout=timeout):
+        if self.closed_code is not None:
+            return
+        if not self._lock.acquire(timeout=timeout):  # one reader at a time; the others see what it delivers
             return
         try:
             raw = self.ws.recv(timeout=timeout)
         except TimeoutError:
             return
         except ConnectionClosed as exc:
-            self.closed_code = exc.rcvd.code if exc.rcvd is not None else None
-            with self._inbox:
-                self._inbox.wait(timeout)  # nothing more will come: behave like an idle wait
+            self.closed_code = exc.rcvd.code if exc.rcvd is not None else 1006
             return
         finally:
             self._lock.release()
         self._deliver(json.loads(raw))
 
+    def _exhausted(self) -> bool:
+        return self.closed_code is not None
+
     def wait_closed(self, *, timeout: float | None = None) -> int | None:
         """Read until the server closes the socket; the close code."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while self.closed_code is None and time.monotonic() < deadline:
-            self._pump(min(0.5, max(deadline - time.monotonic(), 0.01)))
+        self.wait_until(lambda: False, timeout=timeout)
         if self.closed_code is None:
             raise McpTimeout("the server did not close the WebSocket")
         return self.closed_code

@@ -149,6 +149,43 @@ def test_tools_call_without_a_name_is_invalid_params(session):
 # --- sessions --------------------------------------------------------------------------------------
 
 
+def test_the_session_id_is_visible_ascii(session):
+    assert session.session_id
+    assert all(0x21 <= ord(char) <= 0x7E for char in session.session_id)
+
+
+def test_a_notification_is_accepted_with_202_and_no_body(session):
+    response = session.post({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"})
+
+    assert response.status_code == 202
+    assert response.content == b""
+
+
+def test_a_reply_to_a_request_the_server_never_sent_is_accepted_with_202(session):
+    response = session.post({"jsonrpc": "2.0", "id": "srv-unknown-1", "result": {}})
+
+    assert response.status_code == 202
+    assert response.content == b""
+
+
+def test_a_get_stream_without_a_session_is_a_bad_request(http, auth):
+    response = http.get(MCP, headers={"Accept": "text/event-stream", "Authorization": auth["Authorization"]})
+
+    assert response.status_code == 400
+
+
+def test_a_get_stream_that_does_not_accept_sse_is_not_acceptable(session):
+    response = session.http.get(MCP, headers={"Accept": "application/json", **session.session_headers()})
+
+    assert response.status_code == 406
+
+
+def test_delete_without_a_session_is_a_bad_request(http, auth):
+    response = http.delete(MCP, headers={"Authorization": auth["Authorization"]})
+
+    assert response.status_code == 400
+
+
 def test_a_request_before_initialize_is_a_bad_request(http, auth):
     response = http.post(MCP, headers=auth, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
 
@@ -353,7 +390,26 @@ def test_modern_tools_list_is_complete_cacheable_and_private(http, mcp_token):
     assert isinstance(result["ttlMs"], int)
     assert result["ttlMs"] >= 0
     assert result["cacheScope"] == "private"
+    assert result["_meta"][SERVER_INFO_META]["name"]
     assert "test_echo" in {tool["name"] for tool in result["tools"]}
+
+
+def test_modern_unknown_tool_is_invalid_params(http, mcp_token):
+    response = modern_post(http, mcp_token, "tools/call", {"name": "no_such_tool", "arguments": {}},
+                           name="no_such_tool")
+
+    assert answer_of(response)["error"]["code"] == -32602
+
+
+def test_modern_batch_is_an_invalid_request(http, mcp_token):
+    meta = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: {}}
+    batch = [{"jsonrpc": "2.0", "id": n, "method": "tools/list", "params": {"_meta": meta}} for n in (1, 2)]
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {mcp_token}", "MCP-Protocol-Version": MODERN,
+               "Mcp-Method": "tools/list"}
+
+    response = http.post(MCP, headers=headers, json=batch)
+
+    rpc_error(response, 400, -32600, None)
 
 
 def test_modern_tools_call_names_the_tool_in_a_header(http, mcp_token):

@@ -1,7 +1,7 @@
 """What an MCP client sees, over Streamable HTTP and over WebSocket alike.
 
 Every test here runs once per transport through the ``connect`` fixture; the few tests at the end
-are about how a WebSocket authenticates, which only that transport has.
+are about the WebSocket handshake (token, Origin, subprotocol), which only that transport has.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mcp_gateway import notify
 from mcp_gateway.apps import gateway
 from mcp_gateway.dispatcher import Dispatcher
 from mcp_gateway.ratelimit import RateLimiter
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
 from users.services import token_for_user
 
 SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -137,6 +137,64 @@ def test_ping_answers_an_empty_result_with_the_same_id(mcp):
     assert answer == {"jsonrpc": "2.0", "id": request_id, "result": {}}
 
 
+def test_ping_is_answered_even_before_initialize(connect, mcp_token):
+    client = connect(mcp_token)
+
+    assert result_of(client.request("ping")) == {}
+
+
+def test_other_requests_before_initialize_are_invalid_requests(connect, mcp_token):
+    client = connect(mcp_token)
+
+    error = error_of(client.request("tools/list"))
+
+    assert error["code"] == -32600
+
+
+def test_a_second_initialize_on_the_same_session_is_an_invalid_request(mcp):
+    params = {"protocolVersion": LATEST, "capabilities": {}, "clientInfo": {"name": "again", "version": "1"}}
+
+    error = error_of(mcp.request("initialize", params))
+
+    assert error["code"] == -32600
+    assert result_of(mcp.request("ping")) == {}
+
+
+def test_invalid_json_is_a_parse_error_with_id_null(mcp):
+    mcp.send_text('{"jsonrpc": "2.0", "id": 1, "method": "ping"')
+
+    error = error_of(mcp.wait_response(None))
+
+    assert error["code"] == -32700
+    assert result_of(mcp.request("ping")) == {}
+
+
+def test_a_batch_on_a_2025_03_26_session_answers_every_request(connect, mcp_token):
+    client = connect(mcp_token)
+    client.initialize(version="2025-03-26")
+
+    client.send([client.message("ping", None, "batch-1"), client.message("ping", None, "batch-2")])
+
+    assert client.wait_response("batch-1") == {"jsonrpc": "2.0", "id": "batch-1", "result": {}}
+    assert client.wait_response("batch-2") == {"jsonrpc": "2.0", "id": "batch-2", "result": {}}
+
+
+def test_a_batch_on_a_2025_11_25_session_is_an_invalid_request(mcp):
+    mcp.send([mcp.message("ping", None, "batch-1"), mcp.message("ping", None, "batch-2")])
+
+    error = error_of(mcp.wait_response(None))
+
+    assert error["code"] == -32600
+    assert not mcp.has_response("batch-1")
+    assert not mcp.has_response("batch-2")
+
+
+def test_an_unknown_method_is_method_not_found(mcp):
+    error = error_of(mcp.request("tools/juggle", {}))
+
+    assert error["code"] == -32601
+
+
 # --- tools -----------------------------------------------------------------------------------------
 
 
@@ -145,7 +203,7 @@ def test_tools_list_is_deterministic_and_every_tool_is_described(mcp):
     second = [tool for page in walk(mcp, "tools/list", "tools") for tool in page]
 
     assert first == second
-    assert TEST_TOOLS <= {tool["name"] for tool in first}
+    assert {tool["name"] for tool in first} >= TEST_TOOLS
     for tool in first:
         assert tool["description"].strip(), tool["name"]
         assert tool["inputSchema"]["type"] == "object"
@@ -250,6 +308,18 @@ def test_log_level_warning_silences_info_log_notifications(mcp):
     assert mcp.notifications_of("notifications/message", after=mark) == []
 
 
+def test_an_unknown_log_level_is_invalid_params(mcp):
+    error = error_of(mcp.request("logging/setLevel", {"level": "deafening"}))
+
+    assert error["code"] == -32602
+
+
+def test_cancelling_an_unknown_request_is_ignored(mcp):
+    mcp.notify("notifications/cancelled", {"requestId": 424242, "reason": "never sent"})
+
+    assert result_of(mcp.request("ping")) == {}
+
+
 def test_a_cancelled_request_gets_no_answer_and_stops_working(mcp):
     steps = 20
     slow = mcp.start("tools/call", {"name": "test_slow", "arguments": {"steps": steps},
@@ -300,6 +370,13 @@ def test_reading_a_missing_resource_is_resource_not_found_with_its_uri(mcp, uri)
 
     assert error["code"] == -32002
     assert error["data"]["uri"] == uri
+
+
+def test_subscribing_to_a_missing_resource_is_resource_not_found(mcp):
+    error = error_of(mcp.request("resources/subscribe", {"uri": "test://nothing-here"}))
+
+    assert error["code"] == -32002
+    assert error["data"]["uri"] == "test://nothing-here"
 
 
 def test_subscribed_resource_updates_arrive_until_unsubscribed(mcp, mcp_user):
@@ -433,7 +510,39 @@ def test_calls_over_the_users_rate_limit_are_refused_with_a_retry_time(connect, 
         assert int(response.headers["Retry-After"]) == retry_after
 
 
-# --- WebSocket authentication ----------------------------------------------------------------------
+# --- Streamable HTTP streams ------------------------------------------------------------------------
+
+
+def test_a_streamed_http_answer_is_primed_and_can_be_resumed_after_any_event(mcp_server, mcp_token):
+    with HttpMcp(mcp_server, mcp_token) as client:
+        client.initialize()
+        headers = {"Content-Type": "application/json", **client.session_headers()}
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "test_slow", "arguments": {"steps": 3}, "_meta": {"progressToken": "resume"}}}
+
+        response = client.http.post("/api/v1/mcp", headers=headers, json=call)
+
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        events = list(iter_sse(iter(response.text.splitlines())))
+        assert events[0]["id"]
+        assert events[0]["data"] == ""
+        sent = [event for event in events if event["data"]]
+        assert all(event["id"] for event in sent)
+        assert len({event["id"] for event in events}) == len(events)
+        messages = [json.loads(event["data"]) for event in sent]
+        assert messages[-1]["id"] == 9
+        assert messages[-1]["result"]["content"][0]["text"] == "counted to 3"
+
+        replay = client.http.get("/api/v1/mcp", headers={"Accept": "text/event-stream", "Last-Event-ID": sent[0]["id"],
+                                                         **client.session_headers()})
+
+        assert replay.status_code == 200
+        replayed = [json.loads(event["data"]) for event in iter_sse(iter(replay.text.splitlines())) if event["data"]]
+        assert replayed == messages[1:]
+
+
+# --- the WebSocket handshake ------------------------------------------------------------------------
 
 
 def test_websocket_without_a_token_answers_the_first_message_unauthorized_and_closes(mcp_server, live_db):
@@ -472,5 +581,19 @@ def test_websocket_accepts_a_token_in_the_first_messages_meta(mcp_server, mcp_to
 def test_websocket_with_a_bad_token_is_refused_at_the_handshake(mcp_server, live_db):
     with pytest.raises(InvalidStatus) as refused:
         WsMcp(mcp_server, "not-a-valid-token")
+
+    assert refused.value.response.status_code == 403
+
+
+def test_websocket_from_a_foreign_origin_is_refused_at_the_handshake(mcp_server, mcp_token):
+    with pytest.raises(InvalidStatus) as refused:
+        WsMcp(mcp_server, mcp_token, headers={"Origin": "http://evil.example.com"})
+
+    assert refused.value.response.status_code == 403
+
+
+def test_websocket_offering_only_other_subprotocols_is_refused(mcp_server, mcp_token):
+    with pytest.raises(InvalidStatus) as refused:
+        WsMcp(mcp_server, mcp_token, subprotocols=("graphql-ws",))
 
     assert refused.value.response.status_code == 403

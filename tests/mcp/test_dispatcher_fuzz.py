@@ -4,14 +4,18 @@ notification, nothing) and never lets an exception or an internal error out."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_gateway.apps import gateway
 from mcp_gateway.context import Connection, Principal
-from mcp_gateway.sessions import SessionState
+from mcp_gateway.sessions import SessionState, redis_for_loop
+from tests.mcp import fixture_tools
 from users.scopes import ALL_SCOPES
 
 # subscriptions/listen is left out: it streams until the client goes away, by design.
@@ -133,6 +137,28 @@ def check(payload: Any, answer: Any, session: SessionState | None) -> None:
     assert_well_formed(answer, payload)
 
 
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for every example (the Redis client is per loop), with the test primitives
+    registered so generated calls reach real tool, resource and prompt handlers."""
+    registry = gateway().dispatcher.registry
+    tables = (registry.tools, registry.resources, registry.templates, registry.prompts)
+    before = [set(table) for table in tables]
+    registry.add_module(fixture_tools)
+    loop = asyncio.new_event_loop()
+    yield loop
+    if django_settings.REDIS_URL:
+
+        async def close_redis() -> None:
+            await redis_for_loop(django_settings.REDIS_URL).aclose()
+
+        loop.run_until_complete(close_redis())
+    loop.close()
+    for table, names in zip(tables, before, strict=True):
+        for name in set(table) - names:
+            table.pop(name)
+
+
 async def dispatch(payload: Any, session: SessionState | None) -> Any:
     principal = Principal(user_id=None, username="fuzz", scopes=frozenset(ALL_SCOPES))
     connection = Connection(transport="test", principal=principal, session_id=session.id if session else None,
@@ -144,12 +170,12 @@ async def dispatch(payload: Any, session: SessionState | None) -> Any:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payload=payloads, version=st.sampled_from(SESSION_VERSIONS), initialized=st.booleans())
-def test_the_dispatcher_answers_any_json_with_well_formed_json_rpc(payload, version, initialized):
+def test_the_dispatcher_answers_any_json_with_well_formed_json_rpc(loop, payload, version, initialized):
     session = None
     if version is not None or initialized:
         session = SessionState(id="fuzz-session", owner="anonymous", protocol_version=version or "",
                                initialized=initialized)
 
-    answer = asyncio.run(dispatch(payload, session))
+    answer = loop.run_until_complete(dispatch(payload, session))
 
     check(payload, answer, session)
