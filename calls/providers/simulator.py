@@ -32,8 +32,11 @@ Money: each call costs max($0.015, connected minutes x the plan's rate), prorate
 cancelled before dialling costs nothing. The price is taken from the balance when the call ends;
 ``POST /v1/calls`` answers 402 ``Insufficient balance.`` once the balance is <= 0.
 
-Plan limits: calls per day and per hour (rolling windows) and concurrent calls answer 429
-``Rate limit exceeded``; a second call to the same number within 10 s answers Bland's 429 message.
+Plans (``plan`` option; caps from Bland's billing page): start 100/day, 100/hour, 10 concurrent, $0.14/min;
+build 2,000/day, 1,000/hour, 50, $0.12; scale 5,000/day, 1,000/hour, 100, $0.11; enterprise unlimited,
+$0.09. Past a day or hour cap (rolling windows) or the concurrency cap, ``POST /v1/calls`` answers 429
+``Rate limit exceeded``; a second call to the same number within 10 s answers Bland's 429 message. These
+windows run on the simulated clock.
 
 Control endpoints, without auth (the server binds 127.0.0.1 by default) and never faulted:
 ``GET /_sim/state``, ``POST /_sim/faults`` ``{latency_ms, error_rate, outage}`` (partial updates),
@@ -156,9 +159,9 @@ class Scenario:
 
 HUMAN = Scenario("human", "human", "completed", 5, 45, None, "COMPLETED_ACTION", "")
 VOICEMAIL = Scenario("voicemail", "voicemail", "completed", 8, 20, None, "NO_CONTACT_MADE", "")
-BUSY = Scenario("busy", "unknown", "busy", 2, 0, MSG_BUSY, "BUSY", "The call could not be connected: the line was busy.")
+BUSY = Scenario("busy", "unknown", "busy", 2, 0, MSG_BUSY, "BUSY", "The line was busy; the call did not connect.")
 NO_ANSWER = Scenario("no-answer", "no-answer", "no-answer", 30, 0, None, "NO_ANSWER", "Nobody answered the call.")
-FAILED = Scenario("failed", "unknown", "failed", 1, 0, MSG_NOT_FOUND, "FAILED", "The call failed: the number was not found.")
+FAILED = Scenario("failed", "unknown", "failed", 1, 0, MSG_NOT_FOUND, "FAILED", "The call failed: number not found.")
 LONG = Scenario("long", "human", "completed", 5, 600, None, "COMPLETED_ACTION", "")
 SCENARIOS_BY_DECADE: dict[int, Scenario] = {0: HUMAN, 1: VOICEMAIL, 2: BUSY, 3: NO_ANSWER, 4: FAILED, 5: LONG}
 
@@ -175,7 +178,7 @@ def scenario_for(national_number: str) -> Scenario:
 @dataclass
 class SimulatorOptions:
     api_key: str = "sim-key"
-    webhook_secret: str = "simulator-webhook-secret"
+    webhook_secret: str = "simulator-webhook-secret"  # noqa: S105 - the simulator's public default, as in settings
     time_scale: float = 10.0
     plan: str = "start"
     balance: float = 50.0
@@ -270,7 +273,8 @@ class SimError(Exception):
     @classmethod
     def invalid(cls, problems: Sequence[str]) -> SimError:
         listed = json.dumps(list(problems), separators=(",", ":"))
-        return cls(400, {"status": "error", "message": f"Invalid parameters. Error: {listed}", "errors": list(problems)})
+        message = f"Invalid parameters. Error: {listed}"
+        return cls(400, {"status": "error", "message": message, "errors": list(problems)})
 
 
 def auth_failure() -> SimError:
@@ -328,17 +332,12 @@ def parse_start_time(value: object) -> datetime | None:
     """``YYYY-MM-DD HH:MM:SS [-HH:MM]`` or ISO 8601; without an offset it is UTC. None when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    parsed: datetime | None = None
-    for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S%z"):
-        with contextlib.suppress(ValueError):
-            parsed = datetime.strptime(text, fmt)
-            break
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
+    # Bland's form puts a space before the offset; ISO does not.
+    text = re.sub(r"\s+([+-]\d{2}:?\d{2})$", r"\1", value.strip())
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -558,7 +557,8 @@ def build_script(request: CallRequest, scenario: Scenario, talk: float) -> tuple
 
 def cut_script(script: Sequence[Line], at: float) -> tuple[Line, ...]:
     """What was said before ``at`` seconds, then the hang-up (a call stopped mid-way)."""
-    return (*(line for line in script if line.role != "agent-action" and line.end <= at), Line("agent-action", "Ended call", at, at))
+    said = (line for line in script if line.role != "agent-action" and line.end <= at)
+    return (*said, Line("agent-action", "Ended call", at, at))
 
 
 # --- audio ---------------------------------------------------------------------------------------------------
@@ -651,10 +651,8 @@ class SimCall:
     def queue_status(self, now: datetime) -> str:
         if self.outcome is not None:
             return "complete"
-        for status, since in (("started", self.started_at), ("allocated", self.allocated_at), ("queued", self.queued_at)):
-            if now >= since:
-                return status
-        return "new"
+        phases = (("started", self.started_at), ("allocated", self.allocated_at), ("queued", self.queued_at))
+        return next((status for status, since in phases if now >= since), "new")
 
     def is_active(self, now: datetime) -> bool:
         """Counts towards concurrency: placed, not ended and not waiting for a future start_time."""
@@ -975,8 +973,10 @@ class Simulator:
 
     def list_calls(self, query: Mapping[str, str]) -> dict[str, Any]:
         spec = ListQuery.parse(query)
+        # Insertion order is creation order, and it breaks ties between calls created at the same instant.
         matching = [call for call in self.calls.values() if spec.matches(call, self.now())]
-        matching.sort(key=lambda call: call.created_at, reverse=not spec.ascending)
+        if not spec.ascending:
+            matching.reverse()
         page = matching[spec.start : spec.stop][: spec.limit]
         return {"total_count": len(matching), "count": len(page), "calls": [self.list_item(c) for c in page]}
 
@@ -1341,7 +1341,9 @@ async def _body(request: web.Request) -> Any:
 
 async def post_call(request: web.Request) -> web.Response:
     call = request.app[SIMULATOR].place_call(await _body(request))
-    return _json({"status": "success", "message": "Call successfully queued.", "call_id": call.call_id, "batch_id": None})
+    return _json(
+        {"status": "success", "message": "Call successfully queued.", "call_id": call.call_id, "batch_id": None}
+    )
 
 
 async def get_call(request: web.Request) -> web.Response:
