@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/credits/usage/", UsageApi.as_view(), name="credits_usage"),
     path("api/v1/", include("users.urls")),
+    path("api/v1/", include("calls.urls")),
     path("", include("mcp_gateway.urls")),
 ]
 

@@ -5,8 +5,10 @@ A session belongs to the user who opened it; anyone else asking for it gets "not
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -40,19 +42,18 @@ class SessionState:
         return cls(**json.loads(raw))
 
 
-_clients: dict[tuple[int, str], Any] = {}
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def redis_for_loop(url: str) -> Any:
-    """One asyncio Redis client per event loop (clients cannot cross loops; tests run several)."""
-    import asyncio
-
+    """One asyncio Redis client per event loop and URL: clients cannot cross loops, and a closed
+    loop's client goes with it (keys are the loops themselves, weakly held)."""
     import redis.asyncio as aioredis
 
-    key = (id(asyncio.get_running_loop()), url)
-    client = _clients.get(key)
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = per_loop.get(url)
     if client is None:
-        client = _clients[key] = aioredis.from_url(url)
+        client = per_loop[url] = aioredis.from_url(url)
     return client
 
 

@@ -157,6 +157,25 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(env.str_("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
+# Recordings and other files: local disk by default, S3 (django-storages) when a bucket is configured.
+RECORDINGS_S3_BUCKET = env.str_("RECORDINGS_S3_BUCKET", "")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if RECORDINGS_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": RECORDINGS_S3_BUCKET,
+            "region_name": env.str_("AWS_REGION", "us-east-1"),
+            "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),  # e.g. a moto server in tests
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
+        },
+    }
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.str_("LOG_LEVEL", "INFO")

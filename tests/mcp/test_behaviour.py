@@ -401,6 +401,47 @@ def test_subscribed_resource_updates_arrive_until_unsubscribed(mcp, mcp_user):
     ]
 
 
+def test_resource_updates_reach_only_the_sessions_that_subscribed(mcp, connect, mcp_user, mcp_token, make_user):
+    same_user = connect(mcp_token)
+    same_user.initialize()
+    other = make_user("mcp-bob")
+    other_user = connect(token_for_user(user=other))
+    other_user.initialize()
+    for client in (mcp, same_user, other_user):
+        client.listen()
+    assert result_of(mcp.request("resources/subscribe", {"uri": "test://hello"})) == {}
+    assert result_of(same_user.request("resources/subscribe", {"uri": "test://items/3"})) == {}
+    assert result_of(other_user.request("resources/subscribe", {"uri": "test://hello"})) == {}
+    for client in (mcp, same_user):
+        assert result_of(client.request("resources/subscribe", {"uri": "test://items/9"})) == {}
+
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://hello")
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://items/3")
+    notify.resource_updated(user_id=mcp_user.pk, uri="test://items/9")
+    notify.resource_updated(user_id=other.pk, uri="test://hello")
+
+    # Each stream gets its messages in publication order: once the last one is here, any stray is too.
+    for client in (mcp, same_user):
+        client.wait_notification("notifications/resources/updated", lambda p: p.get("uri") == "test://items/9")
+    other_user.wait_notification("notifications/resources/updated", lambda p: p.get("uri") == "test://hello")
+    assert [p["uri"] for p in mcp.notifications_of("notifications/resources/updated")] == [
+        "test://hello", "test://items/9"]
+    assert [p["uri"] for p in same_user.notifications_of("notifications/resources/updated")] == [
+        "test://items/3", "test://items/9"]
+    assert [p["uri"] for p in other_user.notifications_of("notifications/resources/updated")] == ["test://hello"]
+
+
+def test_progress_arrives_exactly_once_while_the_session_stream_is_open(mcp):
+    mcp.listen()
+
+    answer = mcp.request("tools/call", {"name": "test_slow", "arguments": {"steps": 3},
+                                        "_meta": {"progressToken": "once"}})
+
+    assert result_of(answer)["content"][0]["text"] == "counted to 3"
+    progress = [p["progress"] for p in mcp.notifications_of("notifications/progress") if p["progressToken"] == "once"]
+    assert progress == [1, 2, 3]
+
+
 def test_updates_of_resources_nobody_subscribed_to_are_not_sent(mcp, mcp_user):
     mcp.listen()
     assert result_of(mcp.request("resources/subscribe", {"uri": "test://items/2"})) == {}
