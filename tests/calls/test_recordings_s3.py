@@ -1,0 +1,84 @@
+"""Recordings kept on S3 (django-storages) when a bucket is configured, against a moto S3 server: the
+real boto3 client does the talking; only AWS's HTTP endpoint is local."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from calls import services
+from calls.models import CallStatus
+from calls.providers import set_provider
+from calls.providers.bland import BlandClient
+from calls.providers.simulator import BackgroundSimulator
+from calls.recordings import recording_link
+
+BUCKET = "callmcp-recordings"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@pytest.fixture
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS).create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings, s3_endpoint):  # noqa: ANN001, ANN201
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET, "endpoint_url": s3_endpoint, "addressing_style": "path",
+                "access_key": CREDENTIALS["aws_access_key_id"], "secret_key": CREDENTIALS["aws_secret_access_key"],
+                "region_name": CREDENTIALS["region_name"], "default_acl": None, "file_overwrite": False,
+            },
+        },
+    }
+    return s3_endpoint
+
+
+@pytest.fixture
+def simulator() -> Iterator[BackgroundSimulator]:
+    with BackgroundSimulator(time_scale=0, public_url="http://127.0.0.1:9") as sim:
+        set_provider(BlandClient(base_url=sim.url, api_key="sim-key", retries=0))
+        yield sim
+    set_provider(None)
+
+
+def test_a_recording_is_fetched_once_stored_on_s3_and_downloadable_by_signed_link(
+    db, make_user, s3_storage, simulator, client
+):  # noqa: ANN001
+    user = make_user(credits=1_000)
+    call = services.call_place(user=user, to_number="+12125550100", task="Confirm the delivery", record=True,
+                               max_duration=3)
+    simulator.advance(120)
+    call = services.call_refresh(call=call)
+    assert call.status == CallStatus.COMPLETED
+
+    call = services.call_attach_recording(call=call)
+    key = call.recording_file.name
+    stored = boto3.client("s3", endpoint_url=s3_storage, **CREDENTIALS).get_object(Bucket=BUCKET, Key=key)
+    audio = stored["Body"].read()
+    with wave.open(io.BytesIO(audio)) as parsed:
+        assert parsed.getnframes() > 0
+    assert call.recording_content_type == "audio/wav"
+    assert services.call_attach_recording(call=call).recording_file.name == key  # fetched once
+
+    link = urlsplit(recording_link(call)[0])
+    response = client.get(f"{link.path}?{link.query}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/wav"
+    assert b"".join(response.streaming_content) == audio
