@@ -68,3 +68,22 @@ class ProviderNotFound(ProviderError):
     code = "provider_not_found"
     http_status = 404
     message_template = "The phone provider does not know this call: {reason}"
+
+
+class RecordingLinkInvalid(NotFound):
+    """A download link that is forged, expired, or names another call or owner: always a plain 404."""
+
+    code = "recording_link_invalid"
+    message_template = "This recording link is invalid or has expired; ask for a new one."
+
+
+class WebhookSignatureInvalid(DomainError):
+    code = "webhook_signature_invalid"
+    http_status = 401
+    message_template = "Missing or invalid X-Webhook-Signature."
+
+
+class WebhookPayloadInvalid(DomainError):
+    code = "webhook_payload_invalid"
+    http_status = 400
+    message_template = "{reason}"

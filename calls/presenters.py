@@ -53,3 +53,27 @@ def call_details(call: Call) -> dict[str, Any]:
 def transcript_text(segments: list[dict[str, Any]]) -> str:
     return "\n".join(f"{SPEAKER_LABELS.get(s.get('speaker', ''), s.get('speaker', ''))}: {s.get('text', '')}"
                      for s in segments)
+
+
+def call_transcript(call: Call, fmt: str) -> dict[str, Any]:
+    """The transcript in ``fmt`` (text, segments or corrected), with a note when there is none yet.
+
+    ``corrected`` falls back to the live transcript when the provider has no corrected one.
+    """
+    segments = list(call.transcript)
+    notes = []
+    if fmt == "corrected":
+        if call.corrected_transcript:
+            segments = list(call.corrected_transcript)
+        else:
+            notes.append("No corrected transcript (it needs record=true and a finished call); showing the live one.")
+    if not segments:
+        notes.append("The call has not produced a transcript yet." if not call.is_terminal
+                     else "This call has no transcript (it was not answered).")
+    result: dict[str, Any] = {
+        "call_id": str(call.id), "status": call.status, "format": fmt,
+        "transcript": transcript_text(segments) if fmt == "text" else segments,
+    }
+    if notes:
+        result["note"] = " ".join(notes)
+    return result

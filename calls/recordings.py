@@ -6,6 +6,7 @@ without a token, only for that call, and only until it expires.
 
 from __future__ import annotations
 
+import uuid
 import wave
 from datetime import datetime, timedelta
 from io import BytesIO
@@ -14,7 +15,9 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
+from calls import errors, selectors
 from calls.models import Call
+from users.models import User
 
 SALT = "calls.recording-download"
 
@@ -32,6 +35,29 @@ def recording_link_target(token: str) -> tuple[str, int] | None:
     except signing.BadSignature:
         return None
     return str(data.get("c")), int(data.get("u"))
+
+
+def recording_link_call(*, call_id: str, token: str) -> Call:
+    """The call a download link opens, if ``token`` is a valid, unexpired link for exactly this call and
+    its current owner and the audio is stored. Raises ``RecordingLinkInvalid`` (404) otherwise, whatever
+    went wrong, so a link reveals nothing about calls it was not made for."""
+    target = recording_link_target(token) if token else None
+    try:
+        wanted = str(uuid.UUID(str(call_id)))
+    except ValueError:
+        raise errors.RecordingLinkInvalid() from None
+    if target is None or target[0] != wanted:
+        raise errors.RecordingLinkInvalid()
+    owner = User.objects.filter(pk=target[1], is_active=True).first()
+    if owner is None:
+        raise errors.RecordingLinkInvalid()
+    try:
+        call = selectors.call_get_for_user(user=owner, call_id=wanted)
+    except errors.CallNotFound:
+        raise errors.RecordingLinkInvalid() from None
+    if call.owner_id != owner.pk or not call.recording_file:
+        raise errors.RecordingLinkInvalid()
+    return call
 
 
 def recording_duration_seconds(call: Call) -> float | None:

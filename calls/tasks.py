@@ -1,11 +1,18 @@
-"""Celery tasks of the calls app: thin, named, ids in."""
+"""Celery tasks of the calls app: thin, named, ids (or a provider's JSON payload) in."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from typing import Any
 
-from calls import errors
+from celery import shared_task
+from django.db import OperationalError
+
+from calls import errors, services
 from calls.models import Call
+from calls.providers.bland import BlandClient
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="calls.fetch_recording", bind=True, max_retries=5, default_retry_delay=30, acks_late=True)
@@ -21,3 +28,13 @@ def fetch_recording(self, call_id: str) -> None:  # noqa: ANN001
         raise self.retry(exc=exc) from exc
     except errors.RecordingNotAvailable:
         return
+
+
+@shared_task(name="calls.process_webhook", autoretry_for=(OperationalError,), retry_backoff=True,
+             retry_backoff_max=300, max_retries=5, acks_late=True, ignore_result=True)
+def process_webhook(payload: dict[str, Any]) -> None:
+    """Apply a verified Bland webhook (the call-details object). Idempotent: a redelivery changes nothing;
+    a call we do not know is ignored."""
+    call = services.call_apply_provider_update(update=BlandClient.parse_call(payload), source="webhook")
+    if call is None:
+        logger.info("webhook for unknown provider call %s ignored", payload.get("call_id") or payload.get("c_id"))

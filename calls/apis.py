@@ -1,0 +1,230 @@
+"""REST API for calls, mirroring the MCP tools: one class per operation, each validate -> one service or
+selector -> serialize. Every call is reached through ``selectors.call_get_for_user``, so another user's
+call is "not found". Errors are ``DomainError``s, answered by ``config.exceptions.exception_handler``.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import errors, presenters, selectors, services
+from calls.recordings import recording_duration_seconds, recording_link, recording_link_call
+from calls.serializers import (
+    CallCreateSerializer,
+    CallDetailsSerializer,
+    CallHistoryPageSerializer,
+    CallHistoryQuerySerializer,
+    CallSummarySerializer,
+    ErrorSerializer,
+    RecordingSerializer,
+    TranscriptQuerySerializer,
+    TranscriptSerializer,
+    validated,
+)
+from users import scopes
+from users.permissions import scope_required
+
+TAG = "calls"
+CALL_ID = OpenApiParameter("call_id", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                           description="The call_id returned when the call was placed.")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Same key, same call: a retried request returns the call placed the first time.",
+)
+ERROR = OpenApiResponse(ErrorSerializer, description="JSON error with a machine code.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such call, or not yours (call_not_found).")
+READ = [IsAuthenticated, scope_required(scopes.CALLS_READ)]
+WRITE = [IsAuthenticated, scope_required(scopes.CALLS_WRITE)]
+
+
+def _details(call: Any) -> dict[str, Any]:
+    return CallDetailsSerializer(presenters.call_details(call)).data
+
+
+class _FormatIsAQueryParameter(DefaultContentNegotiation):
+    """``?format=`` names the transcript format here, not DRF's renderer override."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+class JsonWhateverTheClientAccepts(BaseContentNegotiation):
+    """For endpoints hit by browsers, players and providers: never 406, errors are always JSON."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[BaseRenderer],
+                        format_suffix: str | None = None) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+# --- /calls/ ----------------------------------------------------------------------------------------
+
+
+class CallListApi(APIView):
+    permission_classes = READ
+
+    @extend_schema(
+        tags=[TAG], operation_id="calls_list", summary="List your calls (getCallHistory)",
+        description=("Newest first, filtered like getCallHistory. `total` counts every match; follow `next` "
+                     "(or pass `next_cursor` as `cursor`) for the next page."),
+        parameters=[CallHistoryQuerySerializer],
+        responses={200: CallHistoryPageSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        query = CallHistoryQuerySerializer(data=request.query_params)
+        validated(query)
+        page = selectors.call_history(user=request.user, filters=query.filters(),
+                                      cursor=query.validated_data.get("cursor") or None,
+                                      limit=query.validated_data["limit"])
+        next_url = None
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({
+            "results": CallSummarySerializer([presenters.call_summary(c) for c in page.calls], many=True).data,
+            "total": page.total, "next_cursor": page.next_cursor, "next": next_url,
+        })
+
+
+class CallCreateApi(APIView):
+    permission_classes = WRITE
+
+    @extend_schema(
+        tags=[TAG], operation_id="calls_create", summary="Place an AI phone call (makePhoneCall)",
+        description=("Reserves `max_duration` minutes of credits, then places the call with the provider and "
+                     "answers at once (201) with its details; follow it with GET /calls/{call_id}/. Nothing is "
+                     "placed or charged when validation fails (400), credits are short (402) or the provider is "
+                     "down (503). Resending with the same idempotency key returns the first call."),
+        parameters=[IDEMPOTENCY_KEY],
+        request=CallCreateSerializer,
+        responses={201: CallDetailsSerializer, 400: ERROR, 402: ERROR, 429: ERROR, 502: ERROR, 503: ERROR},
+        examples=[OpenApiExample("Reminder call", request_only=True, value={
+            "phone_number": "+12125550100", "task": "Remind Sam about the dentist at 3pm tomorrow.",
+            "max_duration": 3, "record": True,
+        })],
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(
+            CallCreateSerializer(data=request.data,
+                                 context={"idempotency_key_header": request.headers.get("Idempotency-Key")}),
+            errors.InvalidCallRequest,
+        )
+        call = services.call_place(user=request.user, to_number=data.pop("phone_number"), **data, source="api")
+        location = reverse("calls:call_detail", kwargs={"call_id": str(call.id)})
+        return Response(_details(call), status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class CallCollectionApi(CallListApi, CallCreateApi):
+    """``/calls/`` serves two operations; each keeps its own class and its own scope."""
+
+    def get_permissions(self) -> list[BasePermission]:
+        operation = CallCreateApi if self.request.method == "POST" else CallListApi
+        return [permission() for permission in operation.permission_classes]
+
+
+# --- /calls/{id}/ -----------------------------------------------------------------------------------
+
+
+class CallDetailApi(APIView):
+    permission_classes = READ
+
+    @extend_schema(tags=[TAG], operation_id="calls_retrieve", summary="One call's details (getCallDetails)",
+                   parameters=[CALL_ID], responses={200: CallDetailsSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, call_id: str) -> Response:
+        return Response(_details(selectors.call_get_for_user(user=request.user, call_id=call_id)))
+
+
+class CallCancelApi(APIView):
+    permission_classes = WRITE
+
+    @extend_schema(
+        tags=[TAG], operation_id="calls_cancel", summary="Cancel a call (cancelCall)",
+        description=("Stops a queued, scheduled or live call and releases its reserved credits. Cancelling a "
+                     "cancelled call changes nothing; a call that already ended is 409."),
+        parameters=[CALL_ID], request=None,
+        responses={200: CallDetailsSerializer, 404: NOT_FOUND, 409: ERROR, 503: ERROR},
+    )
+    def post(self, request: Request, call_id: str) -> Response:
+        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        return Response(_details(services.call_cancel(call=call, source="api")))
+
+
+class CallTranscriptApi(APIView):
+    permission_classes = READ
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _FormatIsAQueryParameter
+
+    @extend_schema(tags=[TAG], operation_id="calls_transcript", summary="A call's transcript (getCallTranscript)",
+                   parameters=[CALL_ID, TranscriptQuerySerializer],
+                   responses={200: TranscriptSerializer, 400: ERROR, 404: NOT_FOUND})
+    def get(self, request: Request, call_id: str) -> Response:
+        fmt = validated(TranscriptQuerySerializer(data=request.query_params))["format"]
+        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        if fmt == "corrected":
+            call = services.call_store_corrected_transcript(call=call)
+        return Response(TranscriptSerializer(presenters.call_transcript(call, fmt)).data)
+
+
+class CallRecordingApi(APIView):
+    permission_classes = READ
+
+    @extend_schema(
+        tags=[TAG], operation_id="calls_recording", summary="A link to a call's recording (getCallRecording)",
+        description=("Stores the audio on first use, then answers a signed link that downloads it without a token "
+                     "until `expires_at`. 404 recording_not_available for calls placed without record=true or "
+                     "not ended yet."),
+        parameters=[CALL_ID], responses={200: RecordingSerializer, 404: NOT_FOUND, 503: ERROR},
+    )
+    def get(self, request: Request, call_id: str) -> Response:
+        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        call = services.call_attach_recording(call=call)
+        url, expires_at = recording_link(call)
+        return Response(RecordingSerializer({
+            "call_id": str(call.id), "url": url, "expires_at": expires_at.isoformat(),
+            "content_type": call.recording_content_type, "bytes": call.recording_bytes,
+            "duration_seconds": recording_duration_seconds(call),
+        }).data)
+
+
+class CallRecordingDownloadApi(APIView):
+    """Public by design: the signed token is the credential (it names the call and its owner, and expires)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonWhateverTheClientAccepts
+
+    @extend_schema(
+        tags=[TAG], operation_id="calls_recording_download", summary="Download a recording with a signed link",
+        description="The `url` from GET /calls/{call_id}/recording/. An invalid, expired or foreign link is 404.",
+        auth=[], parameters=[CALL_ID, OpenApiParameter("token", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                                                       required=True, description="From the signed link.")],
+        responses={(200, "audio/wav"): OpenApiTypes.BINARY, (200, "audio/mpeg"): OpenApiTypes.BINARY,
+                   404: OpenApiResponse(ErrorSerializer, description="recording_link_invalid")},
+    )
+    def get(self, request: Request, call_id: str) -> FileResponse:
+        call = recording_link_call(call_id=call_id, token=request.query_params.get("token", ""))
+        try:
+            handle = call.recording_file.open("rb")
+        except OSError:
+            raise errors.RecordingLinkInvalid() from None
+        response = FileResponse(handle, content_type=call.recording_content_type or "application/octet-stream",
+                                filename=call.recording_file.name.rsplit("/", 1)[-1])
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from calls import apis, webhooks
+
+app_name = "calls"
+
+urlpatterns = [
+    path("calls/", apis.CallCollectionApi.as_view(), name="calls"),
+    path("calls/<str:call_id>/", apis.CallDetailApi.as_view(), name="call_detail"),
+    path("calls/<str:call_id>/cancel/", apis.CallCancelApi.as_view(), name="call_cancel"),
+    path("calls/<str:call_id>/transcript/", apis.CallTranscriptApi.as_view(), name="call_transcript"),
+    path("calls/<str:call_id>/recording/", apis.CallRecordingApi.as_view(), name="call_recording"),
+    # No trailing slash: calls.recordings.recording_link builds this URL.
+    path("calls/<str:call_id>/recording/download", apis.CallRecordingDownloadApi.as_view(),
+         name="call_recording_download"),
+    path("webhooks/bland", webhooks.BlandWebhookApi.as_view(), name="webhook_bland"),
+]
