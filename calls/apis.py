@@ -18,6 +18,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from calls import errors, presenters, selectors, services
@@ -34,6 +35,7 @@ from calls.serializers import (
     TranscriptSerializer,
     validated,
 )
+from calls.throttles import PlaceCallsThrottle
 from users import scopes
 from users.permissions import scope_required
 
@@ -76,6 +78,7 @@ class JsonWhateverTheClientAccepts(BaseContentNegotiation):
 
 class CallListApi(APIView):
     permission_classes = READ
+    throttle_classes: list[type[BaseThrottle]] = []
 
     @extend_schema(
         tags=[TAG], operation_id="calls_list", summary="List your calls (getCallHistory)",
@@ -103,6 +106,7 @@ class CallListApi(APIView):
 
 class CallCreateApi(APIView):
     permission_classes = WRITE
+    throttle_classes = [PlaceCallsThrottle]
 
     @extend_schema(
         tags=[TAG], operation_id="calls_create", summary="Place an AI phone call (makePhoneCall)",
@@ -136,6 +140,10 @@ class CallCollectionApi(CallListApi, CallCreateApi):
         operation = CallCreateApi if self.request.method == "POST" else CallListApi
         return [permission() for permission in operation.permission_classes]
 
+    def get_throttles(self) -> list[BaseThrottle]:
+        operation = CallCreateApi if self.request.method == "POST" else CallListApi
+        return [throttle() for throttle in operation.throttle_classes]
+
 
 # --- /calls/{id}/ -----------------------------------------------------------------------------------
 
@@ -151,6 +159,7 @@ class CallDetailApi(APIView):
 
 class CallCancelApi(APIView):
     permission_classes = WRITE
+    throttle_classes = [PlaceCallsThrottle]
 
     @extend_schema(
         tags=[TAG], operation_id="calls_cancel", summary="Cancel a call (cancelCall)",

@@ -423,3 +423,24 @@ def test_swagger_schema_documents_every_calls_operation(api):
     assert {"calls_list", "calls_create", "calls_retrieve", "calls_cancel", "calls_transcript", "calls_recording",
             "calls_recording_download", "webhooks_bland"} <= operations
     assert "jwtAuth" in schema["components"]["securitySchemes"]
+
+
+def test_rest_placing_spends_the_same_per_user_budget_as_mcp_and_answers_429(api, user, settings):
+    from mcp_gateway.apps import gateway
+    from mcp_gateway.ratelimit import RateLimiter
+
+    limiter = gateway().dispatcher.rate_limiter
+    gateway().dispatcher.rate_limiter = RateLimiter({"place": "1/hour", "read": "100/minute"}, settings.REDIS_URL,
+                                                    clock=lambda: 1_000_000.0)
+    try:
+        user.rate_limits = {"place": "1/hour"}
+        user.save(update_fields=["rate_limits"])
+        body = {"phone_number": "not a number", "task": "x"}
+        first = api.post("/api/v1/calls/", body, format="json")
+        second = api.post("/api/v1/calls/", body, format="json")
+    finally:
+        gateway().dispatcher.rate_limiter = limiter
+    assert first.status_code == 400  # counted, then refused for its bad number
+    assert second.status_code == 429
+    assert int(second["Retry-After"]) > 0
+    assert second.json()["error"]["code"] == "throttled"
