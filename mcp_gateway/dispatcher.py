@@ -335,9 +335,23 @@ class Dispatcher:
         task, scope = entry
         if scope.method == "initialize":
             return False
-        scope.cancelled.set()
-        if task is not None:
+        if task is None:
+            scope.cancelled.set()
+            return True
+        loop = task.get_loop()
+
+        def stop() -> None:
+            scope.cancelled.set()
             task.cancel()
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            stop()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(stop)  # asyncio objects belong to their loop's thread
         return True
 
     # --- requests --------------------------------------------------------------------------------

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
+from mcp_gateway.sessions import redis_for_loop
 from mcp_gateway.streams import user_group
 
 
@@ -62,35 +67,46 @@ async def listen(*, user_id: int | None) -> AsyncIterator[AsyncIterator[dict[str
         await layer.group_discard(group, channel)
 
 
-CANCEL_GROUP = "mcp_cancellations"
-_cancel_listeners: dict[int, asyncio.Task[None]] = {}
+CANCEL_CHANNEL = "callmcp:mcp:cancellations"
+_cancel_listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+logger = logging.getLogger(__name__)
 
 
 async def broadcast_cancel(*, session_id: str, request_id: Any) -> None:
-    """Ask every process to stop ``request_id`` of ``session_id`` (one of them is running it)."""
-    await get_channel_layer().group_send(
-        CANCEL_GROUP, {"type": "mcp.cancel", "session": session_id, "request_id": request_id}
-    )
+    """Ask every process to stop ``request_id`` of ``session_id`` (one of them is running it).
+
+    Over Redis pub/sub: without Redis there is one process, and it has already looked locally.
+    """
+    if not settings.REDIS_URL:
+        return
+    message = json.dumps({"session": session_id, "request_id": request_id})
+    await redis_for_loop(settings.REDIS_URL).publish(CANCEL_CHANNEL, message)
 
 
 def ensure_cancel_listener(cancel: Callable[[str, Any], bool]) -> None:
-    """One listener per process and event loop, started the first time a session request runs."""
+    """One subscriber per event loop (normally one per process), started by the first session request."""
+    if not settings.REDIS_URL:
+        return
     loop = asyncio.get_running_loop()
-    task = _cancel_listeners.get(id(loop))
+    task = _cancel_listeners.get(loop)
     if task is not None and not task.done():
         return
 
     async def listen_for_cancellations() -> None:
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        while True:
-            await layer.group_add(CANCEL_GROUP, channel)  # renewed hourly: group membership expires
-            try:
-                async with asyncio.timeout(3600):
-                    while True:
-                        event = await layer.receive(channel)
-                        cancel(event.get("session", ""), event.get("request_id"))
-            except TimeoutError:
-                continue
+        try:
+            pubsub = redis_for_loop(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(CANCEL_CHANNEL)
+            async for message in pubsub.listen():
+                try:
+                    event = json.loads(message["data"])
+                    cancel(str(event.get("session", "")), event.get("request_id"))
+                except (ValueError, TypeError, KeyError):
+                    continue
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a lost subscription must not take the process down; the next
+            logger.warning("cancellation listener stopped; it restarts with the next request", exc_info=True)
 
-    _cancel_listeners[id(loop)] = loop.create_task(listen_for_cancellations())
+    _cancel_listeners[loop] = loop.create_task(listen_for_cancellations())
