@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from django.http import FileResponse
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -226,14 +226,16 @@ class CallRecordingDownloadApi(APIView):
         responses={(200, "audio/wav"): OpenApiTypes.BINARY, (200, "audio/mpeg"): OpenApiTypes.BINARY,
                    404: OpenApiResponse(ErrorSerializer, description="recording_link_invalid")},
     )
-    def get(self, request: Request, call_id: str) -> FileResponse:
+    def get(self, request: Request, call_id: str) -> HttpResponse:
         call = recording_link_call(call_id=call_id, token=request.query_params.get("token", ""))
         try:
-            handle = call.recording_file.open("rb")
+            with call.recording_file.open("rb") as handle:
+                audio = handle.read()  # recordings are small; a sync file stream would be buffered under ASGI
         except OSError:
             raise errors.RecordingLinkInvalid() from None
-        response = FileResponse(handle, content_type=call.recording_content_type or "application/octet-stream",
-                                filename=call.recording_file.name.rsplit("/", 1)[-1])
+        name = call.recording_file.name.rsplit("/", 1)[-1]
+        response = HttpResponse(audio, content_type=call.recording_content_type or "application/octet-stream")
+        response["Content-Disposition"] = f'inline; filename="{name}"'
         response["Cache-Control"] = "private, no-store"
         response["Referrer-Policy"] = "no-referrer"
         return response

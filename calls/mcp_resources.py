@@ -4,8 +4,9 @@ recording, and usage. Only the owner (or staff) can read a call; anyone else get
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -47,14 +48,21 @@ def _int_arg(values: dict[str, str], name: str, default: int | None = None) -> i
     return int(raw)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
     arguments: dict[str, Any] = {k: v for k, v in values.items() if v not in (None, "")}
     for name in ("status", "answered_by"):
         if name in arguments:
             arguments[name] = arguments[name].split(",")
     filters = history_filters(arguments)
+    # A date without an offset means UTC (as in credits://usage), not a naive datetime the ORM warns about.
+    filters = dataclasses.replace(filters, since=_utc(filters.since), until=_utc(filters.until))
+    limit = _int_arg(values, "limit")
     page = selectors.call_history(user=_user(ctx), filters=filters, cursor=values.get("cursor") or None,
-                                  limit=_int_arg(values, "limit", 20) or 20)
+                                  limit=20 if limit is None else limit)
     return {"calls": [presenters.call_summary(c) for c in page.calls], "total": page.total,
             "next_cursor": page.next_cursor}
 
@@ -148,11 +156,7 @@ def _usage(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
             raise InvalidInput(reason=f"{name} must be an ISO 8601 date or date-time, not {raw!r}.") from None
-        if parsed.tzinfo is None:
-            from datetime import UTC
-
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed
+        return _utc(parsed)
 
     return usage_report(user=_user(ctx), since=when("since"), until=when("until"),
                         group_by=values.get("group_by") or "day")

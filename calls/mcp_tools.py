@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -59,13 +59,17 @@ def _user(ctx: RequestScope) -> User:
     return User.objects.get(pk=ctx.principal.user_id)
 
 
-def _parse_time(value: Any, field: str) -> datetime | None:
+def _parse_time(value: Any, field: str, *, assume_utc: bool = False) -> datetime | None:
+    """ISO 8601; a filter bound without an offset is read as UTC (a schedule must say its offset)."""
     if value in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(str(value))
+        parsed = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInput(reason=f"{field} must be an ISO 8601 date-time, e.g. 2026-12-01T15:00:00+00:00.") from None
+    if assume_utc and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 # --- makePhoneCall ----------------------------------------------------------------------------------
@@ -234,8 +238,8 @@ def history_filters(arguments: dict[str, Any]) -> selectors.HistoryFilters:
         status=many(arguments.get("status")),
         answered_by=many(arguments.get("answered_by")),
         number=services.normalize_phone_number(number, field="number") if number else "",
-        since=_parse_time(arguments.get("since"), "since"),
-        until=_parse_time(arguments.get("until"), "until"),
+        since=_parse_time(arguments.get("since"), "since", assume_utc=True),
+        until=_parse_time(arguments.get("until"), "until", assume_utc=True),
         min_duration=arguments.get("min_duration"),
         max_duration=arguments.get("max_duration"),
     )

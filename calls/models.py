@@ -95,6 +95,7 @@ class Call(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="call_owner_history"),
             models.Index(fields=["owner", "status", "-created_at"], name="call_owner_status"),
             models.Index(fields=["owner", "to_number", "-created_at"], name="call_owner_number"),
+            models.Index(fields=["owner", "from_number", "-created_at"], name="call_owner_from_number"),
             models.Index(fields=["owner", "answered_by", "-created_at"], name="call_owner_answered_by"),
             models.Index(fields=["status", "updated_at"], name="call_status_updated"),
         ]

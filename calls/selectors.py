@@ -96,7 +96,8 @@ def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Ca
 
 def call_history(*, user: User, filters: HistoryFilters, cursor: str | None = None, limit: int = 20) -> HistoryPage:
     """Newest first, keyset-paginated on (created_at, id): stable while new calls arrive, and the same
-    two queries (count, page) whatever the page number. Never silently capped: ``total`` says how many."""
+    two queries (count, page) whatever the page number. Never silently capped: ``total`` counts every
+    match now, new calls included (they appear on the first page, never in later ones)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(reason=f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     query = call_history_queryset(user=user, filters=filters)
@@ -104,7 +105,10 @@ def call_history(*, user: User, filters: HistoryFilters, cursor: str | None = No
     page_query = query.order_by("-created_at", "-id")
     if cursor:
         created_at, call_id = _decode_cursor(cursor)
-        page_query = page_query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=call_id))
+        # The redundant created_at__lte bound lets the (owner, created_at, id) index seek to the page.
+        page_query = page_query.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=call_id)
+        )
     calls = list(page_query[: limit + 1])
     has_more = len(calls) > limit
     calls = calls[:limit]

@@ -39,6 +39,9 @@ _FINAL_STATUS = {
     "no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "canceled": CallStatus.CANCELED,
     "cancelled": CallStatus.CANCELED,
 }
+# Our call id travels in the provider's metadata, so a webhook that overtakes the answer to
+# POST /v1/calls (before we know the provider's id) still finds its call.
+CALL_ID_METADATA_KEY = "callmcp_call_id"
 _ERROR_QUEUE_STATUSES = {"pre_queue_error", "queue_error", "call_error", "complete_error"}
 
 
@@ -80,7 +83,7 @@ def _webhook_url() -> str:
 # --- notifications ---------------------------------------------------------------------------------
 
 
-def _notify_after_commit(call: Call, *, new: bool = False, credits: bool = False) -> None:
+def _notify_after_commit(call: Call, *, new: bool = False) -> None:
     user_id, uri = call.owner_id, f"calls://{call.id}"
     # Cached resources go stale the moment this commits: drop them before anyone can read them again.
     transaction.on_commit(lambda: call_cache.invalidate(user_id, *call_cache.HOT))
@@ -93,8 +96,6 @@ def _notify_after_commit(call: Call, *, new: bool = False, credits: bool = False
             if new:
                 notify.resource_updated(user_id=user_id, uri="calls://history")
                 notify.list_changed(user_id=user_id, kind="resources")
-            if credits:
-                notify.resource_updated(user_id=user_id, uri="credits://balance")
         except Exception:  # noqa: BLE001 - a notification must never undo or fail a committed change
             logger.exception("could not publish MCP notifications for call %s", call.id)
 
@@ -170,7 +171,8 @@ def call_place(
         provider_call_id = provider.place_call(PlaceCallRequest(
             to_number=to_number, task=task, pathway_id=pathway_id, from_number=from_number, voice=voice,
             first_sentence=first_sentence, language=language, max_duration=max_duration, record=record,
-            wait_for_greeting=wait_for_greeting, start_time=start_time, metadata=metadata or {},
+            wait_for_greeting=wait_for_greeting, start_time=start_time,
+            metadata={**(metadata or {}), CALL_ID_METADATA_KEY: str(call.id)},
             request_data=request_data or {}, webhook=_webhook_url(),
         ))
     except errors.ProviderError:
@@ -189,11 +191,24 @@ def call_place(
         locked.save(update_fields=["provider", "provider_call_id", "status", "updated_at"])
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
-        _notify_after_commit(locked, new=True, credits=True)
+        _notify_after_commit(locked, new=True)
     return locked
 
 
 # --- updates from the provider ---------------------------------------------------------------------
+
+
+def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
+    metadata = update.raw.get("metadata") if isinstance(update.raw.get("metadata"), dict) else {}
+    try:
+        call_id = uuid.UUID(str(metadata.get(CALL_ID_METADATA_KEY)))
+    except ValueError:
+        return None
+    locked = query.filter(pk=call_id, provider_call_id__isnull=True).first()
+    if locked is not None:
+        locked.provider_call_id = update.provider_call_id
+        locked.save(update_fields=["provider_call_id", "updated_at"])
+    return locked
 
 
 def _status_from_provider(call: Call, update: ProviderCall) -> str:
@@ -226,6 +241,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
         locked = (query.filter(pk=call.pk) if call is not None else
                   query.filter(provider_call_id=update.provider_call_id)).first()
         if locked is None:
+            locked = _call_named_in_metadata(query, update)
+        if locked is None:
             return None
         before = locked.status
         new_status = _status_from_provider(locked, update)
@@ -241,18 +258,29 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
                 detail=(update.error_message or f"{update.queue_status} {update.status}".strip())[:255],
                 payload={"queue_status": update.queue_status, "status": update.status},
             )
-        settled = False
+        if changed:
+            _notify_after_commit(locked)  # first, so subscribers hear of the call before its credits
         if new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES:
-            settled = _settle(locked)
+            _settle(locked)
             changed.add("cost_credits")
         if changed:
             locked.save(update_fields=[*sorted(changed), "updated_at"])
-            _notify_after_commit(locked, credits=settled)
     if locked.status == CallStatus.COMPLETED and locked.record and locked.recording_url and not locked.recording_file:
         from calls.tasks import fetch_recording
 
         transaction.on_commit(lambda: fetch_recording.delay(str(locked.id)))
     return locked
+
+
+def _e164_or_blank(raw: str) -> str:
+    """The provider's caller id, normalised; Bland sometimes reports national digits only."""
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _merge_details(call: Call, update: ProviderCall) -> set[str]:
@@ -266,6 +294,7 @@ def _merge_details(call: Call, update: ProviderCall) -> set[str]:
         "provider_price": update.price,
         "summary": update.summary,
         "recording_url": update.recording_url,
+        "from_number": _e164_or_blank(update.from_number),
         "error_message": update.error_message,
         "ended_by": update.ended_by,
         "disposition": update.disposition,
@@ -334,10 +363,10 @@ def call_cancel(*, call: Call, source: str = "tool") -> Call:
         locked.status = CallStatus.CANCELED
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
-                                 detail="cancelled by the owner")
+                                 detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
+        _notify_after_commit(locked)
         _settle(locked)
         locked.save(update_fields=["status", "ended_at", "cost_credits", "updated_at"])
-        _notify_after_commit(locked, credits=True)
     return locked
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 T = TypeVar("T")
 
@@ -20,4 +20,7 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         close_old_connections()
         return fn(*args, **kwargs)
 
-    return await sync_to_async(call)()
+    # On a server database, a thread pool: concurrent tool calls (each a self-contained unit of ORM
+    # work, possibly with provider I/O) must not queue behind one another on Django's single
+    # "thread-sensitive" thread. SQLite (laptop default) keeps that one thread: it locks whole tables.
+    return await sync_to_async(call, thread_sensitive=connection.vendor == "sqlite")()

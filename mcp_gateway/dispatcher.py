@@ -649,7 +649,13 @@ class Dispatcher:
         self, scope: RequestScope, params: dict[str, Any], session: SessionState | None
     ) -> dict:
         uri = params["uri"]
-        self._resolve(scope, uri)
+        reader, variables, _ = self._resolve(scope, uri)
+        try:
+            await _call(reader, scope, uri, **variables)  # the same access check as reading it
+        except DomainNotFound:
+            raise self._not_found(scope, uri) from None
+        except DomainError:
+            pass  # e.g. a recording not made yet: subscribing to hear when it is stays allowed
         if session is not None and uri not in session.subscriptions:
             session.subscriptions.append(uri)
         return {}

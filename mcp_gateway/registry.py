@@ -99,7 +99,7 @@ class TemplateSpec:
         return template
 
     def match(self, uri: str) -> dict[str, str] | None:
-        from urllib.parse import parse_qsl, urlsplit
+        from urllib.parse import unquote
 
         if self.pattern is None:
             return None
@@ -111,7 +111,10 @@ class TemplateSpec:
         if query:
             if not self.query_params:
                 return None
-            values.update({k: v for k, v in parse_qsl(urlsplit("?" + query).query) if k in self.query_params})
+            # RFC 6570 form-style expansion percent-encodes "+"; a literal "+" (E.164 numbers, UTC offsets)
+            # is kept as "+", never read as a space.
+            pairs = (part.partition("=") for part in query.split("&") if part)
+            values.update({unquote(k): unquote(v) for k, _, v in pairs if unquote(k) in self.query_params})
         return values
 
 

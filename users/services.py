@@ -6,6 +6,7 @@ Callers catch ``InsufficientCredits`` and ``InvalidAmount`` (both ``DomainError`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from users import resource_cache
 from users import scopes as scope_names
 from users.errors import InsufficientCredits, InvalidAmount, UnknownScopes
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
+
+logger = logging.getLogger(__name__)
 
 
 def user_create(
@@ -66,8 +69,19 @@ def _locked_account(user: User) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(user=user)
 
 
-def _invalidate_balance_after_commit(user_id: int) -> None:
-    transaction.on_commit(lambda: resource_cache.invalidate(user_id, "credits:balance"))
+def _balance_changed(user_id: int) -> None:
+    """After commit: drop the cached balance, then tell MCP subscribers of credits://balance."""
+
+    def after_commit() -> None:
+        resource_cache.invalidate(user_id, "credits:balance")
+        from mcp_gateway import notify
+
+        try:
+            notify.resource_updated(user_id=user_id, uri="credits://balance")
+        except Exception:  # noqa: BLE001 - a notification must never fail a committed credit movement
+            logger.exception("could not publish the balance change of user %s", user_id)
+
+    transaction.on_commit(after_commit)
 
 
 def _append(
@@ -84,7 +98,7 @@ def _append(
     account.balance += amount
     account.reserved += reserved_delta
     account.save(update_fields=["balance", "reserved", "updated_at"])
-    _invalidate_balance_after_commit(account.user_id)
+    _balance_changed(account.user_id)
     return CreditLedgerEntry.objects.create(
         account=account,
         kind=kind,

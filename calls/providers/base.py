@@ -52,6 +52,7 @@ class ProviderCall:
     summary: str = ""
     transcript: tuple[TranscriptSegment, ...] = ()
     recording_url: str = ""
+    from_number: str = ""
     error_message: str = ""
     ended_by: str = ""
     disposition: str = ""

@@ -264,6 +264,7 @@ class BlandClient:
             summary=str(payload.get("summary") or ""),
             transcript=transcript,
             recording_url=str(payload.get("recording_url") or ""),
+            from_number=str(payload.get("from") or ""),
             error_message=str(payload.get("error_message") or "") if payload.get("error_message") != "unknown" else "",
             ended_by=str(payload.get("call_ended_by") or ""),
             disposition=str(payload.get("disposition_tag") or ""),

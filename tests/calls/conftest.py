@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from calls.models import Call, CallStatus
@@ -145,7 +146,7 @@ def post_webhook(client: Any, payload: Any, *, signature: str | None = None, raw
 
 
 @pytest.fixture
-def live_sim(sim: BackgroundSimulator, mcp_server: str, calls_settings) -> BackgroundSimulator:  # noqa: ANN001
+def live_sim(sim: BackgroundSimulator, mcp_server: str, calls_settings: Settings) -> BackgroundSimulator:
     """``sim`` (the provider of this process, clock frozen: tests move it with ``/_sim/advance``) whose signed
     post-call webhooks go to the live MCP server's ``/api/v1/webhooks/bland``. The server runs in this
     process, so these settings are its settings; makePhoneCall's wait loop polls every 50 ms, not every second."""

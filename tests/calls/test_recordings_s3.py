@@ -81,4 +81,4 @@ def test_a_recording_is_fetched_once_stored_on_s3_and_downloadable_by_signed_lin
     response = client.get(f"{link.path}?{link.query}")
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
-    assert b"".join(response.streaming_content) == audio
+    assert response.content == audio

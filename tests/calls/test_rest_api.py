@@ -373,8 +373,7 @@ def test_recording_gives_a_signed_link_that_downloads_without_a_token(api, anon,
     download = anon.get(f"{link.path}?{link.query}", HTTP_ACCEPT="audio/wav")
     assert download.status_code == 200
     assert download["Content-Type"] == "audio/wav"
-    audio = b"".join(download.streaming_content)
-    download.close()
+    audio = download.content
     assert audio[:4] == b"RIFF"
     assert len(audio) == body["bytes"]
 

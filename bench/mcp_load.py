@@ -1,0 +1,738 @@
+"""MCP load benchmark: our server against the official SDK anchor and django-mcp-server, in one run.
+
+    cd /work/main && .venv/bin/python bench/mcp_load.py [--requests 3000] [--tool NAME --tool-args JSON]
+
+What it does (see bench/README.md for what each figure means and the goals):
+
+1. Prepares our server: the database (``DATABASE_URL``, else a throwaway SQLite file), ``manage.py
+   migrate``, a bench user with a token, then ``uvicorn config.asgi:application`` with the production
+   settings on 127.0.0.1 and a free port (``REDIS_URL`` is passed through when set).
+2. Load with an aiohttp client: handshake once per worker, then N requests shared by C workers, each
+   worker sending one request at a time; for ``tools/list`` and a cheap ``tools/call``; over
+   Streamable HTTP (legacy era: initialize + session; modern era 2026-07-28: stateless ``_meta``
+   requests with the routing headers) and WebSocket (``/mcp``, subprotocol ``mcp``, one connection
+   per worker).
+3. The same HTTP workload against ``bench/anchor_sdk_server.py`` (official SDK ``mcp`` 2.3.0) and
+   against django-mcp-server 0.5.7 (``bench/djmcp_project`` in its own virtualenv
+   ``bench/.venv-djmcp``, created on first use or with ``--setup``).
+4. 1,000 idle WebSocket sessions against a fresh server process: its RSS before and after.
+
+Everything listens on 127.0.0.1 only; every request has a timeout; every process started here is
+terminated at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = Path(sys.executable)
+VENV_BIN = PYTHON.parent
+DJMCP_VENV = BENCH / ".venv-djmcp"
+DJMCP_REQUIREMENTS = ["django-mcp-server==0.5.7", "mcp<2", "uvicorn"]
+
+LEGACY_VERSION = "2025-11-25"
+MODERN_VERSION = "2026-07-28"
+PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
+CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
+CLIENT_INFO = {"name": "callmcp-bench", "version": "1"}
+ACCEPT = "application/json, text/event-stream"
+NAMED = {"tools/call": "name", "resources/read": "uri", "prompts/get": "name"}
+BENCH_USER = "mcp-bench"
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A server subprocess on 127.0.0.1; its output goes to ``log``."""
+
+    name: str
+    argv: list[str]
+    port: int
+    log: Path
+    env: dict[str, str]
+    cwd: Path = ROOT
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_path: str, timeout: float = 60) -> None:
+        self._log_file = self.log.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own argv
+            self.argv, cwd=self.cwd, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log}:\n{self.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.settimeout(2)
+                    sock.sendall(f"GET {ready_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+                    if sock.recv(16).startswith(b"HTTP/"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s; see {self.log}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if getattr(self, "_log_file", None) is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def run_checked(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> str:
+    done = subprocess.run(  # noqa: S603 - our own argv
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    if done.returncode != 0:
+        output = done.stdout[-2000:] + done.stderr[-3000:]
+        raise RuntimeError(f"{' '.join(argv[:3])} failed ({done.returncode}):\n{output}")
+    return done.stdout
+
+
+# --- our server -----------------------------------------------------------------------------------
+
+USER_SCRIPT = """
+from datetime import timedelta
+from users import scopes
+from users.models import User
+from users.services import token_for_user, user_create
+user = User.objects.filter(username={username!r}).first()
+if user is None:
+    user = user_create(username={username!r}, password=None, scopes=list(scopes.ALL_SCOPES))
+user.scopes = list(scopes.ALL_SCOPES)
+user.is_active = True
+# The documented per-user override (admin: rate limits) so the load is not answered 429.
+user.rate_limits = {{"read": "100000000/minute", "place": "100000000/minute"}}
+user.save()
+print("BENCH_TOKEN=" + token_for_user(user=user, lifetime=timedelta(days=1)))
+"""
+
+
+def ours_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
+    )
+    env.pop("JWT_SIGNING_KEY", None)  # production signs with SECRET_KEY then; the token is minted with the same
+    return env
+
+
+def prepare_ours(env: dict[str, str]) -> str:
+    python = str(PYTHON)
+    run_checked([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, timeout=600)
+    out = run_checked(
+        [python, "manage.py", "shell", "-c", USER_SCRIPT.format(username=BENCH_USER)], env=env, cwd=ROOT, timeout=300
+    )
+    match = re.search(r"BENCH_TOKEN=(\S+)", out)
+    if not match:
+        raise RuntimeError(f"no token in manage.py shell output:\n{out[-2000:]}")
+    return match.group(1)
+
+
+def ours_server(env: dict[str, str], tmp: Path, tag: str) -> Server:
+    port = free_port()
+    argv = [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning"]
+    return Server(f"callmcp ({tag})", argv, port, tmp / f"ours-{tag}.log", env)
+
+
+# --- the comparison servers -----------------------------------------------------------------------
+
+
+def sdk_server(tmp: Path) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    argv = [str(PYTHON), str(BENCH / "anchor_sdk_server.py"), "--port", str(port)]
+    return Server("official SDK 2.3 anchor", argv, port, tmp / "sdk.log", env)
+
+
+def ensure_djmcp_venv(force: bool) -> Path:
+    """django-mcp-server needs ``mcp<2``: it gets its own virtualenv, made once (or again with --setup)."""
+    python = DJMCP_VENV / "bin" / "python"
+    marker = DJMCP_VENV / ".installed"
+    if force and DJMCP_VENV.exists():
+        shutil.rmtree(DJMCP_VENV)
+    if not marker.exists():
+        print(f"# creating {DJMCP_VENV.relative_to(ROOT)} with {' '.join(DJMCP_REQUIREMENTS)} ...", flush=True)
+        base = shutil.which("python3") or sys.executable
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        run_checked([base, "-m", "venv", "--clear", str(DJMCP_VENV)], env=env, cwd=BENCH, timeout=300)
+        run_checked([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                     *DJMCP_REQUIREMENTS], env=env, cwd=BENCH, timeout=900)
+        marker.write_text(" ".join(DJMCP_REQUIREMENTS) + "\n")
+    return python
+
+
+def djmcp_server(tmp: Path, force_setup: bool) -> Server:
+    python = ensure_djmcp_venv(force_setup)
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    env.update(DJANGO_SETTINGS_MODULE="djmcp_project.settings", DJMCP_SQLITE=str(tmp / "djmcp.sqlite3"),
+               SECRET_KEY=secrets.token_urlsafe(50))
+    run_checked([str(python), "-m", "django", "migrate", "--noinput", "-v0"], env=env, cwd=BENCH, timeout=300)
+    port = free_port()
+    argv = [str(python.parent / "uvicorn"), "djmcp_project.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    return Server("django-mcp-server 0.5.7", argv, port, tmp / "djmcp.log", env, cwd=BENCH)
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+class RequestFailed(Exception):
+    """One request's answer was not a successful result; ``str()`` is the error kind."""
+
+
+def parse_answer(status: int, content_type: str, body: bytes, request_id: int) -> dict[str, Any]:
+    """The JSON-RPC answer to ``request_id`` from a JSON or SSE body; raises ``RequestFailed``."""
+    answer: Any = None
+    if content_type.startswith("text/event-stream"):
+        for line in body.decode(errors="replace").splitlines():
+            if line.startswith("data:") and line[5:].strip():
+                with contextlib.suppress(ValueError):
+                    message = json.loads(line[5:])
+                    if isinstance(message, dict) and message.get("id") == request_id:
+                        answer = message
+    elif body:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise RequestFailed(f"HTTP {status} non-JSON {body[:60]!r}") from None
+    if not isinstance(answer, dict):
+        raise RequestFailed(f"HTTP {status} no answer")
+    if "error" in answer:
+        error = answer["error"] if isinstance(answer["error"], dict) else {}
+        raise RequestFailed(f"HTTP {status} JSON-RPC {error.get('code')}: {str(error.get('message'))[:80]}")
+    if status != 200:
+        raise RequestFailed(f"HTTP {status}")
+    result = answer.get("result")
+    if not isinstance(result, dict):
+        raise RequestFailed("no result")
+    if result.get("isError"):
+        text = "".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, dict))
+        raise RequestFailed(f"isError: {text[:80]}")
+    return answer
+
+
+def header_value(value: str) -> str:
+    if value.isascii() and value.isprintable() and value == value.strip():
+        return value
+    return "=?base64?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+@dataclass
+class Target:
+    """One server to load: where it is and what its cheap tool is."""
+
+    name: str
+    http_url: str
+    token: str | None
+    tool: str
+    tool_args: dict[str, Any]
+    ws_url: str | None = None
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def call(self, method: str) -> tuple[str, dict[str, Any]]:
+        if method == "tools/call":
+            return method, {"name": self.tool, "arguments": self.tool_args}
+        return method, {}
+
+
+@dataclass
+class Channel:
+    """A handshaken client: sends one request, returns the answer (raises ``RequestFailed``)."""
+
+    request: Callable[[int], Awaitable[dict[str, Any]]]
+    close: Callable[[], Awaitable[None]]
+
+
+class Body:
+    """A request body as bytes with the id spliced in: no JSON encoding per request on the client."""
+
+    def __init__(self, method: str, params: dict[str, Any]) -> None:
+        text = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 0}, separators=(",", ":"))
+        assert text.endswith(',"id":0}')
+        self._head = text[: -len('0}')].encode()
+
+    def __call__(self, request_id: int) -> bytes:
+        return self._head + str(request_id).encode() + b"}"
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], request_id: int
+               ) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
+    async with http.post(url, data=body, headers=headers) as response:
+        raw = await response.read()
+        return parse_answer(response.status, response.headers.get("Content-Type", ""), raw, request_id), response
+
+
+async def http_channel(http: aiohttp.ClientSession, target: Target, era: str, method: str) -> Channel:
+    base = {"Content-Type": "application/json", "Accept": ACCEPT, **target.auth()}
+    name, params = target.call(method)
+    if era == "legacy":
+        init = Body("initialize", {"protocolVersion": LEGACY_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
+        answer, response = await post(http, target.http_url, init(0), base, 0)
+        headers = {**base, "MCP-Protocol-Version": answer["result"]["protocolVersion"]}
+        if session_id := response.headers.get("Mcp-Session-Id"):
+            headers["Mcp-Session-Id"] = session_id
+        note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+        async with http.post(target.http_url, data=note, headers=headers) as reply:
+            await reply.read()
+            if reply.status not in (200, 202):
+                raise RequestFailed(f"notifications/initialized: HTTP {reply.status}")
+        body = Body(name, params)
+    else:
+        meta = {PROTOCOL_META: MODERN_VERSION, CAPABILITIES_META: {}, CLIENT_INFO_META: CLIENT_INFO}
+        discover = Body("server/discover", {"_meta": meta})
+        await post(http, target.http_url, discover(0),
+                   {**base, "MCP-Protocol-Version": MODERN_VERSION, "Mcp-Method": "server/discover"}, 0)
+        headers = {**base, "MCP-Protocol-Version": MODERN_VERSION, "Mcp-Method": name}
+        if name in NAMED:
+            headers["Mcp-Name"] = header_value(str(params[NAMED[name]]))
+        body = Body(name, {**params, "_meta": meta})
+
+    async def request(request_id: int) -> dict[str, Any]:
+        return (await post(http, target.http_url, body(request_id), headers, request_id))[0]
+
+    async def close() -> None:
+        if "Mcp-Session-Id" in headers:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.delete(target.http_url, headers=headers) as reply:
+                    await reply.read()
+
+    return Channel(request, close)
+
+
+async def ws_open(http: aiohttp.ClientSession, target: Target, timeout: float) -> aiohttp.ClientWebSocketResponse:
+    """A WebSocket connection with the legacy handshake done (initialize + notifications/initialized)."""
+    assert target.ws_url is not None
+    ws = await asyncio.wait_for(
+        http.ws_connect(target.ws_url, protocols=("mcp",), headers=target.auth(), autoping=True, heartbeat=None),
+        timeout,
+    )
+    try:
+        init = Body("initialize", {"protocolVersion": LEGACY_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
+        await ws.send_str(init(0).decode())
+        await ws_answer(ws, 0, timeout)
+        await ws.send_str('{"jsonrpc":"2.0","method":"notifications/initialized"}')
+    except BaseException:
+        await ws.close()
+        raise
+    return ws
+
+
+async def ws_answer(ws: aiohttp.ClientWebSocketResponse, request_id: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await ws.receive(timeout=max(0.001, deadline - time.monotonic()))
+        if message.type != aiohttp.WSMsgType.TEXT:
+            raise RequestFailed(f"WebSocket {message.type.name} {message.data!r}"[:100])
+        answer = json.loads(message.data)
+        if isinstance(answer, dict) and answer.get("id") == request_id and "method" not in answer:
+            return parse_answer(200, "application/json", message.data.encode(), request_id)
+
+
+async def ws_channel(http: aiohttp.ClientSession, target: Target, method: str, timeout: float) -> Channel:
+    ws = await ws_open(http, target, timeout)
+    body = Body(*target.call(method))
+
+    async def request(request_id: int) -> dict[str, Any]:
+        await ws.send_str(body(request_id).decode())
+        return await ws_answer(ws, request_id, timeout)
+
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), timeout)
+
+    return Channel(request, close)
+
+
+@dataclass
+class Result:
+    target: str
+    transport: str
+    era: str
+    method: str
+    concurrency: int
+    tool: str = ""
+    requests: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    skipped: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+async def drive(channels: list[Channel], count: int, result: Result | None, start_id: int) -> None:
+    """``count`` requests shared by the channels (one worker each, one request at a time)."""
+    remaining = iter(range(start_id, start_id + count))
+
+    async def worker(channel: Channel) -> None:
+        for request_id in remaining:
+            started = time.perf_counter()
+            try:
+                await channel.request(request_id)
+            except (RequestFailed, aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+                if result is not None:
+                    result.errors[str(exc) or type(exc).__name__] += 1
+                continue
+            if result is not None:
+                result.latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in channels))
+    if result is not None:
+        result.seconds = time.perf_counter() - started
+        result.requests = count
+
+
+async def run_case(target: Target, transport: str, era: str, method: str, concurrency: int,
+                   args: argparse.Namespace) -> Result:
+    result = Result(target.name, transport, era, method, concurrency, target.tool)
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+        channels: list[Channel] = []
+        try:
+            opened = await asyncio.gather(
+                *(
+                    ws_channel(http, target, method, args.timeout) if transport == "ws"
+                    else http_channel(http, target, era, method)
+                    for _ in range(concurrency)
+                ),
+                return_exceptions=True,
+            )
+            channels = [c for c in opened if isinstance(c, Channel)]
+            failures = [c for c in opened if not isinstance(c, Channel)]
+            if failures:
+                result.skipped = f"handshake failed: {str(failures[0])[:90] or type(failures[0]).__name__}"
+                return result
+            await drive(channels, args.warmup, None, 1_000_000)
+            await drive(channels, args.requests, result, 1)
+        finally:
+            await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
+    return result
+
+
+async def idle_sessions(target: Target, server: Server, count: int, timeout: float) -> dict[str, float]:
+    """Open ``count`` WebSocket sessions (initialized, then idle) and read the server's RSS."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    gate = asyncio.Semaphore(64)
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    failures: Counter[str] = Counter()
+
+    async def open_one(http: aiohttp.ClientSession) -> None:
+        async with gate:
+            try:
+                sockets.append(await ws_open(http, target, timeout))
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                failures[str(exc)[:80] or type(exc).__name__] += 1
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector) as http:
+        try:
+            # A little traffic first, so the baseline includes what the first requests load lazily.
+            warm = await ws_channel(http, target, "tools/list", timeout)
+            await drive([warm], 50, None, 1)
+            await warm.close()
+            await asyncio.sleep(1)
+            before = rss_mb(server.pid)
+            started = time.perf_counter()
+            await asyncio.gather(*(open_one(http) for _ in range(count)))
+            open_seconds = time.perf_counter() - started
+            await asyncio.sleep(2)
+            # Still alive? One ping on a few of them.
+            for ws in sockets[:: max(1, len(sockets) // 10)]:
+                await ws.send_str('{"jsonrpc":"2.0","id":7,"method":"ping"}')
+                await ws_answer(ws, 7, timeout)
+            after = rss_mb(server.pid)
+            hwm = _status_kb(server.pid, "VmHWM") / 1024
+        finally:
+            await asyncio.gather(*(asyncio.wait_for(ws.close(), timeout) for ws in sockets), return_exceptions=True)
+    if failures:
+        print(f"  idle sessions: {sum(failures.values())} failed to open: {dict(failures.most_common(3))}")
+    return {"opened": len(sockets), "before": before, "after": after, "hwm": hwm, "open_seconds": open_seconds}
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def start_profiler(server: Server, output: str, tmp: Path) -> subprocess.Popen[bytes]:
+    """py-spy (``pip install py-spy``) sampling our server during its load, as collapsed stacks."""
+    spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    log = (tmp / "py-spy.log").open("ab")
+    return subprocess.Popen(  # noqa: S603 - our own argv
+        [spy, "record", "--pid", str(server.pid), "--rate", "100", "--format", "raw", "--nonblocking",
+         "--output", output], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(spy: subprocess.Popen[bytes], output: str) -> None:
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait(timeout=10)
+    print(f"# py-spy collapsed stacks of our server: {output}", flush=True)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+HEADER = (f"{'server':<26} {'transport':<9} {'era':<7} {'method':<26} {'c':>3} {'req/s':>8} {'p50 ms':>8} "
+          f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+
+
+def row(r: Result) -> str:
+    method = r.method if r.method != "tools/call" else f"tools/call {r.tool}"
+    head = f"{r.target:<26} {r.transport:<9} {r.era:<7} {method[:26]:<26} {r.concurrency:>3}"
+    if r.skipped:
+        return f"{head}  n/a: {r.skipped}"
+    return (f"{head} {r.rps:>8.0f} {r.pct(0.50):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
+            f"{sum(r.errors.values()):>7}")
+
+
+def find(results: list[Result], target: str, transport: str, era: str, method: str, c: int) -> Result | None:
+    for r in results:
+        if (r.target, r.transport, r.era, r.method, r.concurrency) == (target, transport, era, method, c) and (
+            not r.skipped
+        ):
+            return r
+    return None
+
+
+def ratios(results: list[Result], c: int) -> Iterator[str]:
+    ours, sdk, djmcp = "callmcp", "sdk-2.3-anchor", "django-mcp-server-0.5.7"
+    for method in ("tools/list", "tools/call"):
+        for era in ("legacy", "modern"):
+            mine = find(results, ours, "http", era, method, c)
+            for other, label, goal in ((sdk, "SDK", 0.5), (djmcp, "django-mcp-server", 4.0)):
+                theirs = find(results, other, "http", era, method, c)
+                if mine and theirs:
+                    value = mine.rps / theirs.rps
+                    yield (f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}: {value:5.2f}x  "
+                           f"(goal >= {goal}x: {'PASS' if value >= goal else 'FAIL'})")
+                else:
+                    yield f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}:   n/a"
+        ws = find(results, ours, "ws", "legacy", method, c)
+        for era in ("legacy", "modern"):
+            theirs = find(results, sdk, "http", era, method, c)
+            if ws and theirs:
+                value = ws.rps / theirs.rps
+                yield (f"ours WS / SDK HTTP {era:<6}        {method:<10} c={c}: {value:5.2f}x  "
+                       f"(goal >= 3x: {'PASS' if value >= 3 else 'FAIL'})")
+    for era in ("legacy", "modern"):
+        for method in ("tools/list", "tools/call"):
+            mine = find(results, ours, "http", era, method, c)
+            if mine:
+                p99 = mine.pct(0.99)
+                yield (f"ours p99 HTTP {era:<6} {method:<10} c={c}: {p99:6.2f} ms  "
+                       f"(goal < 50 ms: {'PASS' if p99 < 50 else 'FAIL'})")
+
+
+def server_problems(server: Server) -> list[str]:
+    try:
+        text = server.log.read_text(errors="replace")
+    except OSError:
+        return []
+    lines = text.splitlines()
+    bad = [i for i, line in enumerate(lines) if re.search(r"\b(ERROR|CRITICAL|Traceback|Exception)\b", line)]
+    return [lines[i][:200] for i in bad[:8]] + ([f"... {len(bad)} such lines in {server.log}"] if len(bad) > 8 else [])
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per case (default 3000)")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests before each case")
+    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated worker counts")
+    parser.add_argument("--methods", default="tools/list,tools/call", help="which of tools/list, tools/call")
+    parser.add_argument("--tool", default="getCallHistory", help="our cheap tool for tools/call")
+    parser.add_argument("--tool-args", default='{"limit": 1}', help="its arguments as JSON")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request / handshake")
+    parser.add_argument("--idle-sessions", type=int, default=1000, help="idle WebSocket sessions (0: skip)")
+    parser.add_argument("--targets", default="ours,sdk,djmcp", help="which servers to load")
+    parser.add_argument("--setup", action="store_true", help="(re)create bench/.venv-djmcp first")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy our server during its load (collapsed stacks)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the server logs")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    targets = {t.strip() for t in args.targets.split(",") if t.strip()}
+    tool_args = json.loads(args.tool_args)
+    tmp = Path(tempfile.mkdtemp(prefix="callmcp-bench-"))
+    servers: list[Server] = []
+    results: list[Result] = []
+    idle: dict[str, float] | None = None
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+
+    def load(target: Target, transports: list[tuple[str, str]]) -> None:
+        for transport, era in transports:
+            for method in methods:
+                for c in levels:
+                    r = asyncio.run(run_case(target, transport, era, method, c, args))
+                    results.append(r)
+                    print(row(r), flush=True)
+                    for kind, n in r.errors.most_common(3):
+                        print(f"{'':<30}error x{n}: {kind}", flush=True)
+
+    print(f"# client: aiohttp {aiohttp.__version__}, {os.cpu_count()} cores shared with the server; "
+          f"n={args.requests}, warm-up {args.warmup}; logs in {tmp}", flush=True)
+    load_1m = os.getloadavg()[0]
+    if load_1m > 0.5:
+        print(f"# WARNING: load average {load_1m:.2f} before start: something else is using the CPU", flush=True)
+    print(HEADER, flush=True)
+    try:
+        env = ours_env(tmp)
+        db = env["DATABASE_URL"].split("@")[-1]
+        if "ours" in targets or args.idle_sessions:
+            token = prepare_ours(env)
+            print(f"# callmcp: production settings, uvicorn, DB {db}, REDIS_URL {env.get('REDIS_URL') or '(none)'}",
+                  flush=True)
+        if "ours" in targets:
+            server = ours_server(env, tmp, "load")
+            servers.append(server)
+            server.start("/healthz")
+            base = f"127.0.0.1:{server.port}"
+            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp")
+            spy = start_profiler(server, args.profile, tmp) if args.profile else None
+            try:
+                load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")])
+            finally:
+                if spy is not None:
+                    stop_profiler(spy, args.profile)
+            server.stop()
+        if "sdk" in targets:
+            server = sdk_server(tmp)
+            servers.append(server)
+            server.start("/mcp")
+            target = Target("sdk-2.3-anchor", f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"})
+            load(target, [("http", "legacy"), ("http", "modern")])
+            server.stop()
+        if "djmcp" in targets:
+            server = djmcp_server(tmp, args.setup)
+            servers.append(server)
+            server.start("/mcp")
+            target = Target("django-mcp-server-0.5.7", f"http://127.0.0.1:{server.port}/mcp", None, "echo",
+                            {"text": "hi"})
+            load(target, [("http", "legacy"), ("http", "modern")])
+            server.stop()
+        if args.idle_sessions:
+            server = ours_server(env, tmp, "idle")
+            servers.append(server)
+            server.start("/healthz")
+            base = f"127.0.0.1:{server.port}"
+            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp")
+            idle = asyncio.run(idle_sessions(target, server, args.idle_sessions, args.timeout))
+            server.stop()
+    finally:
+        for server in servers:
+            server.stop()
+
+    print(f"\n# load average at the end (1 min): {os.getloadavg()[0]:.2f}")
+    print("Ratios at c=16 (req/s over req/s; our tools/call is " f"{args.tool} {args.tool_args}, theirs echo):")
+    for line in ratios(results, 16 if 16 in levels else levels[-1]):
+        print("  " + line)
+    if idle is not None:
+        verdict = "PASS" if idle["after"] < 300 and idle["opened"] == args.idle_sessions else "FAIL"
+        per = (idle["after"] - idle["before"]) * 1024 / max(1, idle["opened"])
+        print(f"\nIdle WebSocket sessions: {idle['opened']}/{args.idle_sessions} opened and initialized in "
+              f"{idle['open_seconds']:.1f} s; server RSS {idle['before']:.0f} MB before, {idle['after']:.0f} MB "
+              f"with them open ({per:.0f} KB per session; peak {idle['hwm']:.0f} MB); goal < 300 MB: {verdict}")
+    problems = {s.name: server_problems(s) for s in servers}
+    if any(problems.values()):
+        print("\nServer log lines that look like errors:")
+        for name, lines in problems.items():
+            for line in lines:
+                print(f"  [{name}] {line}")
+    else:
+        print("\nNo errors in the server logs.")
+    if args.keep_logs:
+        print(f"Logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
