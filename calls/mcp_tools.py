@@ -184,8 +184,8 @@ async def get_call_details(ctx: RequestScope, arguments: dict[str, Any]) -> dict
     name="getCallHistory",
     title="List your calls",
     description=("Your calls, newest first, filtered by status, who answered, number, date range and "
-                 "duration. Pages are never silently capped: `total` counts every match and `next_cursor` "
-                 "fetches the next page."),
+                 "duration. Pages are never silently capped: `total` counts every match (as of the first page) and "
+                 "`next_cursor` fetches the next page."),
     input_schema={
         "type": "object",
         "properties": {

@@ -53,15 +53,18 @@ class HistoryPage:
     next_cursor: str | None
 
 
-def _encode_cursor(call: Call) -> str:
-    raw = json.dumps({"t": call.created_at.isoformat(), "i": str(call.id)}, separators=(",", ":"))
+def _encode_cursor(call: Call, total: int) -> str:
+    raw = json.dumps({"t": call.created_at.isoformat(), "i": str(call.id), "n": total}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(data["t"]), uuid.UUID(data["i"])
+        total = int(data["n"])
+        if total < 0:
+            raise ValueError
+        return datetime.fromisoformat(data["t"]), uuid.UUID(data["i"]), total
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise InvalidInput(reason="Invalid cursor: pass back the next_cursor of a previous page unchanged.") from exc
 
@@ -95,21 +98,23 @@ def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Ca
 
 
 def call_history(*, user: User, filters: HistoryFilters, cursor: str | None = None, limit: int = 20) -> HistoryPage:
-    """Newest first, keyset-paginated on (created_at, id): stable while new calls arrive, and the same
-    two queries (count, page) whatever the page number. Never silently capped: ``total`` counts every
-    match now, new calls included (they appear on the first page, never in later ones)."""
+    """Newest first, keyset-paginated on (created_at, id): stable while new calls arrive (they appear on
+    a fresh first page, never in later ones). Never silently capped: ``total`` counts every match when
+    the first page is read and travels in the cursor, so a walk through the pages sees one consistent
+    total and deep pages cost one indexed query (the count is the expensive part at 100,000 calls)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(reason=f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     query = call_history_queryset(user=user, filters=filters)
-    total = query.count()
     page_query = query.order_by("-created_at", "-id")
     if cursor:
-        created_at, call_id = _decode_cursor(cursor)
+        created_at, call_id, total = _decode_cursor(cursor)
         # The redundant created_at__lte bound lets the (owner, created_at, id) index seek to the page.
         page_query = page_query.filter(created_at__lte=created_at).filter(
             Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=call_id)
         )
+    else:
+        total = query.count()
     calls = list(page_query[: limit + 1])
     has_more = len(calls) > limit
     calls = calls[:limit]
-    return HistoryPage(calls=calls, total=total, next_cursor=_encode_cursor(calls[-1]) if has_more else None)
+    return HistoryPage(calls=calls, total=total, next_cursor=_encode_cursor(calls[-1], total) if has_more else None)

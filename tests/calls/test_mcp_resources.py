@@ -605,10 +605,10 @@ def test_paging_through_1000_calls_while_new_calls_arrive_gives_each_call_exactl
 
     seen: list[str] = []
     cursor = None
-    for page_number in range(1, 40):
+    for _ in range(40):
         page = read_json(client, history(limit=37, **({"cursor": cursor} if cursor else {})))
         seen.extend(c["call_id"] for c in page["calls"])
-        assert page["total"] == 1_000 + page_number - 1  # the new calls count, but stay out of later pages
+        assert page["total"] == 1_000  # the total as the walk began: new calls stay out of later pages
         make_call(alice, status=CallStatus.QUEUED)  # a new call arrives between two pages
         cursor = page["next_cursor"]
         if cursor is None:
