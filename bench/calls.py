@@ -445,27 +445,28 @@ def bench_selector(user: Any, kinds: list[Kind], samples: int) -> None:
 
     for kind in kinds:
         filters = history_filters(kind.arguments)
-        kind.rows = selectors.call_history_queryset(user=user, filters=filters).count()
+        kind.rows = selectors.call_history_queryset(owner_id=user.pk, filters=filters).count()
         # Walk the cursors from page 1 to the deepest page wanted (or the last page), timing every page.
         cursor: str | None = None
         for page_number in range(1, max(DEEP_PAGES) + 1):
             if page_number in DEEP_PAGES:
                 kind.cursors[page_number] = cursor
-            elapsed, page = timed(partial(selectors.call_history, user=user, filters=filters, cursor=cursor,
+            elapsed, page = timed(partial(selectors.call_history, owner_id=user.pk, filters=filters, cursor=cursor,
                                           limit=PAGE_SIZE))
             kind.walk_ms.append(elapsed)
             cursor = page.next_cursor
             if cursor is None:
                 break
         for page_number, page_cursor in kind.cursors.items():
-            one = partial(selectors.call_history, user=user, filters=filters, cursor=page_cursor, limit=PAGE_SIZE)
+            one = partial(selectors.call_history, owner_id=user.pk, filters=filters, cursor=page_cursor,
+                          limit=PAGE_SIZE)
             for _ in range(5):
                 one()  # warm-up
             kind.selector_ms[page_number] = [timed(one)[0] for _ in range(samples)]
             with CaptureQueriesContext(connection) as captured:
                 one()
             kind.queries[page_number] = [(q["sql"], float(q["time"]) * 1000) for q in captured.captured_queries]
-        query = selectors.call_history_queryset(user=user, filters=filters)
+        query = selectors.call_history_queryset(owner_id=user.pk, filters=filters)
         kind.count_ms = [timed(query.count)[0] for _ in range(max(20, samples // 4))]
 
 

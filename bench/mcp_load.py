@@ -197,6 +197,16 @@ def ours_server(env: dict[str, str], tmp: Path, tag: str) -> Server:
     return Server(f"callmcp ({tag})", argv, port, tmp / f"ours-{tag}.log", env)
 
 
+def ours_echo_server(env: dict[str, str], tmp: Path) -> Server:
+    """The same ASGI app in conformance mode (``manage.py mcp_conformance_server``): the gateway with a
+    trivial fixture tool, for a tools/call like-for-like with the anchors' echo. That mode has no auth
+    (the settings module is ``config.settings.base``: production refuses conformance mode)."""
+    env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings.base", "MCP_RATE_LIMIT_READ": "100000000/minute"}
+    port = free_port()
+    argv = [str(PYTHON), "manage.py", "mcp_conformance_server", "--port", str(port)]
+    return Server("callmcp (echo)", argv, port, tmp / "ours-echo.log", env)
+
+
 # --- the comparison servers -----------------------------------------------------------------------
 
 
@@ -578,6 +588,18 @@ def find(results: list[Result], target: str, transport: str, era: str, method: s
 
 def ratios(results: list[Result], c: int) -> Iterator[str]:
     ours, sdk, djmcp = "callmcp", "sdk-2.3-anchor", "django-mcp-server-0.5.7"
+    for era in ("legacy", "modern"):  # tools/call like-for-like: our gateway's trivial tool against their echo
+        mine, theirs = find(results, "callmcp-echo", "http", era, "tools/call", c), find(
+            results, sdk, "http", era, "tools/call", c)
+        if mine and theirs:
+            value = mine.rps / theirs.rps
+            yield (f"ours (echo) / SDK        HTTP {era:<6} tools/call c={c}: {value:5.2f}x  "
+                   f"(goal >= 0.5x: {'PASS' if value >= 0.5 else 'FAIL'}; p99 {mine.pct(0.99):.1f} ms)")
+        ws = find(results, "callmcp-echo", "ws", "legacy", "tools/call", c)
+        if ws and theirs:
+            value = ws.rps / theirs.rps
+            yield (f"ours WS (echo) / SDK HTTP {era:<6} tools/call c={c}: {value:5.2f}x  "
+                   f"(goal >= 3x: {'PASS' if value >= 3 else 'FAIL'})")
     for method in ("tools/list", "tools/call"):
         for era in ("legacy", "modern"):
             mine = find(results, ours, "http", era, method, c)
@@ -628,7 +650,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tool-args", default='{"limit": 1}', help="its arguments as JSON")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request / handshake")
     parser.add_argument("--idle-sessions", type=int, default=1000, help="idle WebSocket sessions (0: skip)")
-    parser.add_argument("--targets", default="ours,sdk,djmcp", help="which servers to load")
+    parser.add_argument("--targets", default="ours,ours-echo,sdk,djmcp",
+                        help="which servers to load (ours-echo: our gateway with a trivial tool, tools/call only)")
+    parser.add_argument("--transports", default="http-legacy,http-modern,ws",
+                        help="which of http-legacy, http-modern, ws (ws: ours only)")
     parser.add_argument("--setup", action="store_true", help="(re)create bench/.venv-djmcp first")
     parser.add_argument("--profile", metavar="FILE", help="py-spy our server during its load (collapsed stacks)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the server logs")
@@ -645,10 +670,13 @@ def main() -> int:
     results: list[Result] = []
     idle: dict[str, float] | None = None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    wanted = {t.strip() for t in args.transports.split(",") if t.strip()}
 
-    def load(target: Target, transports: list[tuple[str, str]]) -> None:
+    def load(target: Target, transports: list[tuple[str, str]], only: list[str] | None = None) -> None:
         for transport, era in transports:
-            for method in methods:
+            if (transport if transport == "ws" else f"{transport}-{era}") not in wanted:
+                continue
+            for method in only or methods:
                 for c in levels:
                     r = asyncio.run(run_case(target, transport, era, method, c, args))
                     results.append(r)
@@ -665,7 +693,7 @@ def main() -> int:
     try:
         env = ours_env(tmp)
         db = env["DATABASE_URL"].split("@")[-1]
-        if "ours" in targets or args.idle_sessions:
+        if targets & {"ours", "ours-echo"} or args.idle_sessions:
             token = prepare_ours(env)
             print(f"# callmcp: production settings, uvicorn, DB {db}, REDIS_URL {env.get('REDIS_URL') or '(none)'}",
                   flush=True)
@@ -681,6 +709,16 @@ def main() -> int:
             finally:
                 if spy is not None:
                     stop_profiler(spy, args.profile)
+            server.stop()
+        if "ours-echo" in targets:
+            server = ours_echo_server(env, tmp)
+            servers.append(server)
+            server.start("/healthz")
+            base = f"127.0.0.1:{server.port}"
+            target = Target("callmcp-echo", f"http://{base}/api/v1/mcp", None, "test_simple_text", {},
+                            f"ws://{base}/mcp")
+            if "tools/call" in methods:
+                load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")], ["tools/call"])
             server.stop()
         if "sdk" in targets:
             server = sdk_server(tmp)

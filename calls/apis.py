@@ -22,6 +22,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from calls import errors, presenters, selectors, services
+from calls.models import Call
 from calls.recordings import recording_duration_seconds, recording_link, recording_link_call
 from calls.serializers import (
     CallCreateSerializer,
@@ -55,6 +56,10 @@ WRITE = [IsAuthenticated, scope_required(scopes.CALLS_WRITE)]
 def _details(call: Any) -> dict[str, Any]:
     return CallDetailsSerializer(presenters.call_details(call)).data
 
+
+
+def _own_call(request: Request, call_id: str) -> Call:
+    return selectors.call_get_for_user(user_id=request.user.pk, call_id=call_id, staff=request.user.is_staff)
 
 class _FormatIsAQueryParameter(DefaultContentNegotiation):
     """``?format=`` names the transcript format here, not DRF's renderer override."""
@@ -90,7 +95,7 @@ class CallListApi(APIView):
     def get(self, request: Request) -> Response:
         query = CallHistoryQuerySerializer(data=request.query_params)
         validated(query)
-        page = selectors.call_history(user=request.user, filters=query.filters(),
+        page = selectors.call_history(owner_id=request.user.pk, filters=query.filters(),
                                       cursor=query.validated_data.get("cursor") or None,
                                       limit=query.validated_data["limit"])
         next_url = None
@@ -154,7 +159,7 @@ class CallDetailApi(APIView):
     @extend_schema(tags=[TAG], operation_id="calls_retrieve", summary="One call's details (getCallDetails)",
                    parameters=[CALL_ID], responses={200: CallDetailsSerializer, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
-        return Response(_details(selectors.call_get_for_user(user=request.user, call_id=call_id)))
+        return Response(_details(_own_call(request, call_id)))
 
 
 class CallCancelApi(APIView):
@@ -169,7 +174,7 @@ class CallCancelApi(APIView):
         responses={200: CallDetailsSerializer, 404: NOT_FOUND, 409: ERROR, 503: ERROR},
     )
     def post(self, request: Request, call_id: str) -> Response:
-        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        call = _own_call(request, call_id)
         return Response(_details(services.call_cancel(call=call, source="api")))
 
 
@@ -183,7 +188,7 @@ class CallTranscriptApi(APIView):
                    responses={200: TranscriptSerializer, 400: ERROR, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
         fmt = validated(TranscriptQuerySerializer(data=request.query_params))["format"]
-        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        call = _own_call(request, call_id)
         if fmt == "corrected":
             call = services.call_store_corrected_transcript(call=call)
         return Response(TranscriptSerializer(presenters.call_transcript(call, fmt)).data)
@@ -200,7 +205,7 @@ class CallRecordingApi(APIView):
         parameters=[CALL_ID], responses={200: RecordingSerializer, 404: NOT_FOUND, 503: ERROR},
     )
     def get(self, request: Request, call_id: str) -> Response:
-        call = selectors.call_get_for_user(user=request.user, call_id=call_id)
+        call = _own_call(request, call_id)
         call = services.call_attach_recording(call=call)
         url, expires_at = recording_link(call)
         return Response(RecordingSerializer({

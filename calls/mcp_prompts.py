@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from calls import presenters, selectors
-from calls.mcp_resources import _recent_call_ids, _user
+from calls import presenters
+from calls.mcp_resources import _recent_call_ids
+from calls.mcp_tools import own_call
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import PromptArgument, mcp_prompt
@@ -63,7 +64,7 @@ async def plan_call(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 )
 async def review_call(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     def read() -> tuple[dict[str, Any], str]:
-        call = selectors.call_get_for_user(user=_user(ctx), call_id=arguments["call_id"])
+        call = own_call(ctx, arguments["call_id"])
         return presenters.call_details(call), presenters.transcript_text(list(call.transcript))
 
     details, transcript = await db.run(read)

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from calls import presenters, selectors, services
-from calls.mcp_tools import history_filters
+from calls.mcp_tools import history_filters, own_call
 from calls.models import AnsweredBy, Call, CallStatus
 from calls.recordings import recording_link
 from calls.usage import GROUPINGS, usage_report
@@ -61,7 +61,7 @@ def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
     # A date without an offset means UTC (as in credits://usage), not a naive datetime the ORM warns about.
     filters = dataclasses.replace(filters, since=_utc(filters.since), until=_utc(filters.until))
     limit = _int_arg(values, "limit")
-    page = selectors.call_history(user=_user(ctx), filters=filters, cursor=values.get("cursor") or None,
+    page = selectors.call_history(owner_id=ctx.principal.user_id, filters=filters, cursor=values.get("cursor") or None,
                                   limit=20 if limit is None else limit)
     return {"calls": [presenters.call_summary(c) for c in page.calls], "total": page.total,
             "next_cursor": page.next_cursor}
@@ -102,7 +102,7 @@ async def history_page(ctx: RequestScope, uri: str, **values: str) -> Any:
 )
 async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> dict[str, Any]:
-        return presenters.call_details(selectors.call_get_for_user(user=_user(ctx), call_id=call_id))
+        return presenters.call_details(own_call(ctx, call_id))
 
     return json.dumps(await db.run(read))
 
@@ -117,7 +117,7 @@ async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
 )
 async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> str:
-        found = selectors.call_get_for_user(user=_user(ctx), call_id=call_id)
+        found = own_call(ctx, call_id)
         return presenters.transcript_text(list(found.transcript))
 
     return await db.run(read)
@@ -133,7 +133,7 @@ async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
 )
 async def recording(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> list[dict[str, Any]]:
-        found = services.call_attach_recording(call=selectors.call_get_for_user(user=_user(ctx), call_id=call_id))
+        found = services.call_attach_recording(call=own_call(ctx, call_id))
         if (found.recording_bytes or 0) <= settings.RECORDING_INLINE_MAX_BYTES:
             with found.recording_file.open("rb") as handle:
                 blob = base64.b64encode(handle.read()).decode()

@@ -59,6 +59,11 @@ def _user(ctx: RequestScope) -> User:
     return User.objects.get(pk=ctx.principal.user_id)
 
 
+def own_call(ctx: RequestScope, call_id: Any) -> Call:
+    """The caller's call, in one query: the principal is authenticated, the user row is not needed."""
+    return selectors.call_get_for_user(user_id=ctx.principal.user_id, call_id=call_id, staff=ctx.principal.is_staff)
+
+
 def _parse_time(value: Any, field: str, *, assume_utc: bool = False) -> datetime | None:
     """ISO 8601; a filter bound without an offset is read as UTC (a schedule must say its offset)."""
     if value in (None, ""):
@@ -175,7 +180,7 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> dict[st
 )
 async def get_call_details(ctx: RequestScope, arguments: dict[str, Any]) -> dict[str, Any]:
     def read() -> dict[str, Any]:
-        return presenters.call_details(selectors.call_get_for_user(user=_user(ctx), call_id=arguments["call_id"]))
+        return presenters.call_details(own_call(ctx, arguments["call_id"]))
 
     return await db.run(read)
 
@@ -219,7 +224,7 @@ async def get_call_history(ctx: RequestScope, arguments: dict[str, Any]) -> dict
     filters = history_filters(arguments)
 
     def read() -> dict[str, Any]:
-        page = selectors.call_history(user=_user(ctx), filters=filters, cursor=arguments.get("cursor"),
+        page = selectors.call_history(owner_id=ctx.principal.user_id, filters=filters, cursor=arguments.get("cursor"),
                                       limit=int(arguments.get("limit", 20)))
         return {"calls": [presenters.call_summary(c) for c in page.calls], "total": page.total,
                 "next_cursor": page.next_cursor}
@@ -278,7 +283,7 @@ async def get_call_transcript(ctx: RequestScope, arguments: dict[str, Any]) -> d
     max_chars = int(arguments.get("max_chars", 20000))
 
     def read() -> dict[str, Any]:
-        call = selectors.call_get_for_user(user=_user(ctx), call_id=arguments["call_id"])
+        call = own_call(ctx, arguments["call_id"])
         segments = list(call.transcript)
         note = ""
         if fmt == "corrected":
@@ -342,7 +347,7 @@ def _bounded_transcript(call: Call, fmt: str, segments: list[dict[str, Any]], ma
 )
 async def get_call_recording(ctx: RequestScope, arguments: dict[str, Any]) -> ToolResult:
     def read() -> dict[str, Any]:
-        call = selectors.call_get_for_user(user=_user(ctx), call_id=arguments["call_id"])
+        call = own_call(ctx, arguments["call_id"])
         call = services.call_attach_recording(call=call)
         url, expires = recording_link(call)
         return {"call_id": str(call.id), "url": url, "expires_at": expires.isoformat(),
@@ -370,7 +375,7 @@ async def get_call_recording(ctx: RequestScope, arguments: dict[str, Any]) -> To
 )
 async def cancel_call(ctx: RequestScope, arguments: dict[str, Any]) -> dict[str, Any]:
     def cancel() -> dict[str, Any]:
-        call = selectors.call_get_for_user(user=_user(ctx), call_id=arguments["call_id"])
+        call = own_call(ctx, arguments["call_id"])
         return presenters.call_details(services.call_cancel(call=call, source="tool"))
 
     return await db.run(cancel)

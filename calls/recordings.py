@@ -52,7 +52,7 @@ def recording_link_call(*, call_id: str, token: str) -> Call:
     if owner is None:
         raise errors.RecordingLinkInvalid()
     try:
-        call = selectors.call_get_for_user(user=owner, call_id=wanted)
+        call = selectors.call_get_for_user(user_id=owner.pk, call_id=wanted)
     except errors.CallNotFound:
         raise errors.RecordingLinkInvalid() from None
     if call.owner_id != owner.pk or not call.recording_file:

@@ -16,19 +16,24 @@ from django.db.models import Q, QuerySet
 from calls import errors
 from calls.models import AnsweredBy, Call, CallStatus
 from config.errors import InvalidInput
-from users.models import User
 
 MAX_PAGE_SIZE = 100
+# What a history row shows (``presenters.call_summary``): a page loads only these columns, not the
+# transcript, metadata and raw provider payload of twenty calls.
+SUMMARY_FIELDS = ("id", "owner_id", "to_number", "status", "answered_by", "created_at", "duration_seconds",
+                  "cost_credits")
 
 
-def call_get_for_user(*, user: User, call_id: Any) -> Call:
+def call_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call:
+    """The call, if it is ``user_id``'s (staff reach every call). Takes ids, not a ``User``, so the MCP
+    path answers from its authenticated principal without loading the user row first."""
     try:
         key = uuid.UUID(str(call_id))
     except ValueError:
         raise errors.CallNotFound(call_id=str(call_id)[:64]) from None
     query = Call.objects.filter(pk=key)
-    if not user.is_staff:
-        query = query.filter(owner=user)
+    if not staff:
+        query = query.filter(owner_id=user_id)
     call = query.first()
     if call is None:
         raise errors.CallNotFound(call_id=str(key))
@@ -48,7 +53,7 @@ class HistoryFilters:
 
 @dataclass(frozen=True)
 class HistoryPage:
-    calls: list[Call]
+    calls: list[Call]  # with SUMMARY_FIELDS loaded; read a call's details through call_get_for_user
     total: int
     next_cursor: str | None
 
@@ -69,8 +74,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
         raise InvalidInput(reason="Invalid cursor: pass back the next_cursor of a previous page unchanged.") from exc
 
 
-def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Call]:
-    query = Call.objects.filter(owner=user)
+def call_history_queryset(*, owner_id: int, filters: HistoryFilters) -> QuerySet[Call]:
+    query = Call.objects.filter(owner_id=owner_id)
     if filters.status:
         unknown = sorted(set(filters.status) - set(CallStatus.values))
         if unknown:
@@ -97,15 +102,15 @@ def call_history_queryset(*, user: User, filters: HistoryFilters) -> QuerySet[Ca
     return query
 
 
-def call_history(*, user: User, filters: HistoryFilters, cursor: str | None = None, limit: int = 20) -> HistoryPage:
+def call_history(*, owner_id: int, filters: HistoryFilters, cursor: str | None = None, limit: int = 20) -> HistoryPage:
     """Newest first, keyset-paginated on (created_at, id): stable while new calls arrive (they appear on
     a fresh first page, never in later ones). Never silently capped: ``total`` counts every match when
     the first page is read and travels in the cursor, so a walk through the pages sees one consistent
     total and deep pages cost one indexed query (the count is the expensive part at 100,000 calls)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(reason=f"limit must be between 1 and {MAX_PAGE_SIZE}.")
-    query = call_history_queryset(user=user, filters=filters)
-    page_query = query.order_by("-created_at", "-id")
+    query = call_history_queryset(owner_id=owner_id, filters=filters)
+    page_query = query.order_by("-created_at", "-id").only(*SUMMARY_FIELDS)
     if cursor:
         created_at, call_id, total = _decode_cursor(cursor)
         # The redundant created_at__lte bound lets the (owner, created_at, id) index seek to the page.

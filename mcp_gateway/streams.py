@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
+from mcp_gateway import codec
 from mcp_gateway.sessions import redis_for_loop
 
 EVENT_TTL_SECONDS = 3600
@@ -17,7 +18,7 @@ MAX_EVENTS_PER_STREAM = 1000
 
 
 def sse_event(data: dict[str, Any] | str, *, event_id: str | None = None, event: str = "message") -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    payload = data if isinstance(data, str) else codec.dumps_text(data)
     lines = []
     if event_id is not None:
         lines.append(f"id: {event_id}")
@@ -55,7 +56,7 @@ class EventStore:
 
     async def append(self, stream_id: str, seq: int, message: dict[str, Any]) -> str:
         event_id = f"{stream_id}-{seq}"
-        raw = json.dumps(message, separators=(",", ":"))
+        raw = codec.dumps_text(message)
         if settings.REDIS_URL:
             redis = redis_for_loop(settings.REDIS_URL)
             key = self._key(stream_id)

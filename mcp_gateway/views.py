@@ -26,7 +26,7 @@ from drf_spectacular.utils import extend_schema
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from rest_framework.negotiation import BaseContentNegotiation
 
-from mcp_gateway import errors
+from mcp_gateway import codec, errors
 from mcp_gateway.apps import gateway
 from mcp_gateway.auth import bearer_from_header, conformance_principal, principal_from_token
 from mcp_gateway.context import Connection, Principal
@@ -398,7 +398,7 @@ class McpView(APIView):
             if status == 403:
                 scopes = " ".join(answer["error"].get("data", {}).get("requiredScopes", []))
                 headers["WWW-Authenticate"] = f'Bearer error="insufficient_scope", scope="{scopes}"'
-        return JsonResponse(answer, safe=False, status=status, headers=headers)
+        return HttpResponse(codec.dumps(answer), content_type="application/json", status=status, headers=headers)
 
     @staticmethod
     def _error_status(code: int, answer: dict[str, Any]) -> int:

@@ -137,6 +137,15 @@ def test_ping_answers_an_empty_result_with_the_same_id(mcp):
     assert answer == {"jsonrpc": "2.0", "id": request_id, "result": {}}
 
 
+@pytest.mark.parametrize("request_id", [2**70, -(2**63) - 1, "id with é, 日本 and \U0001f4de"])
+def test_ids_beyond_64_bits_and_non_ascii_ids_come_back_unchanged(mcp, request_id):
+    mcp.start("ping", request_id=request_id)
+
+    answer = mcp.wait_response(request_id)
+
+    assert answer == {"jsonrpc": "2.0", "id": request_id, "result": {}}
+
+
 def test_ping_is_answered_even_before_initialize(connect, mcp_token):
     client = connect(mcp_token)
 
