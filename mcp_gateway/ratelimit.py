@@ -1,7 +1,8 @@
 """MCP rate limits per user and per tool class, in Redis so they hold across processes.
 
 Limits are ``"<count>/<second|minute|hour>"`` strings: defaults in ``settings.MCP_RATE_LIMITS``,
-overridden per user by ``User.rate_limits``. Fixed windows, counted with one INCR per request.
+overridden per user by ``User.rate_limits``. Fixed windows, counted with one atomic script call per
+request (INCR, and EXPIRE when the window's counter is new).
 Without Redis (a laptop) the counter lives in process memory.
 """
 
@@ -17,6 +18,11 @@ from mcp_gateway.errors import RateLimited
 from mcp_gateway.sessions import redis_for_loop
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
 
 
 @dataclass(frozen=True)
@@ -56,9 +62,8 @@ class RateLimiter:
         window = now // limit.period
         bucket = f"callmcp:rl:{rate_class}:{key}:{limit.period}:{window}"
         if self._redis_url:
-            redis = redis_for_loop(self._redis_url)
-            async with redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(bucket).expire(bucket, limit.period + 1).execute()
+            count = int(await redis_for_loop(self._redis_url).register_script(_COUNT)(
+                keys=[bucket], args=[limit.period + 1]))
         else:
             count = self._memory.get(bucket, (0, 0))[0] + 1
             self._memory = (
