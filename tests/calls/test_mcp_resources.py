@@ -12,16 +12,11 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,7 +28,6 @@ import pytest
 from anyio.to_thread import run_sync
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -50,7 +44,8 @@ from calls.providers.simulator import BackgroundSimulator
 from calls.webhooks import SIGNATURE_HEADER, signature_for
 from mcp_gateway import notify
 from tests.mcp import conftest as live_server
-from tests.mcp.clients import HttpMcp, McpClient, McpTimeout, WsMcp, iter_sse
+from tests.mcp.clients import HttpMcp, McpClient, McpTimeout, WsMcp, error_of, iter_sse, result_of
+from tests.servers import server_processes
 from users import resource_cache
 from users.models import CreditLedgerEntry, User
 from users.services import credits_grant, credits_reserve, token_for_user
@@ -59,7 +54,6 @@ from users.services import credits_grant, credits_reserve, token_for_user
 mcp_server = live_server.mcp_server
 live_db = live_server.live_db
 
-ROOT = Path(__file__).resolve().parents[2]
 MCP_PATH = "/api/v1/mcp"
 ACCEPT_BOTH = "application/json, text/event-stream"
 MODERN = "2026-07-28"
@@ -222,17 +216,6 @@ def at(day: str, clock: str = "12:00") -> datetime:
 
 
 # --- protocol helpers ------------------------------------------------------------------------------
-
-
-def result_of(answer: dict[str, Any]) -> dict[str, Any]:
-    assert "result" in answer, answer
-    return answer["result"]
-
-
-def error_of(answer: dict[str, Any]) -> dict[str, Any]:
-    assert "error" in answer, answer
-    assert "result" not in answer
-    return answer["error"]
 
 
 def walk(client: McpClient, method: str, key: str) -> list[dict[str, Any]]:
@@ -1055,61 +1038,13 @@ async def test_sdk_client_on_2026_07_28_reads_every_resource_and_listens_for_cha
 # --- two processes (PostgreSQL + Redis) ------------------------------------------------------------
 
 B_SECRET = "process-b-webhook-secret"
-SERVER = """
-import sys
-import uvicorn
-from config.asgi import application
-uvicorn.run(application, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", lifespan="off")
-"""
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "")
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    return f"postgres://{credentials}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{quote(db['NAME'])}"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def process_b(live_db, tmp_path) -> Iterator[str]:  # noqa: ANN001
     """A second server process on the test database and Redis; its base URL once /healthz answers."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": _test_database_url(),
-           "REDIS_URL": settings.REDIS_URL, "BLAND_WEBHOOK_SECRET": B_SECRET, "PYTHONDONTWRITEBYTECODE": "1"}
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (tmp_path / "b.log").open("w+b") as log:
-        process = subprocess.Popen(  # noqa: S603 - our interpreter, our code
-            [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                try:
-                    process.wait(timeout=0.05)  # returns at once if the process died
-                except subprocess.TimeoutExpired:
-                    if time.monotonic() < deadline:
-                        continue
-                log.seek(0)
-                pytest.fail(f"process B did not start:\n{log.read().decode(errors='replace')[-3000:]}")
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with server_processes(["B"], tmp_path, env={"BLAND_WEBHOOK_SECRET": B_SECRET}) as (b,):
+        yield b.url
 
 
 def _post_webhook(url: str, payload: dict[str, Any]) -> httpx.Response:

@@ -10,7 +10,6 @@ import io
 import json
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from calls.providers.simulator import BackgroundSimulator
+from tests.servers import free_port
 
 API_KEY = "test-key"
 SECRET = "test-webhook-secret"
@@ -658,14 +658,8 @@ def test_the_clock_runs_on_its_own_at_the_time_scale() -> None:
         httpx.get(f"{sim.url}/_sim/state")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_management_command_serves_and_shuts_down_cleanly() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, "manage.py", "bland_simulator", "--port", str(port), "--api-key", "cmd-key",
          "--plan", "scale", "--balance", "12.5", "--time-scale", "0"],

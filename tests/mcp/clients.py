@@ -416,3 +416,17 @@ class WsMcp(McpClient):
 
     def close(self) -> None:
         self._stack.close()
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+def result_of(answer: dict[str, Any]) -> dict[str, Any]:
+    assert "result" in answer, answer
+    return answer["result"]
+
+
+def error_of(answer: dict[str, Any]) -> dict[str, Any]:
+    assert "error" in answer, answer
+    assert "result" not in answer
+    return answer["error"]

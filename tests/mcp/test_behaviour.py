@@ -20,7 +20,7 @@ from mcp_gateway import notify
 from mcp_gateway.apps import gateway
 from mcp_gateway.dispatcher import Dispatcher
 from mcp_gateway.ratelimit import RateLimiter
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, result_of
 from users.services import token_for_user
 
 SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -79,17 +79,6 @@ def fresh_rate_limits() -> Iterator[None]:
     dispatcher.rate_limiter = RateLimiter(settings.MCP_RATE_LIMITS, settings.REDIS_URL, clock=lambda: frozen)
     yield
     dispatcher.rate_limiter = original
-
-
-def result_of(answer: dict[str, Any]) -> dict[str, Any]:
-    assert "result" in answer, answer
-    return answer["result"]
-
-
-def error_of(answer: dict[str, Any]) -> dict[str, Any]:
-    assert "error" in answer, answer
-    assert "result" not in answer
-    return answer["error"]
 
 
 def walk(client: McpClient, method: str, key: str) -> list[list[dict[str, Any]]]:

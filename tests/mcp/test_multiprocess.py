@@ -9,122 +9,39 @@ either. Runs on PostgreSQL + Redis only (CI); the processes are always terminate
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from mcp_gateway.notify import resource_updated
 from tests.mcp.clients import iter_sse
+from tests.servers import ServerProcess, server_processes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
 MCP_PATH = "/api/v1/mcp"
 VERSION = "2025-11-25"
-STARTUP_SECONDS = 30
 TIMEOUT = 10.0
 
 # The same application production serves, plus the test primitives (test_echo, test://hello) that
 # tests/mcp/conftest.py adds to the in-process live server.
-SERVER = """
-import sys
-import uvicorn
-from config.asgi import application
+FIXTURES = """
 from mcp_gateway.apps import gateway
 from tests.mcp import fixture_tools
 gateway().dispatcher.registry.add_module(fixture_tools)
-uvicorn.run(application, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", lifespan="off")
 """
-
-
-@dataclass
-class ServerProcess:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: IO[bytes]
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    """The pytest test database (``test_<name>``), as the DATABASE_URL the servers read."""
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "")
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    return f"postgres://{credentials}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{quote(db['NAME'])}"
-
-
-def _wait_ready(server: ServerProcess, deadline: float) -> None:
-    """Poll /healthz until it answers 200; fail at the deadline or if the process exits."""
-    while True:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"server {server.name} was not ready within {STARTUP_SECONDS} s:\n{server.output()}")
-        try:
-            server.process.wait(timeout=0.05)  # between polls: returns at once if the process dies
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"server {server.name} exited with {server.process.returncode}:\n{server.output()}")
 
 
 @pytest.fixture(scope="module")
 def two_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[ServerProcess, ServerProcess]]:  # noqa: ANN001
     """Servers A and B: separate processes on the test database and Redis, ready to serve."""
-    with django_db_blocker.unblock():
-        database_url = _test_database_url()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
-           "REDIS_URL": settings.REDIS_URL, "PYTHONDONTWRITEBYTECODE": "1"}
-    logs = tmp_path_factory.mktemp("servers")
-    servers: list[ServerProcess] = []
-    try:
-        for name in ("A", "B"):
-            port = _free_port()
-            log = (logs / f"{name}.log").open("w+b")
-            process = subprocess.Popen(  # noqa: S603 - our interpreter, our code
-                [sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-            servers.append(ServerProcess(name, f"http://127.0.0.1:{port}", process, log))
-        deadline = time.monotonic() + STARTUP_SECONDS
-        for server in servers:
-            _wait_ready(server, deadline)
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            server.process.terminate()
-        for server in servers:
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait(timeout=10)
-            server.log.close()
+    with django_db_blocker.unblock(), server_processes(
+        ["A", "B"], tmp_path_factory.mktemp("servers"), extra=FIXTURES
+    ) as (a, b):
+        yield a, b
 
 
 class Session:
