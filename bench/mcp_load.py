@@ -137,6 +137,15 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/PID/stat."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_checked(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> str:
     done = subprocess.run(  # noqa: S603 - our own argv
         argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
@@ -300,6 +309,7 @@ class Target:
     tool: str
     tool_args: dict[str, Any]
     ws_url: str | None = None
+    pid: int | None = None  # the server process, for its CPU time per request
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -431,6 +441,12 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     skipped: str = ""
+    server_cpu: float = 0.0  # CPU seconds the server process spent on the measured requests
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Requests per second of server CPU: what one busy core serves, whoever else shares the machine."""
+        return self.requests / self.server_cpu if self.server_cpu else 0.0
 
     @property
     def rps(self) -> float:
@@ -488,7 +504,9 @@ async def run_case(target: Target, transport: str, era: str, method: str, concur
                 result.skipped = f"handshake failed: {str(failures[0])[:90] or type(failures[0]).__name__}"
                 return result
             await drive(channels, args.warmup, None, 1_000_000)
+            before = cpu_seconds(target.pid)
             await drive(channels, args.requests, result, 1)
+            result.server_cpu = cpu_seconds(target.pid) - before
         finally:
             await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
     return result
@@ -565,7 +583,7 @@ def stop_profiler(spy: subprocess.Popen[bytes], output: str) -> None:
 # --- report ---------------------------------------------------------------------------------------
 
 HEADER = (f"{'server':<26} {'transport':<9} {'era':<7} {'method':<26} {'c':>3} {'req/s':>8} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+          f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'srv cpu ms/req':>14}")
 
 
 def row(r: Result) -> str:
@@ -574,7 +592,7 @@ def row(r: Result) -> str:
     if r.skipped:
         return f"{head}  n/a: {r.skipped}"
     return (f"{head} {r.rps:>8.0f} {r.pct(0.50):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
-            f"{sum(r.errors.values()):>7}")
+            f"{sum(r.errors.values()):>7} {r.server_cpu * 1000 / max(1, r.requests):>14.3f}")
 
 
 def find(results: list[Result], target: str, transport: str, era: str, method: str, c: int) -> Result | None:
@@ -631,6 +649,17 @@ def ratios(results: list[Result], c: int) -> Iterator[str]:
                 value = ws.rps / theirs.rps
                 yield (f"ours WS / SDK HTTP {era:<6}        {method:<10} c={c}: {value:5.2f}x  "
                        f"{verdict(value >= 3, '>= 3x', method)}")
+    # The same WebSocket comparison per second of server CPU: at these rates the one-process client can
+    # be the bottleneck (it is for WebSocket here), so this is what each server does with one busy core.
+    for method, name in (("tools/list", ours), ("tools/call", "callmcp-echo")):
+        ws = find(results, name, "ws", "legacy", method, c)
+        for era in ("legacy", "modern"):
+            theirs = find(results, sdk, "http", era, method, c)
+            if ws and theirs and ws.per_cpu_second and theirs.per_cpu_second:
+                value = ws.per_cpu_second / theirs.per_cpu_second
+                label = "ours WS (echo)" if name != ours else "ours WS"
+                yield (f"per server CPU-second: {label} / SDK HTTP {era:<6} {method:<10} c={c}: {value:5.2f}x  "
+                       f"({ws.per_cpu_second:,.0f} vs {theirs.per_cpu_second:,.0f} requests per CPU-second)")
     for era in ("legacy", "modern"):
         for method in ("tools/list", "tools/call"):
             mine = find(results, ours, "http", era, method, c)
@@ -715,7 +744,8 @@ def main() -> int:
             servers.append(server)
             server.start("/healthz")
             base = f"127.0.0.1:{server.port}"
-            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp")
+            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp",
+                            server.pid)
             spy = start_profiler(server, args.profile, tmp) if args.profile else None
             try:
                 load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")])
@@ -729,7 +759,7 @@ def main() -> int:
             server.start("/healthz")
             base = f"127.0.0.1:{server.port}"
             target = Target("callmcp-echo", f"http://{base}/api/v1/mcp", None, "test_simple_text", {},
-                            f"ws://{base}/mcp")
+                            f"ws://{base}/mcp", server.pid)
             if "tools/call" in methods:
                 load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")], ["tools/call"])
             server.stop()
@@ -737,7 +767,8 @@ def main() -> int:
             server = sdk_server(tmp)
             servers.append(server)
             server.start("/mcp")
-            target = Target("sdk-2.3-anchor", f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"})
+            target = Target("sdk-2.3-anchor", f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"},
+                            pid=server.pid)
             load(target, [("http", "legacy"), ("http", "modern")])
             server.stop()
         if "djmcp" in targets:
@@ -745,7 +776,7 @@ def main() -> int:
             servers.append(server)
             server.start("/mcp")
             target = Target("django-mcp-server-0.5.7", f"http://127.0.0.1:{server.port}/mcp", None, "echo",
-                            {"text": "hi"})
+                            {"text": "hi"}, pid=server.pid)
             load(target, [("http", "legacy"), ("http", "modern")])
             server.stop()
         if args.idle_sessions:

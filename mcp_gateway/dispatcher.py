@@ -31,7 +31,7 @@ from mcp_types.methods import CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, parse_clien
 
 from config.errors import DomainError
 from config.errors import NotFound as DomainNotFound
-from mcp_gateway import errors, notify
+from mcp_gateway import codec, errors, notify
 from mcp_gateway.context import LOG_LEVELS, Connection, InputRequired, RequestScope
 from mcp_gateway.ratelimit import RateLimiter
 from mcp_gateway.registry import PromptSpec, Registry, ToolSpec
@@ -280,7 +280,7 @@ class Dispatcher:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "mcp_request %s",
-                    json.dumps(
+                    codec.dumps_text(
                         {
                             "method": method,
                             "tool": tool,
@@ -289,8 +289,7 @@ class Dispatcher:
                             "transport": connection.transport,
                             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                             "outcome": outcome,
-                        },
-                        default=str,
+                        }
                     ),
                 )
 

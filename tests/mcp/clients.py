@@ -430,3 +430,10 @@ def error_of(answer: dict[str, Any]) -> dict[str, Any]:
     assert "error" in answer, answer
     assert "result" not in answer
     return answer["error"]
+
+
+def request_log(records: list[Any]) -> list[dict[str, Any]]:
+    """The structured ``mcp_request {...}`` lines among captured log records (pytest's caplog.records)."""
+    prefix = "mcp_request "
+    return [json.loads(r.getMessage().removeprefix(prefix)) for r in records
+            if r.name == "mcp_gateway.requests" and r.getMessage().startswith(prefix)]

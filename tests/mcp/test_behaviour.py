@@ -7,6 +7,7 @@ are about the WebSocket handshake (token, Origin, subprotocol), which only that 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,7 +21,7 @@ from mcp_gateway import notify
 from mcp_gateway.apps import gateway
 from mcp_gateway.dispatcher import Dispatcher
 from mcp_gateway.ratelimit import RateLimiter
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, result_of
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, request_log, result_of
 from users.services import token_for_user
 
 SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -124,6 +125,31 @@ def test_ping_answers_an_empty_result_with_the_same_id(mcp):
     answer = mcp.wait_response(request_id)
 
     assert answer == {"jsonrpc": "2.0", "id": request_id, "result": {}}
+
+
+def test_each_request_writes_one_structured_log_line_and_never_the_token(mcp, mcp_user, mcp_token, caplog):
+    caplog.set_level(logging.INFO, logger="mcp_gateway.requests")
+
+    echoed = mcp.request("tools/call", {"name": "test_echo", "arguments": {"text": "logged"}})
+    refused = mcp.request("tools/call", {"name": "test_refuse", "arguments": {}})
+    unknown = mcp.request("tools/juggle", {})
+
+    assert result_of(echoed)["structuredContent"] == {"echo": "logged"}
+    assert result_of(refused)["isError"] is True
+    assert error_of(unknown)["code"] == -32601
+    mine = [line for line in request_log(caplog.records) if line["method"] in ("tools/call", "tools/juggle")]
+    assert [(line["method"], line["tool"], line["outcome"]) for line in mine] == [
+        ("tools/call", "test_echo", "ok"), ("tools/call", "test_refuse", "ok"), ("tools/juggle", None, "error -32601"),
+    ]
+    for line in mine:
+        assert line["user"] == mcp_user.username
+        assert line["transport"] == ("http" if isinstance(mcp, HttpMcp) else "websocket")
+        assert isinstance(line["session"], str)
+        assert line["session"]
+        assert isinstance(line["duration_ms"], float | int)
+        assert line["duration_ms"] >= 0
+    assert mcp_token not in caplog.text
+    assert mcp_token.split(".")[2] not in caplog.text  # not even the signature
 
 
 @pytest.mark.parametrize("request_id", [2**70, -(2**63) - 1, "id with é, 日本 and \U0001f4de"])

@@ -24,6 +24,7 @@ from mcp.client.subscriptions import ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from mcp_gateway.notify import resource_updated
+from tests.mcp.clients import request_log
 
 pytestmark = pytest.mark.anyio
 
@@ -178,10 +179,10 @@ async def test_cancelling_the_sdk_call_stops_test_slow_on_the_server(mcp_server,
 
         # The SDK sent notifications/cancelled; the server reports the request as cancelled.
         with anyio.fail_after(WAIT):
-            while not any('"method": "tools/call"' in r.getMessage() and '"outcome": "cancelled"' in r.getMessage()
-                          for r in caplog.records):
+            while not any(line["method"] == "tools/call" and line["outcome"] == "cancelled"
+                          for line in request_log(caplog.records)):
                 await inbox.wait_changed(0.05)
-        assert any('"method": "notifications/cancelled"' in r.getMessage() for r in caplog.records)
+        assert any(line["method"] == "notifications/cancelled" for line in request_log(caplog.records))
 
         # The session still works; the cancelled call stopped after a few of its 200 steps (one per 50 ms).
         with anyio.fail_after(WAIT):
