@@ -1,7 +1,7 @@
 """A lean ASGI entry for the MCP HTTP paths.
 
 Requests for ``/api/v1/mcp`` (and the HTTP+SSE paths) go straight to the same DRF views that the
-URLconf routes, without Django's middleware chain and request signals: under ASGI each of those is
+URLconf routes, without Django's middleware chain (but for CORS) and request signals: under ASGI each of those is
 a thread hop (reference: django_perf.md), and the MCP views need none of them (no sessions, CSRF,
 messages or templates; auth, Host and Origin checks happen in the view). Everything else goes to
 Django's handler unchanged. The views close their own database connections (see ``db.py``).
@@ -31,14 +31,18 @@ class _TooLarge(Exception):
 
 class McpAsgiApp:
     def __init__(self, fallback: Any) -> None:
+        from corsheaders.middleware import CorsMiddleware
+
         from mcp_gateway.views import LegacySseView, McpView
 
         self.fallback = fallback
         self.handler = ASGIHandler()
+        # The one middleware these paths keep: CORS for browser clients (preflights answered, headers
+        # exposed), async like the views, so it costs no thread hop.
         self.views = {
-            "/api/v1/mcp": McpView.as_view(),
-            "/api/v1/mcp/sse": LegacySseView.as_view(),
-            "/api/v1/mcp/messages": LegacySseView.as_view(),
+            "/api/v1/mcp": CorsMiddleware(McpView.as_view()),
+            "/api/v1/mcp/sse": CorsMiddleware(LegacySseView.as_view()),
+            "/api/v1/mcp/messages": CorsMiddleware(LegacySseView.as_view()),
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as cors_default_headers
+
 from config import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "users",
     "calls",
     "mcp_gateway",
@@ -39,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -194,6 +198,15 @@ MCP_MAX_BODY_BYTES = env.int_("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PAGE_SIZE = env.int_("MCP_PAGE_SIZE", 50)
 MCP_AUTH_CACHE_SECONDS = env.int_("MCP_AUTH_CACHE_SECONDS", 30)
 MCP_ALLOWED_ORIGINS = env.list_("MCP_ALLOWED_ORIGINS", [])  # besides http(s)://<an ALLOWED_HOSTS entry>
+# Browser clients (MCP Inspector's direct mode, web agents) on those origins get CORS for the MCP
+# endpoint, the REST API and the OAuth metadata (django-cors-headers; mcp_gateway.asgi applies it to
+# the lean MCP entry too). Sessions and auth errors must be readable: the headers are exposed.
+CORS_ALLOW_ALL_ORIGINS = "*" in MCP_ALLOWED_ORIGINS
+CORS_ALLOWED_ORIGINS = [origin for origin in MCP_ALLOWED_ORIGINS if origin != "*"]
+CORS_URLS_REGEX = r"^/(api/|\.well-known/)"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "mcp-session-id", "mcp-protocol-version", "last-event-id", "mcp-method",
+                      "mcp-name", "*")  # "*": the 2026-07-28 Mcp-Param-<name> headers (Authorization is listed)
+CORS_EXPOSE_HEADERS = ["Mcp-Session-Id", "MCP-Protocol-Version", "WWW-Authenticate", "Retry-After"]
 MCP_RATE_LIMITS = {
     "place": env.str_("MCP_RATE_LIMIT_PLACE", "10/minute"),
     "read": env.str_("MCP_RATE_LIMIT_READ", "600/minute"),
