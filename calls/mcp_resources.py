@@ -4,7 +4,6 @@ recording, and usage. Only the owner (or staff) can read a call; anyone else get
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -57,9 +56,7 @@ def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
     for name in ("status", "answered_by"):
         if name in arguments:
             arguments[name] = arguments[name].split(",")
-    filters = history_filters(arguments)
-    # A date without an offset means UTC (as in credits://usage), not a naive datetime the ORM warns about.
-    filters = dataclasses.replace(filters, since=_utc(filters.since), until=_utc(filters.until))
+    filters = history_filters(arguments)  # a date without an offset is read as UTC there
     limit = _int_arg(values, "limit")
     page = selectors.call_history(owner_id=ctx.principal.user_id, filters=filters, cursor=values.get("cursor") or None,
                                   limit=20 if limit is None else limit)
