@@ -22,7 +22,6 @@ from urllib.parse import quote, urlencode
 
 import anyio
 import httpx
-import httpx2
 import mcp_types as types
 import pytest
 from anyio.to_thread import run_sync
@@ -30,7 +29,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
@@ -44,7 +42,8 @@ from calls.providers.simulator import BackgroundSimulator
 from calls.webhooks import SIGNATURE_HEADER, signature_for
 from mcp_gateway import notify
 from tests.mcp import conftest as live_server
-from tests.mcp.clients import HttpMcp, McpClient, McpTimeout, WsMcp, error_of, iter_sse, result_of
+from tests.mcp.clients import HttpMcp, McpClient, McpTimeout, WsMcp, error_of, iter_sse, result_of, walk_pages
+from tests.mcp.sdk import Inbox, streamable_client
 from tests.servers import server_processes
 from users import resource_cache
 from users.models import CreditLedgerEntry, User
@@ -219,14 +218,7 @@ def at(day: str, clock: str = "12:00") -> datetime:
 
 
 def walk(client: McpClient, method: str, key: str) -> list[dict[str, Any]]:
-    items, params = [], {}
-    for _ in range(20):
-        result = result_of(client.request(method, params))
-        items.extend(result[key])
-        if "nextCursor" not in result:
-            return items
-        params = {"cursor": result["nextCursor"]}
-    raise AssertionError(f"{method} never reached its last page")
+    return [item for page in walk_pages(client, method, key) for item in page]
 
 
 def read(client: McpClient, uri: str) -> dict[str, Any]:
@@ -899,30 +891,8 @@ def test_subscriptions_listen_on_a_raw_post_stream_delivers_call_and_balance_upd
 @asynccontextmanager
 async def sdk_client(base_url: str, user: User, **options: Any) -> AsyncIterator[Client]:
     token = await run_sync(lambda: token_for_user(user=user))
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(WAIT, read=60))
-    async with http, Client(streamable_http_client(f"{base_url}{MCP_PATH}", http_client=http), **options) as client:
+    async with streamable_client(base_url, token, **options) as client:
         yield client
-
-
-class Inbox:
-    """The SDK's notifications (``message_handler``), with a bounded wait for the next one."""
-
-    def __init__(self) -> None:
-        self.notifications: list[types.ServerNotification] = []
-        self._changed = anyio.Event()
-
-    async def message_handler(self, message: types.ServerNotification | Exception) -> None:
-        if not isinstance(message, Exception):
-            self.notifications.append(message)
-            self._changed.set()
-
-    def updated_uris(self) -> list[str]:
-        return [n.params.uri for n in self.notifications if isinstance(n, types.ResourceUpdatedNotification)]
-
-    async def wait_changed(self, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
-            await self._changed.wait()
-        self._changed = anyio.Event()
 
 
 @pytest.fixture

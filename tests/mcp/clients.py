@@ -437,3 +437,15 @@ def request_log(records: list[Any]) -> list[dict[str, Any]]:
     prefix = "mcp_request "
     return [json.loads(r.getMessage().removeprefix(prefix)) for r in records
             if r.name == "mcp_gateway.requests" and r.getMessage().startswith(prefix)]
+
+
+def walk_pages(client: McpClient, method: str, key: str) -> list[list[dict[str, Any]]]:
+    """Every page of a paginated list, following nextCursor (at most 50 pages)."""
+    pages, params = [], {}
+    for _ in range(50):
+        result = result_of(client.request(method, params))
+        pages.append(result[key])
+        if "nextCursor" not in result:
+            return pages
+        params = {"cursor": result["nextCursor"]}
+    raise AssertionError(f"{method} never reached its last page")

@@ -21,7 +21,7 @@ from mcp_gateway import notify
 from mcp_gateway.apps import gateway
 from mcp_gateway.dispatcher import Dispatcher
 from mcp_gateway.ratelimit import RateLimiter
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, request_log, result_of
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, request_log, result_of, walk_pages
 from users.services import token_for_user
 
 SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -80,18 +80,6 @@ def fresh_rate_limits() -> Iterator[None]:
     dispatcher.rate_limiter = RateLimiter(settings.MCP_RATE_LIMITS, settings.REDIS_URL, clock=lambda: frozen)
     yield
     dispatcher.rate_limiter = original
-
-
-def walk(client: McpClient, method: str, key: str) -> list[list[dict[str, Any]]]:
-    """Every page of a paginated list, following nextCursor (at most 50 pages)."""
-    pages, params = [], {}
-    for _ in range(50):
-        result = result_of(client.request(method, params))
-        pages.append(result[key])
-        if "nextCursor" not in result:
-            return pages
-        params = {"cursor": result["nextCursor"]}
-    raise AssertionError(f"{method} never reached its last page")
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -223,8 +211,8 @@ def test_an_unknown_method_is_method_not_found(mcp):
 
 
 def test_tools_list_is_deterministic_and_every_tool_is_described(mcp):
-    first = [tool for page in walk(mcp, "tools/list", "tools") for tool in page]
-    second = [tool for page in walk(mcp, "tools/list", "tools") for tool in page]
+    first = [tool for page in walk_pages(mcp, "tools/list", "tools") for tool in page]
+    second = [tool for page in walk_pages(mcp, "tools/list", "tools") for tool in page]
 
     assert first == second
     assert {tool["name"] for tool in first} >= TEST_TOOLS
@@ -240,7 +228,7 @@ def test_tools_list_leaves_out_tools_the_token_has_no_scope_for(connect, mcp_use
     client = connect(token_for_user(user=mcp_user, scopes=["calls:read"]))
     client.initialize()
 
-    names = {tool["name"] for page in walk(client, "tools/list", "tools") for tool in page}
+    names = {tool["name"] for page in walk_pages(client, "tools/list", "tools") for tool in page}
 
     assert "test_echo" in names
     assert "test_place" not in names
@@ -366,7 +354,7 @@ def test_a_cancelled_request_gets_no_answer_and_stops_working(mcp):
 
 
 def test_resources_list_and_read_a_text_resource(mcp, mcp_user):
-    resources = [r for page in walk(mcp, "resources/list", "resources") for r in page]
+    resources = [r for page in walk_pages(mcp, "resources/list", "resources") for r in page]
     hello = next(r for r in resources if r["uri"] == "test://hello")
     assert hello["name"] == "Hello"
     assert hello["mimeType"] == "text/plain"
@@ -377,7 +365,7 @@ def test_resources_list_and_read_a_text_resource(mcp, mcp_user):
 
 
 def test_resource_templates_are_listed_and_read(mcp):
-    templates = [t for page in walk(mcp, "resources/templates/list", "resourceTemplates") for t in page]
+    templates = [t for page in walk_pages(mcp, "resources/templates/list", "resourceTemplates") for t in page]
     assert any(t["uriTemplate"] == "test://items/{item_id}" and t["description"] for t in templates)
 
     contents = result_of(mcp.request("resources/read", {"uri": "test://items/7"}))["contents"]
@@ -481,7 +469,7 @@ def test_updates_of_resources_nobody_subscribed_to_are_not_sent(mcp, mcp_user):
 
 
 def test_prompts_list_describes_the_prompt_and_its_arguments(mcp):
-    prompts = [p for page in walk(mcp, "prompts/list", "prompts") for p in page]
+    prompts = [p for page in walk_pages(mcp, "prompts/list", "prompts") for p in page]
 
     greeting = next(p for p in prompts if p["name"] == "test_greeting")
     assert greeting["description"]
@@ -531,7 +519,7 @@ def test_completion_of_a_prompt_argument_without_suggestions_is_empty(mcp):
 
 
 def test_lists_are_paginated_with_cursors_that_cover_everything_once(mcp, small_pages):
-    pages = walk(mcp, "tools/list", "tools")
+    pages = walk_pages(mcp, "tools/list", "tools")
 
     assert len(pages) >= 2
     assert all(1 <= len(page) <= 2 for page in pages)
