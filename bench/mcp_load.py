@@ -172,6 +172,13 @@ user.is_active = True
 user.rate_limits = {{"read": "100000000/minute", "place": "100000000/minute"}}
 user.save()
 print("BENCH_TOKEN=" + token_for_user(user=user, lifetime=timedelta(days=1)))
+# One finished call of the bench user, for a one-row read such as getCallDetails {{"call_id": "{{call_id}}"}}.
+from calls.models import Call, CallStatus
+call = Call.objects.filter(owner=user).order_by("created_at").first() or Call.objects.create(
+    owner=user, to_number="+12125550100", task="Say hello.", max_duration=1, status=CallStatus.COMPLETED,
+    answered_by="human", duration_seconds=42, cost_credits=10, summary="The callee said hello.",
+    transcript=[{{"speaker": "agent", "text": "Hello!"}}, {{"speaker": "callee", "text": "Hi."}}])
+print("BENCH_CALL=" + str(call.id))
 """
 
 
@@ -187,16 +194,18 @@ def ours_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def prepare_ours(env: dict[str, str]) -> str:
+def prepare_ours(env: dict[str, str]) -> tuple[str, str]:
+    """The bench user's token and the id of one of its calls."""
     python = str(PYTHON)
     run_checked([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, timeout=600)
     out = run_checked(
         [python, "manage.py", "shell", "-c", USER_SCRIPT.format(username=BENCH_USER)], env=env, cwd=ROOT, timeout=300
     )
     match = re.search(r"BENCH_TOKEN=(\S+)", out)
-    if not match:
-        raise RuntimeError(f"no token in manage.py shell output:\n{out[-2000:]}")
-    return match.group(1)
+    call = re.search(r"BENCH_CALL=(\S+)", out)
+    if not match or not call:
+        raise RuntimeError(f"no token or call in manage.py shell output:\n{out[-2000:]}")
+    return match.group(1), call.group(1)
 
 
 def ours_server(env: dict[str, str], tmp: Path, tag: str) -> Server:
@@ -689,7 +698,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated worker counts")
     parser.add_argument("--methods", default="tools/list,tools/call", help="which of tools/list, tools/call")
     parser.add_argument("--tool", default="getCallHistory", help="our cheap tool for tools/call")
-    parser.add_argument("--tool-args", default='{"limit": 1}', help="its arguments as JSON")
+    parser.add_argument("--tool-args", default='{"limit": 1}',
+                        help='its arguments as JSON; "{call_id}" stands for a finished call of the bench user, '
+                             'e.g. --tool getCallDetails --tool-args \'{"call_id": "{call_id}"}\'')
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request / handshake")
     parser.add_argument("--idle-sessions", type=int, default=1000, help="idle WebSocket sessions (0: skip)")
     parser.add_argument("--targets", default="ours,ours-echo,sdk,djmcp",
@@ -706,7 +717,6 @@ def main() -> int:
     args = parse_args()
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     targets = {t.strip() for t in args.targets.split(",") if t.strip()}
-    tool_args = json.loads(args.tool_args)
     tmp = Path(tempfile.mkdtemp(prefix="callmcp-bench-"))
     servers: list[Server] = []
     results: list[Result] = []
@@ -736,9 +746,11 @@ def main() -> int:
         env = ours_env(tmp)
         db = env["DATABASE_URL"].split("@")[-1]
         if targets & {"ours", "ours-echo"} or args.idle_sessions:
-            token = prepare_ours(env)
+            token, call_id = prepare_ours(env)
+            args.tool_args = args.tool_args.replace("{call_id}", call_id)
             print(f"# callmcp: production settings, uvicorn, DB {db}, REDIS_URL {env.get('REDIS_URL') or '(none)'}",
                   flush=True)
+        tool_args = json.loads(args.tool_args)
         if "ours" in targets:
             server = ours_server(env, tmp, "load")
             servers.append(server)

@@ -36,7 +36,7 @@ from calls.serializers import (
     TranscriptSerializer,
     validated,
 )
-from calls.throttles import PlaceCallsThrottle
+from calls.throttles import CancelCallsThrottle, PlaceCallsThrottle, RefundOnClientMistake
 from users import scopes
 from users.permissions import scope_required
 
@@ -109,7 +109,7 @@ class CallListApi(APIView):
         })
 
 
-class CallCreateApi(APIView):
+class CallCreateApi(RefundOnClientMistake, APIView):
     permission_classes = WRITE
     throttle_classes = [PlaceCallsThrottle]
 
@@ -164,7 +164,7 @@ class CallDetailApi(APIView):
 
 class CallCancelApi(APIView):
     permission_classes = WRITE
-    throttle_classes = [PlaceCallsThrottle]
+    throttle_classes = [CancelCallsThrottle]
 
     @extend_schema(
         tags=[TAG], operation_id="calls_cancel", summary="Cancel a call (cancelCall)",

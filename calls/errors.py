@@ -32,42 +32,52 @@ class ProviderError(DomainError):
     code = "provider_error"
     http_status = 502
     message_template = "The phone provider failed: {reason}"
+    # The provider's own error text goes to the logs; clients get what they can act on.
+    internal = frozenset({"reason"})
+    public_template = "The phone provider failed. Nothing was placed or charged; try again later."
 
 
 class ProviderUnavailable(ProviderError):
     code = "provider_unavailable"
     http_status = 503
     message_template = "The phone provider is unavailable ({reason}). Nothing was placed or charged; try again later."
+    public_template = "The phone provider is unavailable right now. Nothing was placed or charged; try again later."
 
 
 class ProviderRateLimited(ProviderError):
     code = "provider_rate_limited"
     http_status = 429
     message_template = "The phone provider is rate limiting: {reason}"
+    public_template = "The phone provider is busy (rate limited). Nothing was placed or charged; retry in a minute."
 
 
 class ProviderRejected(ProviderError):
     code = "provider_rejected"
     http_status = 400
     message_template = "The phone provider rejected the call: {reason}"
+    internal = frozenset()  # the provider's reason is what the client must fix
+    public_template = None
 
 
 class ProviderAuthFailed(ProviderError):
     code = "provider_auth_failed"
     http_status = 502
     message_template = "The phone provider refused our credentials; an operator must fix BLAND_API_KEY."
+    public_template = "The phone provider is not available (an operator must fix its configuration)."
 
 
 class ProviderBalanceExhausted(ProviderError):
     code = "provider_balance_exhausted"
     http_status = 503
     message_template = "The phone provider account is out of balance; an operator must top it up."
+    public_template = "The phone provider is not available (its account needs attention from an operator)."
 
 
 class ProviderNotFound(ProviderError):
     code = "provider_not_found"
     http_status = 404
     message_template = "The phone provider does not know this call: {reason}"
+    public_template = "The phone provider does not know this call."
 
 
 class RecordingLinkInvalid(NotFound):

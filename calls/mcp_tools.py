@@ -371,7 +371,7 @@ async def get_call_recording(ctx: RequestScope, arguments: dict[str, Any]) -> To
     annotations={"title": "Cancel a call", "readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
                  "openWorldHint": True},
     scopes=[scopes.CALLS_WRITE],
-    rate_class="place",
+    rate_class="cancel",
 )
 async def cancel_call(ctx: RequestScope, arguments: dict[str, Any]) -> dict[str, Any]:
     def cancel() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from calls import errors, services
+from calls.events import RecordingAvailable, recordings_available
 from calls.models import Call
 from calls.providers.bland import BlandClient
 
@@ -17,13 +18,11 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="calls.fetch_recording", bind=True, max_retries=5, default_retry_delay=30, acks_late=True)
 def fetch_recording(self, call_id: str) -> None:  # noqa: ANN001
-    from calls.services import call_attach_recording
-
     call = Call.objects.filter(pk=call_id).first()
     if call is None or call.recording_file:
         return
     try:
-        call_attach_recording(call=call)
+        services.call_attach_recording(call=call)
     except (errors.ProviderUnavailable, errors.ProviderRateLimited) as exc:
         raise self.retry(exc=exc) from exc
     except errors.RecordingNotAvailable:
@@ -38,3 +37,9 @@ def process_webhook(payload: dict[str, Any]) -> None:
     call = services.call_apply_provider_update(update=BlandClient.parse_call(payload), source="webhook")
     if call is None:
         logger.info("webhook for unknown provider call %s ignored", payload.get("call_id") or payload.get("c_id"))
+
+
+@recordings_available.subscribe
+def fetch_when_available(event: RecordingAvailable) -> None:
+    """After commit: the task runs once the finished call is visible to the worker."""
+    fetch_recording.delay(event.call_id)

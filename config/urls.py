@@ -14,7 +14,6 @@ urlpatterns = [
     path("api/v1/credits/usage/", UsageApi.as_view(), name="credits_usage"),
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("calls.urls")),
-    path("", include("mcp_gateway.urls")),
 ]
 
 handler400 = "config.exceptions.json_400"

@@ -25,6 +25,7 @@ from calls.providers import set_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from tests.mcp.conftest import live_db as live_db  # the live MCP server and its users, for test_mcp_tools.py
+from tests.mcp.conftest import live_gateway as live_gateway
 from tests.mcp.conftest import mcp_server as mcp_server
 from tests.mcp.conftest import mcp_user as mcp_user
 from users.models import User

@@ -50,6 +50,7 @@ from users.models import CreditLedgerEntry, User
 from users.services import credits_grant, credits_reserve, token_for_user
 
 # The live server of tests/mcp (uvicorn in a thread, the test database): shared, not copied.
+live_gateway = live_server.live_gateway
 mcp_server = live_server.mcp_server
 live_db = live_server.live_db
 

@@ -1,0 +1,73 @@
+"""The error boundary of the MCP methods: where a ``DomainError`` becomes what a client sees, once.
+
+- tools: an ``isError`` result whose ``structuredContent`` is ``{"error": {"code", "message", "data"}}``
+  and whose text content is the same object as JSON, so a model reads the machine code either way;
+- resources: "not found" (``-32002`` in the legacy era, ``-32602`` with ``data.uri`` in 2026-07-28),
+  anything else ``-32602`` with the code in ``data``;
+- prompts: ``-32602`` with the code in ``data``.
+
+Clients get ``DomainError.public_message``; when the full message carries internal detail (a
+provider's own error text) it goes to the log instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from config.errors import DomainError, NotFound
+from mcp_gateway import errors
+
+logger = logging.getLogger(__name__)
+
+
+def _public(exc: DomainError, where: str) -> dict[str, Any]:
+    if exc.public_message != exc.message:
+        logger.warning("%s failed: %s [%s]", where, exc.message, exc.code)
+    error: dict[str, Any] = {"code": exc.code, "message": exc.public_message}
+    if exc.public_data:
+        error["data"] = exc.public_data
+    return error
+
+
+def tool_error(code: str, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An ``isError`` tool result carrying a machine code."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data:
+        error["data"] = data
+    structured = {"error": error}
+    return {
+        "content": [{"type": "text", "text": json.dumps(structured, default=str)}],
+        "structuredContent": structured,
+        "isError": True,
+    }
+
+
+def tool_failure(exc: DomainError, *, tool: str) -> dict[str, Any]:
+    error = _public(exc, f"tool {tool}")
+    return tool_error(error["code"], error["message"], error.get("data"))
+
+
+def resource_not_found(uri: str, *, modern: bool) -> errors.McpError:
+    if modern:
+        return errors.InvalidParams(f"Resource not found: {uri}", data={"uri": uri})
+    return errors.ResourceNotFound(f"Resource not found: {uri}", data={"uri": uri})
+
+
+def resource_failure(exc: DomainError, *, uri: str, modern: bool) -> errors.McpError:
+    if isinstance(exc, NotFound):
+        return resource_not_found(uri, modern=modern)
+    error = _public(exc, f"resource {uri}")
+    return errors.InvalidParams(error["message"], data={"uri": uri, "code": error["code"]})
+
+
+def subscription_failure(exc: DomainError, *, uri: str, modern: bool) -> errors.McpError | None:
+    """Only "not found" refuses a subscription: a resource that cannot be read yet (a recording not
+    made) may still be subscribed to, to hear when it can."""
+    return resource_not_found(uri, modern=modern) if isinstance(exc, NotFound) else None
+
+
+def prompt_failure(exc: DomainError, *, prompt: str) -> errors.McpError:
+    error = _public(exc, f"prompt {prompt}")
+    return errors.InvalidParams(error["message"], data={"code": error["code"]})
