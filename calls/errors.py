@@ -48,7 +48,8 @@ class ProviderRateLimited(ProviderError):
     code = "provider_rate_limited"
     http_status = 429
     message_template = "The phone provider is rate limiting: {reason}"
-    public_template = "The phone provider is busy (rate limited). Nothing was placed or charged; retry in a minute."
+    internal = frozenset()  # the provider's reason says what to wait for
+    public_template = None
 
 
 class ProviderRejected(ProviderError):

@@ -18,8 +18,8 @@ if _missing := [name for name in _REQUIRED if not env.is_set(name)]:
     raise ImproperlyConfigured(
         "config.settings.production needs these environment variables, which are not set: "
         + ", ".join(_missing)
-        + ". (SECRET_KEY is required; BLAND_WEBHOOK_SECRET too when BLAND_API_KEY is set.) Set them, or leave "
-        "DJANGO_SETTINGS_MODULE unset for the embedded defaults."
+        + ". Set them (BLAND_WEBHOOK_SECRET is needed whenever BLAND_API_KEY is), or leave DJANGO_SETTINGS_MODULE "
+        "unset for the embedded defaults."
     )
 
 DEBUG = False

@@ -9,12 +9,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from calls.providers.simulator import BackgroundSimulator
+from tests.calls.conftest import HUMAN, SIM_KEY
+from tests.calls.conftest import bland_sim as bland_sim
 from tests.servers import test_database_url
 from users.services import token_for_user
 
@@ -87,3 +91,29 @@ def test_stdio_refuses_to_start_without_a_valid_token(live_db):
     )
     assert result.returncode != 0
     assert "Invalid token: Token is invalid. Set CALLMCP_TOKEN or pass --user." in result.stderr
+
+
+async def _place_a_call(params: StdioServerParameters, errlog: TextIO) -> Any:
+    async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        return await session.call_tool("makePhoneCall", {"phone_number": HUMAN, "task": "Say hello."})
+
+
+@pytest.mark.postgres
+def test_stdio_logs_no_http_requests_and_warns_when_public_base_url_is_unreachable(
+        live_db, make_user, bland_sim: BackgroundSimulator, tmp_path):
+    user = make_user("stdio-caller", credits=1_000)
+    env = _server_env(CALLMCP_TOKEN=token_for_user(user=user), DJANGO_SETTINGS_MODULE="config.settings.base",
+                      LOG_LEVEL="INFO", BLAND_BASE_URL=bland_sim.url, BLAND_SIMULATOR_API_KEY=SIM_KEY,
+                      PUBLIC_BASE_URL="http://127.0.0.1:9")
+    params = StdioServerParameters(command=sys.executable, args=SERVER, cwd=str(ROOT), env=env)
+
+    with (tmp_path / "stderr.log").open("w+") as errlog:
+        placed = anyio.run(_place_a_call, params, errlog)
+        errlog.seek(0)
+        stderr = errlog.read()
+
+    assert not placed.is_error, placed.content
+    assert placed.structured_content["status"] == "queued"
+    assert "PUBLIC_BASE_URL http://127.0.0.1:9 is not reachable" in stderr
+    assert "HTTP Request:" not in stderr  # the provider requests the call made
