@@ -1,5 +1,7 @@
 """Errors of the calls domain. Each has a machine code; interfaces translate them (DRF, MCP)."""
 
+from typing import ClassVar
+
 from config.errors import DomainError, NotFound
 
 
@@ -34,7 +36,7 @@ class ProviderError(DomainError):
     message_template = "The phone provider failed: {reason}"
     # The provider's own error text goes to the logs; clients get what they can act on.
     internal = frozenset({"reason"})
-    public_template = "The phone provider failed. Nothing was placed or charged; try again later."
+    public_template: ClassVar[str | None] = "The phone provider failed. Nothing was placed or charged; try again later."
 
 
 class ProviderUnavailable(ProviderError):

@@ -111,7 +111,7 @@ class McpAsgiApp:
             if not message.get("more_body", False):
                 break
         body_file.seek(0)
-        return body_file  # type: ignore[return-value]  # a SpooledTemporaryFile is a binary file
+        return body_file
 
     @staticmethod
     async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:

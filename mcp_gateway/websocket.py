@@ -45,7 +45,8 @@ def _handshake_token(headers: dict[str, str], query_string: bytes, offered: list
     token = bearer_from_header(headers.get("authorization"))
     if token is None:
         query = parse_qs(query_string.decode())
-        token = (query.get("access_token") or query.get("token") or [None])[0]
+        found = query.get("access_token") or query.get("token")
+        token = found[0] if found else None
     if token is None:  # browsers cannot set headers: a "bearer.<token>" entry in the subprotocol list
         token = next((p.removeprefix("bearer.") for p in offered if p.startswith("bearer.")), None)
     return token

@@ -30,7 +30,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Callers are users with tokens, and the apps' primitives are what is served.
 MCP_AUTHENTICATOR = "users.mcp_auth.JwtAuthenticator"
 MCP_DISCOVER_APPS = True
-MCP_PRIMITIVE_MODULES: list[str] = []
+MCP_PRIMITIVE_MODULES = []
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

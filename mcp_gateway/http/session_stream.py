@@ -36,8 +36,8 @@ async def session_stream(gateway: Gateway, session: SessionState, last_event_id:
     stream_id, seq = f"get{session.id}", 0
     if last_event_id and (replay := await _replay(gateway, last_event_id)) is not None:
         stream_id, seq, framed, finished = replay
-        for event in framed:
-            yield event
+        for replayed in framed:
+            yield replayed
         if finished:
             return  # a finished POST stream: everything it had is replayed
     layer = get_channel_layer()

@@ -27,15 +27,15 @@ MODERN = {**_BOTH, errors.INVALID_PARAMS: 400, errors.METHOD_NOT_FOUND: 404}
 
 def status_of(answer: Any, *, modern: bool) -> int:
     """200 for results and batches; the table's status (or 200) for one error."""
-    if not isinstance(answer, dict) or "error" not in answer:
-        return 200
-    code = answer["error"].get("code") if isinstance(answer["error"], dict) else None
-    return (MODERN if modern else LEGACY).get(code, 200)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return (MODERN if modern else LEGACY).get(code, 200) if isinstance(code, int) else 200
 
 
 def error_headers(error: dict[str, Any]) -> dict[str, str]:
     """``Retry-After`` for rate limits, the step-up challenge for a missing scope."""
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    data = error.get("data")
+    data = data if isinstance(data, dict) else {}
     if error.get("code") == errors.RATE_LIMITED:
         return {"Retry-After": str(data.get("retryAfter", 1))}
     if error.get("code") == errors.INSUFFICIENT_SCOPE:

@@ -49,12 +49,11 @@ def _argument_problems(spec: ToolSpec, arguments: Any) -> dict[str, Any] | None:
 async def _spend(call: MethodCall, spec: ToolSpec, *, refund: bool = False) -> None:
     principal = call.scope.principal
     limiter = call.server.rate_limiter
-    key = {"key": principal.rate_key, "rate_class": spec.rate_class, "overrides": principal.rate_limits}
     if refund:
-        await limiter.refund(**key)
+        await limiter.refund(key=principal.rate_key, rate_class=spec.rate_class, overrides=principal.rate_limits)
         return
     try:
-        await limiter.hit(**key)
+        await limiter.hit(key=principal.rate_key, rate_class=spec.rate_class, overrides=principal.rate_limits)
     except RateLimitExceeded as exc:
         raise errors.RateLimited(
             str(exc), retry_after=exc.retry_after,
