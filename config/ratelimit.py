@@ -12,9 +12,11 @@ Callers catch ``RateLimitExceeded`` (``retry_after`` seconds, ``limit``).
 from __future__ import annotations
 
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -72,6 +74,15 @@ class _MemoryCounters:
 
 
 _memory = _MemoryCounters()
+# The counting script of each Redis client (one per event loop), registered once: weakly held.
+_scripts: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _counting_script(client: Any) -> Any:
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_COUNT)
+    return script
 
 
 class RateLimiter:
@@ -116,7 +127,7 @@ class RateLimiter:
     async def _add(self, bucket: str, limit: Limit, amount: int) -> int:
         if not self._redis_url:
             return _memory.add(bucket, amount)
-        script = redis_for_loop(self._redis_url).register_script(_COUNT)
+        script = _counting_script(redis_for_loop(self._redis_url))
         return int(await script(keys=[bucket], args=[limit.period + 1, amount]))
 
 
