@@ -266,3 +266,4 @@ CELERY_BEAT_SCHEDULE = {
                    "options": {"expires": 55}},
 }
 POLLER_LOCK_FILE = env.str_("POLLER_LOCK_FILE", str(BASE_DIR / ".poll_calls.lock"))
+POLLER_CELERY_MAX_SECONDS = env.int_("POLLER_CELERY_MAX_SECONDS", 50)  # the beat task runs every minute
