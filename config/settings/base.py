@@ -12,7 +12,12 @@ from pathlib import Path
 
 from corsheaders.defaults import default_headers as cors_default_headers
 
-from config import env
+from config import aws_ssm, env
+from config.logs import logging_config
+
+# AWS: with AWS_SSM_PREFIX set, settings and secrets stored in SSM Parameter Store fill the environment
+# first (variables already set win), so everything below, and production's checks, read them as usual.
+aws_ssm.load_environment()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -181,16 +186,11 @@ if RECORDINGS_S3_BUCKET:
         },
     }
 
-# --- Logging --------------------------------------------------------------------------------------
+# --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str_("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
-}
+# "plain" text on stderr (a terminal), or "json": one object per line on stdout (containers, CloudWatch).
+LOG_FORMAT = env.choice_("LOG_FORMAT", ("plain", "json"), "plain")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- MCP gateway ----------------------------------------------------------------------------------
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
@@ -237,12 +237,22 @@ CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
 RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)
 
+# --- AWS: metrics, tracing (config/metrics.py, config/tracing.py; deploy/README.md) ----------------
+CALLMCP_ENVIRONMENT = env.str_("CALLMCP_ENVIRONMENT", "local")  # dev, staging, production on AWS
+METRICS_BACKEND = env.choice_("METRICS_BACKEND", ("off", "emf", "cloudwatch"), "off")
+METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
+METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
+TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
+TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)
+
 # --- Poller (manage.py poll_calls, the calls.poll_calls beat task, deploy/lambda/handler.py) ---------
 # One runner at a time: "auto" is a PostgreSQL advisory lock on PostgreSQL, else a Redis lock when
 # REDIS_URL is set, else a file lock (one host). "postgres_xact" holds pg_try_advisory_xact_lock in an
 # open transaction instead, for PgBouncer-style transaction pooling.
 POLLER_LOCK = env.str_("POLLER_LOCK", "auto")
+POLLER_LOCK_FILE = env.str_("POLLER_LOCK_FILE", str(BASE_DIR / ".poll_calls.lock"))
 POLLER_MAX_SECONDS = env.int_("POLLER_MAX_SECONDS", 300)  # a run's budget: 5 of a Lambda's 15 minutes
+POLLER_CELERY_MAX_SECONDS = env.int_("POLLER_CELERY_MAX_SECONDS", 50)  # the beat task runs every minute
 POLLER_BATCH_SIZE = env.int_("POLLER_BATCH_SIZE", 100)
 POLLER_CONCURRENCY = env.int_("POLLER_CONCURRENCY", 8)
 POLLER_PROVIDER_RPS = float(env.str_("POLLER_PROVIDER_RPS", "10"))  # the poller's share of Bland's request rate
@@ -255,7 +265,6 @@ POLLER_RECHECK_SECONDS = env.int_("POLLER_RECHECK_SECONDS", 300)  # overdue call
 POLLER_MAX_FAILURES = env.int_("POLLER_MAX_FAILURES", 5)  # then the call goes to the dead letters
 POLLER_BACKOFF_SECONDS = env.int_("POLLER_BACKOFF_SECONDS", 30)  # doubled per failure, capped at an hour
 POLLER_DLQ_URL = env.str_("POLLER_DLQ_URL", "")  # SQS queue for dead letters, besides the table
-POLLER_METRICS_NAMESPACE = env.str_("POLLER_METRICS_NAMESPACE", "")  # CloudWatch put_metric_data when set
 POLLER_HEALTH_MAX_AGE_SECONDS = env.int_("POLLER_HEALTH_MAX_AGE_SECONDS", 900)
 POLLER_HEALTH_MAX_LAG_SECONDS = env.int_("POLLER_HEALTH_MAX_LAG_SECONDS", 1800)
 READYZ_INCLUDE_POLLER = env.bool_("READYZ_INCLUDE_POLLER", False)
@@ -265,5 +274,3 @@ CELERY_BEAT_SCHEDULE = {
     "poll-calls": {"task": "calls.poll_calls", "schedule": float(env.int_("POLLER_BEAT_SECONDS", 60)),
                    "options": {"expires": 55}},
 }
-POLLER_LOCK_FILE = env.str_("POLLER_LOCK_FILE", str(BASE_DIR / ".poll_calls.lock"))
-POLLER_CELERY_MAX_SECONDS = env.int_("POLLER_CELERY_MAX_SECONDS", 50)  # the beat task runs every minute
