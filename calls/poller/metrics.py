@@ -25,9 +25,11 @@ def publish_run_metrics(summary: dict[str, Any]) -> None:
     """Log the run as one line and record its metrics; flushed at once (a Lambda may be frozen next)."""
     logger.info("poll_calls run %s", json.dumps(summary, sort_keys=True, default=str),
                 extra={"poller": summary})
-    if summary.get("status") not in ("succeeded", "partial"):
-        return  # PollerRuns counts passes that did their work; its alarm fires when none do
-    metrics.put(metrics.POLLER_RUNS, 1)
+    status = summary.get("status")
+    if status in ("locked", "dry_run"):
+        return  # another runner's pass, or one that changed nothing on purpose
+    if status in ("succeeded", "partial"):
+        metrics.put(metrics.POLLER_RUNS, 1)  # passes that did their work: its alarm fires when none do
     for metric, key in COUNTS.items():
         metrics.put(metric, float(summary.get(key) or 0))
     metrics.put(metrics.POLLER_RUN_DURATION, float(summary.get("duration_seconds") or 0) * 1000)
