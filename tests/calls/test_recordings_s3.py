@@ -14,7 +14,6 @@ from moto.server import ThreadedMotoServer
 
 from calls import services
 from calls.models import CallStatus
-from calls.providers import set_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from calls.recordings import recording_link
@@ -53,29 +52,34 @@ def s3_storage(settings, s3_endpoint):  # noqa: ANN001, ANN201
 @pytest.fixture
 def simulator() -> Iterator[BackgroundSimulator]:
     with BackgroundSimulator(time_scale=0, public_url="http://127.0.0.1:9") as sim:
-        set_provider(BlandClient(base_url=sim.url, api_key="sim-key", retries=0))
         yield sim
-    set_provider(None)
+
+
+@pytest.fixture
+def provider(simulator: BackgroundSimulator) -> Iterator[BlandClient]:
+    client = BlandClient(base_url=simulator.url, api_key="sim-key", retries=0)
+    yield client
+    client.close()
 
 
 def test_a_recording_is_fetched_once_stored_on_s3_and_downloadable_by_signed_link(
-    db, make_user, s3_storage, simulator, client
+    db, make_user, s3_storage, simulator, provider, client
 ):  # noqa: ANN001
     user = make_user(credits=1_000)
-    call = services.call_place(user=user, to_number="+12125550100", task="Confirm the delivery", record=True,
-                               max_duration=3)
+    call = services.call_place(provider=provider, user=user, to_number="+12125550100", task="Confirm the delivery",
+                               record=True, max_duration=3)
     simulator.advance(120)
-    call = services.call_refresh(call=call)
+    call = services.call_refresh(provider=provider, call=call)
     assert call.status == CallStatus.COMPLETED
 
-    call = services.call_attach_recording(call=call)
+    call = services.call_attach_recording(provider=provider, call=call)
     key = call.recording_file.name
     stored = boto3.client("s3", endpoint_url=s3_storage, **CREDENTIALS).get_object(Bucket=BUCKET, Key=key)
     audio = stored["Body"].read()
     with wave.open(io.BytesIO(audio)) as parsed:
         assert parsed.getnframes() > 0
     assert call.recording_content_type == "audio/wav"
-    assert services.call_attach_recording(call=call).recording_file.name == key  # fetched once
+    assert services.call_attach_recording(provider=provider, call=call).recording_file.name == key  # fetched once
 
     link = urlsplit(recording_link(call)[0])
     response = client.get(f"{link.path}?{link.query}")
