@@ -24,6 +24,7 @@ from calls import errors
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
 from calls.providers import get_provider
 from calls.providers.base import PlaceCallRequest, ProviderCall
+from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -192,6 +193,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         _notify_after_commit(locked, new=True)
+    metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
 
