@@ -25,6 +25,7 @@ from django.utils import timezone
 from calls import errors
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
+from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -193,6 +194,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         _notify_after_commit(locked, new=True)
+    metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
 

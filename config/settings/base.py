@@ -180,7 +180,8 @@ if RECORDINGS_S3_BUCKET:
             "region_name": env.str_("AWS_REGION", "us-east-1"),
             "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),  # e.g. a moto server in tests
             "default_acl": None,
-            "querystring_auth": True,
+            "querystring_auth": True,  # recording links are presigned GET URLs (calls/recordings.py)
+            "signature_version": "s3v4",  # SigV4: required for KMS-encrypted objects
             "file_overwrite": False,
             "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
         },
