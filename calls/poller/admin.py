@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from calls.models import DeadLetterStatus, PollDeadLetter, PollRun
 from calls.poller.deadletters import dead_letter_retry
-from calls.providers import get_provider
+from calls.providers import configured_provider
 from config.errors import DomainError
 
 
@@ -55,7 +55,7 @@ class PollDeadLetterAdmin(_ReadOnly):
 
     @admin.action(description="Retry: ask the provider about the call now", permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[PollDeadLetter]) -> None:
-        provider = get_provider()
+        provider = configured_provider()
         done = 0
         for letter in queryset.exclude(status=DeadLetterStatus.RESOLVED).select_related("call"):
             try:

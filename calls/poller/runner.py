@@ -246,7 +246,7 @@ class _Pass:
                 self.budget.pause(float(exc.data.get("retry_after") or 1.0))
             except errors.ProviderError as exc:
                 logger.warning("the call list failed (%s); asking about each call in flight instead", exc.code)
-                self._error("list", f"{exc.code}: {exc.message}")
+                self._error("list", f"{exc.code}: {exc.detail or exc.message}")
                 return None
         return None
 

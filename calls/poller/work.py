@@ -105,7 +105,7 @@ class CallPoller:
         return Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, requests, rate_limited)
 
     def _failed(self, item: WorkItem, exc: DomainError, requests: int, rate_limited: int) -> Outcome:
-        message = f"{exc.code}: {exc.message}"[:500]
+        message = f"{exc.code}: {getattr(exc, 'detail', '') or exc.message}"[:500]
         if self.dry_run:
             return Outcome(item, Result.FAILED, requests, rate_limited, message)
         return self.record_failure(item, message, requests=requests, rate_limited=rate_limited)

@@ -23,7 +23,7 @@ from django.conf import settings
 from calls import services
 from calls.models import Call, CallStatus
 from calls.poller import PollOptions, PollSummary, poll_calls
-from calls.providers import set_provider
+from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from tests.servers import test_database_url
@@ -53,17 +53,13 @@ def control(sim: BackgroundSimulator, path: str, body: dict[str, Any] | None = N
 
 @pytest.fixture
 def sim(bland: BackgroundSimulator, transactional_db: None, settings) -> Iterator[BackgroundSimulator]:  # noqa: ANN001
-    """The simulator, reset, as this process's provider; the poller's settings for a test run."""
+    """The simulator, reset, as the provider the settings name; the poller's settings for a test run."""
     control(bland, "reset", {"balance": 100_000})
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # the simulator's webhooks reach nobody
     settings.BLAND_BASE_URL = bland.url
     settings.POLLER_GRACE_SECONDS = 0
     settings.POLLER_PROVIDER_RPS = 1000.0
-    client = BlandClient(base_url=bland.url, api_key=SIM_KEY, retries=0)
-    set_provider(client)
     yield bland
-    set_provider(None)
-    client.close()
     control(bland, "faults", {"outage": False, "error_rate": 0, "latency_ms": 0})
 
 
@@ -79,8 +75,10 @@ def numbers(count: int, scenario: str = "human", *, area: str = "212") -> list[s
 
 
 def place(user: User, count: int, scenario: str = "human", *, area: str = "212", **fields: Any) -> list[Call]:
-    return [services.call_place(user=user, to_number=number, task="Confirm the delivery.", max_duration=5, **fields)
-            for number in numbers(count, scenario, area=area)]
+    """Calls placed with the simulator (the provider ``BLAND_BASE_URL`` names, as in production)."""
+    provider = configured_provider()
+    return [services.call_place(provider=provider, user=user, to_number=number, task="Confirm the delivery.",
+                                max_duration=5, **fields) for number in numbers(count, scenario, area=area)]
 
 
 def run_pass(sim: BackgroundSimulator, **options: Any) -> PollSummary:
