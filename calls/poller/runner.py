@@ -15,7 +15,9 @@ record saves its checkpoint and the lock is refreshed; no request starts after t
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from calls import errors
@@ -31,7 +34,7 @@ from calls.models import Call, PollRun, PollRunStatus
 from calls.poller.locks import LockLost, RunnerLock, runner_lock
 from calls.poller.metrics import publish_run_metrics
 from calls.poller.pacing import RequestBudget
-from calls.poller.selection import WorkItem, direct_candidates, lag_seconds, listed_work
+from calls.poller.selection import WorkItem, direct_candidates, lag_seconds, listed_work, still_due
 from calls.poller.state import MAX_ERRORS, Counts, list_window_start, run_begin, run_checkpoint, run_finish
 from calls.poller.work import CallPoller, Outcome, Result, WorkerPool
 from calls.providers.base import CallPage, ListCallsQuery, Provider
@@ -179,7 +182,8 @@ class _Pass:
         self.cursor = dict(self.record.cursor) if self.record else {"phase": "list"}
         poller = CallPoller(provider=self.provider, budget=self.budget, deadline=self.request_deadline,
                             pass_id=pass_id, run_id=self.record.pk if self.record else None, clock=self.clock,
-                            dry_run=self.options.dry_run)
+                            dry_run=self.options.dry_run,
+                            db_lock=threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext())
         pool = WorkerPool(self.options.concurrency, poller.poll, lambda item, exc: self._on_error(poller, item, exc))
         status: str = PollRunStatus.FAILED
         outcome = ""
@@ -251,19 +255,16 @@ class _Pass:
         return None
 
     def _direct_phase(self, pool: WorkerPool, pass_id: uuid.UUID, *, list_ok: bool) -> bool:
-        attempted: set[uuid.UUID] = set()
-        while self.monotonic() < self.request_deadline:
-            batch = direct_candidates(pass_id=pass_id, now=self.clock(), list_ok=list_ok,
-                                      limit=self.options.batch_size,
-                                      exclude=attempted if self.options.dry_run else ())
-            if not batch:
-                return True
-            if any(item.pk in attempted for item in batch):
-                raise RuntimeError("a call polled in this pass was selected again; stopping rather than looping")
-            attempted.update(item.pk for item in batch)
-            if not self._process(pool, batch, {"phase": "direct", "list_ok": list_ok}):
+        """Ask about the calls the list cannot show (all calls in flight without the list), in priority order
+        fixed at the start of the phase; each batch is checked again just before it is polled."""
+        planned = direct_candidates(pass_id=pass_id, now=self.clock(), list_ok=list_ok)
+        for batch in _chunks(planned, self.options.batch_size):
+            if self.monotonic() >= self.request_deadline:
                 return False
-        return False
+            due = batch if self.options.dry_run else still_due(batch, pass_id=pass_id)
+            if due and not self._process(pool, due, {"phase": "direct", "list_ok": list_ok}):
+                return False
+        return True
 
     def _process(self, pool: WorkerPool, batch: Sequence[WorkItem], cursor: dict[str, Any]) -> bool:
         """Poll a batch concurrently, then checkpoint. False when the budget ran out during it."""

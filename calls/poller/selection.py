@@ -12,12 +12,12 @@ one pass, and never a call that is backing off after failures or waiting in the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, ExpressionWrapper, F, Min, Q, QuerySet, Value
+from django.db.models import F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
@@ -38,12 +38,6 @@ class WorkItem:
     updated_at: datetime
 
 
-def expected_end() -> ExpressionWrapper:
-    """When the call must have ended at the latest: its start (scheduled or placed) plus max_duration."""
-    start = Coalesce(F("start_time"), F("created_at"))
-    return ExpressionWrapper(start + F("max_duration") * Value(timedelta(minutes=1)), output_field=DateTimeField())
-
-
 def in_flight() -> QuerySet[Call]:
     """Calls placed with the provider that have not reached a final state."""
     return Call.objects.filter(status__in=IN_FLIGHT, provider_call_id__isnull=False)
@@ -61,30 +55,48 @@ def _eligible(*, pass_id: uuid.UUID, now: datetime) -> QuerySet[Call]:
     )
 
 
+def _overdue(now: datetime) -> Q:
+    """Calls past their latest possible end (start plus max_duration). Written as one condition per
+    max_duration in flight (a handful) so that it needs no date arithmetic in SQL, which SQLite lacks."""
+    condition = Q(pk__in=[])
+    for minutes in in_flight().values_list("max_duration", flat=True).distinct().order_by():
+        latest_start = now - timedelta(minutes=minutes)
+        started = Q(start_time__lt=latest_start) | Q(start_time__isnull=True, created_at__lt=latest_start)
+        condition |= Q(max_duration=minutes) & started
+    return condition
+
+
 def _unseen_by_the_list(now: datetime) -> Q:
     horizon = now - timedelta(hours=settings.POLLER_LIST_HORIZON_HOURS)
     quiet = now - timedelta(seconds=settings.POLLER_RECHECK_SECONDS)
-    overdue = Q(expected_end__lt=now) & (Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=quiet))
+    overdue = _overdue(now) & (Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=quiet))
     # Calls that failed before are retried directly once their backoff is over: the list may have shown
     # their change while they were backing off.
     return Q(created_at__lt=horizon) | Q(status=CallStatus.SCHEDULED) | Q(poll_failures__gt=0) | overdue
 
 
-def _items(rows: Iterable[tuple[uuid.UUID, str | None, str, datetime]]) -> list[WorkItem]:
-    return [WorkItem(pk, str(call_id), status, updated_at) for pk, call_id, status, updated_at in rows]
+def expected_end(*, created_at: datetime, start_time: datetime | None, max_duration: int) -> datetime:
+    """When the call must have ended at the latest: its start (scheduled or placed) plus max_duration."""
+    return (start_time or created_at) + timedelta(minutes=max_duration)
 
 
-def direct_candidates(*, pass_id: uuid.UUID, now: datetime, list_ok: bool, limit: int,
-                      exclude: Collection[uuid.UUID] = ()) -> list[WorkItem]:
-    """The next ``limit`` calls to ask about one by one, most overdue first."""
-    query = _eligible(pass_id=pass_id, now=now).annotate(expected_end=expected_end())
+def direct_candidates(*, pass_id: uuid.UUID, now: datetime, list_ok: bool) -> list[WorkItem]:
+    """The calls to ask about one by one in this pass, most overdue first (then those due to end first)."""
+    query = _eligible(pass_id=pass_id, now=now)
     if list_ok:
         query = query.filter(_unseen_by_the_list(now))
-    if exclude:
-        query = query.exclude(pk__in=list(exclude))
-    rows = query.order_by("expected_end", "created_at", "pk").values_list("pk", "provider_call_id", "status",
-                                                                          "updated_at")[:limit]
-    return _items(rows)
+    rows = query.values_list("pk", "provider_call_id", "status", "updated_at", "created_at", "start_time",
+                             "max_duration")
+    ranked = sorted(rows, key=lambda row: (expected_end(created_at=row[4], start_time=row[5], max_duration=row[6]),
+                                           row[4], row[0]))
+    return [WorkItem(pk, str(call_id), status, updated_at) for pk, call_id, status, updated_at, *_ in ranked]
+
+
+def still_due(items: Sequence[WorkItem], *, pass_id: uuid.UUID) -> list[WorkItem]:
+    """Of ``items`` (picked earlier in the pass), those still in flight and not yet processed by it."""
+    keep = set(in_flight().filter(pk__in=[item.pk for item in items]).exclude(poll_pass=pass_id)
+               .values_list("pk", flat=True))
+    return [item for item in items if item.pk in keep]
 
 
 def listed_status(item: ListedCall, call_start: datetime | None, now: datetime) -> str:
@@ -135,5 +147,7 @@ def oldest_in_flight_start(now: datetime) -> datetime | None:
 
 def lag_seconds(now: datetime) -> float:
     """How far past its latest possible end the most overdue call in flight is (0 when none is)."""
-    earliest = in_flight().aggregate(end=Min(expected_end()))["end"]
-    return max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0
+    oldest = (in_flight().values("max_duration").order_by()
+              .annotate(start=Min(Coalesce(F("start_time"), F("created_at")))))
+    ends = [row["start"] + timedelta(minutes=row["max_duration"]) for row in oldest if row["start"] is not None]
+    return max(0.0, (now - min(ends)).total_seconds()) if ends else 0.0

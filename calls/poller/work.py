@@ -9,13 +9,15 @@ for its Retry-After and the request is sent again.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -68,6 +70,8 @@ class CallPoller:
     run_id: uuid.UUID | None
     clock: Callable[[], datetime]
     dry_run: bool = False
+    # SQLite takes one writer at a time: its polls still ask the provider concurrently, but write in turn.
+    db_lock: AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
 
     def poll(self, item: WorkItem) -> Outcome:
         requests = rate_limited = 0
@@ -88,7 +92,8 @@ class CallPoller:
             return Outcome(item, Result.CHANGED if _would_change(item, update) else Result.UNCHANGED, requests,
                            rate_limited)
         try:
-            return self._apply(item, update, requests, rate_limited)
+            with self.db_lock:
+                return self._apply(item, update, requests, rate_limited)
         except DomainError as exc:
             return self._failed(item, exc, requests, rate_limited)
 
@@ -113,7 +118,7 @@ class CallPoller:
     def record_failure(self, item: WorkItem, message: str, *, requests: int = 0, rate_limited: int = 0) -> Outcome:
         """Count a failed poll: back off, and dead-letter the call at ``POLLER_MAX_FAILURES`` in a row."""
         now = self.clock()
-        with transaction.atomic():
+        with self.db_lock, transaction.atomic():
             call = Call.objects.select_for_update().filter(pk=item.pk).first()
             if call is None:
                 return Outcome(item, Result.FAILED, requests, rate_limited, message)
