@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from calls import services
 from calls.models import Call, CallStatus
@@ -26,6 +28,8 @@ from calls.poller import PollOptions, PollSummary, poll_calls
 from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
+from tests.aws.conftest import aws as aws  # moto in server mode, for SQS
+from tests.aws.conftest import moto_server as moto_server
 from tests.servers import test_database_url
 from users.models import CreditLedgerEntry, User
 
@@ -81,13 +85,19 @@ def place(user: User, count: int, scenario: str = "human", *, area: str = "212",
                                 max_duration=5, **fields) for number in numbers(count, scenario, area=area)]
 
 
-def run_pass(sim: BackgroundSimulator, **options: Any) -> PollSummary:
-    """One pass in this process, with its own client (no retries) to the simulator."""
+def run_pass(sim: BackgroundSimulator, *, clock: Callable[[], datetime] | None = None, **options: Any) -> PollSummary:
+    """One pass in this process, with its own client (no retries) to the simulator; ``clock`` is the
+    poller's idea of now (tests move it past backoffs and grace periods)."""
     client = BlandClient(base_url=sim.url, api_key=SIM_KEY, retries=0)
     try:
-        return poll_calls(options=PollOptions.from_settings(**options), provider=client)
+        return poll_calls(options=PollOptions.from_settings(**options), provider=client, clock=clock or timezone.now)
     finally:
         client.close()
+
+
+def later(**delta: float) -> Callable[[], datetime]:
+    """A poller clock that runs ``delta`` ahead of the real one."""
+    return lambda: timezone.now() + timedelta(**delta)
 
 
 def settled_once(call: Call) -> bool:
