@@ -81,8 +81,9 @@ def numbers(count: int, scenario: str = "human", *, area: str = "212") -> list[s
 def place(user: User, count: int, scenario: str = "human", *, area: str = "212", **fields: Any) -> list[Call]:
     """Calls placed with the simulator (the provider ``BLAND_BASE_URL`` names, as in production)."""
     provider = configured_provider()
+    fields.setdefault("max_duration", 5)
     return [services.call_place(provider=provider, user=user, to_number=number, task="Confirm the delivery.",
-                                max_duration=5, **fields) for number in numbers(count, scenario, area=area)]
+                                **fields) for number in numbers(count, scenario, area=area)]
 
 
 def run_pass(sim: BackgroundSimulator, *, clock: Callable[[], datetime] | None = None, **options: Any) -> PollSummary:
