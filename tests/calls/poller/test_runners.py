@@ -8,6 +8,7 @@ import os
 import signal
 import time
 
+import httpx
 import pytest
 from django.core.management import call_command
 
@@ -46,6 +47,8 @@ def test_two_runners_started_together_one_polls_the_other_exits_at_once_and_no_c
         assert call.status == CallStatus.COMPLETED
         assert call.poll_attempts == 1
         assert CallEvent.objects.filter(call=call, source=EventSource.POLLER).count() == 1
+    asked = httpx.get(f"{sim.url}/_sim/requests", timeout=10).json()
+    assert (asked["details"], asked["details_calls"], asked["details_repeated"]) == (40, 40, 0)
 
 
 @pytest.mark.postgres
