@@ -26,9 +26,25 @@ class GrantCreditsForm(forms.Form):
     memo = forms.CharField(max_length=200, required=False)
 
 
+# The model fields are named balance; users read "available" everywhere (REST, MCP, README).
+@admin.display(description="available", ordering="balance")
+def available(account: CreditAccount) -> int:
+    return account.balance
+
+
+@admin.display(description="total")
+def total(account: CreditAccount) -> int:
+    return account.balance + account.reserved
+
+
+@admin.display(description="available after", ordering="balance_after")
+def available_after(entry: CreditLedgerEntry) -> int:
+    return entry.balance_after
+
+
 class LedgerInline(admin.TabularInline):
     model = CreditLedgerEntry
-    fields = ("created_at", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference", "memo")
+    fields = ("created_at", "kind", "amount", "reserved_delta", "spent", available_after, "reference", "memo")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -39,9 +55,9 @@ class LedgerInline(admin.TabularInline):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "balance", "reserved", "updated_at")
+    list_display = ("user", available, "reserved", total, "updated_at")
     search_fields = ("user__username", "user__email")
-    readonly_fields = ("user", "balance", "reserved", "updated_at")
+    fields = readonly_fields = ("user", available, "reserved", total, "updated_at")  # edited through the ledger only
     actions = ["grant_credits"]
     inlines = [LedgerInline]
     list_select_related = ("user",)
@@ -84,7 +100,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "account", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference")
+    list_display = ("created_at", "account", "kind", "amount", "reserved_delta", "spent", available_after, "reference")
     list_filter = ("kind",)
     search_fields = ("account__user__username", "reference", "memo")
     list_select_related = ("account__user",)
