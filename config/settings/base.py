@@ -12,7 +12,12 @@ from pathlib import Path
 
 from corsheaders.defaults import default_headers as cors_default_headers
 
-from config import env
+from config import aws_ssm, env
+from config.logs import logging_config
+
+# AWS: with AWS_SSM_PREFIX set, settings and secrets stored in SSM Parameter Store fill the environment
+# first (variables already set win), so everything below, and production's checks, read them as usual.
+aws_ssm.load_environment()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -191,16 +196,11 @@ if RECORDINGS_S3_BUCKET:
         },
     }
 
-# --- Logging --------------------------------------------------------------------------------------
+# --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str_("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
-}
+# "plain" text on stderr (a terminal), or "json": one object per line on stdout (containers, CloudWatch).
+LOG_FORMAT = env.choice_("LOG_FORMAT", ("plain", "json"), "plain")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- MCP gateway ----------------------------------------------------------------------------------
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
@@ -246,3 +246,11 @@ CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
 CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
 RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)
+
+# --- AWS: metrics, tracing (config/metrics.py, config/tracing.py; deploy/README.md) ----------------
+CALLMCP_ENVIRONMENT = env.str_("CALLMCP_ENVIRONMENT", "local")  # dev, staging, production on AWS
+METRICS_BACKEND = env.choice_("METRICS_BACKEND", ("off", "emf", "cloudwatch"), "off")
+METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
+METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
+TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
+TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)
