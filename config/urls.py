@@ -3,10 +3,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calls.usage_api import UsageApi
-from config import health
+from config import health, landing
 from config.exceptions import api_not_found
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
