@@ -190,7 +190,8 @@ if RECORDINGS_S3_BUCKET:
             "region_name": env.str_("AWS_REGION", "us-east-1"),
             "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),  # e.g. a moto server in tests
             "default_acl": None,
-            "querystring_auth": True,
+            "querystring_auth": True,  # recording links are presigned GET URLs (calls/recordings.py)
+            "signature_version": "s3v4",  # SigV4: required for KMS-encrypted objects
             "file_overwrite": False,
             "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
         },
@@ -237,6 +238,7 @@ BLAND_BASE_URL = env.str_("BLAND_BASE_URL", "https://api.bland.ai" if BLAND_API_
 BLAND_SIMULATOR_API_KEY = env.str_("BLAND_SIMULATOR_API_KEY", "sim-key")
 BLAND_WEBHOOK_SECRET = env.str_("BLAND_WEBHOOK_SECRET", "" if BLAND_API_KEY else "simulator-webhook-secret")
 BLAND_TIMEOUT_SECONDS = env.int_("BLAND_TIMEOUT_SECONDS", 10)
+BLAND_RETRIES = env.int_("BLAND_RETRIES", 3)  # repeats of a request that is safe to repeat (429, 5xx, connect)
 # Where the provider can reach us (post-call webhooks) and where signed recording links point.
 PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
