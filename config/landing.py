@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "landing.html"
 PLACEHOLDER = "<your token>"  # what the reader pastes in; the page never shows a token
+# makePhoneCall's arguments for a first call, as in the README: the simulator answers +1 212 555 0100.
+FIRST_CALL = {"phone_number": "+12125550100", "task": "Confirm the table for two at 7 pm tonight.", "record": True,
+              "wait_for_completion": True}
 
 
 @cache
@@ -51,5 +54,6 @@ def landing(request: HttpRequest) -> HttpResponse:
         "http_config": json.dumps(_http_config(mcp_url), indent=2),
         "stdio_config": json.dumps(_stdio_config(), indent=2) if settings.DEBUG else "",
         "simulator_url": simulator,
+        "first_call": json.dumps(FIRST_CALL),
     }
     return HttpResponse(_template().render(context, request))

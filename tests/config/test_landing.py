@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,16 @@ def test_the_root_page_says_what_the_service_is_and_gives_a_copyable_mcp_client_
     else:
         assert "config-stdio" not in page
     assert "eyJ" not in page  # never a token on a public page
+
+
+def test_the_root_page_gives_the_readme_first_call(anon, settings):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### A first call", 1)[1].split("\n## ", 1)[0]
+    example = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
+    page = _page(anon, settings)
+    assert _configs(page)["first-call"] == example
+    assert example["record"] is True
+    assert 'data-copy="first-call"' in page
 
 
 def test_every_link_on_the_root_page_answers(anon, settings):
