@@ -39,6 +39,7 @@ free_port() {  # the port given if it can be bound on 127.0.0.1, else one the OS
 import socket, sys
 for port in (int(sys.argv[1]), 0):
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
         try:
             sock.bind(("127.0.0.1", port))
         except (OSError, OverflowError):
