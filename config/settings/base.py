@@ -79,6 +79,16 @@ TEMPLATES = [
 DATABASES = {"default": env.database("DATABASE_URL", {})}
 if not DATABASES["default"]:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process, webhook tasks and staff write at once. WAL lets readers run beside the writer;
+    # IMMEDIATE takes the write lock at BEGIN, so a transaction waits its turn (up to the busy timeout)
+    # instead of failing with "database is locked" when it upgrades a read lock mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int_("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int_("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
