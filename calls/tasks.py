@@ -6,11 +6,14 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from calls import errors, services
 from calls.events import RecordingAvailable, recordings_available
 from calls.models import Call
+from calls.poller import PollOptions, poll_calls
+from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 
 logger = logging.getLogger(__name__)
@@ -22,7 +25,7 @@ def fetch_recording(self, call_id: str) -> None:  # noqa: ANN001
     if call is None or call.recording_file:
         return
     try:
-        services.call_attach_recording(call=call)
+        services.call_attach_recording(provider=configured_provider(), call=call)
     except (errors.ProviderUnavailable, errors.ProviderRateLimited) as exc:
         raise self.retry(exc=exc) from exc
     except errors.RecordingNotAvailable:
@@ -37,6 +40,15 @@ def process_webhook(payload: dict[str, Any]) -> None:
     call = services.call_apply_provider_update(update=BlandClient.parse_call(payload), source="webhook")
     if call is None:
         logger.info("webhook for unknown provider call %s ignored", payload.get("call_id") or payload.get("c_id"))
+
+
+@shared_task(name="calls.poll_calls", ignore_result=True)
+def poll_calls_task(max_seconds: float | None = None) -> dict[str, Any]:
+    """One poller pass (beat runs it every minute): the same code as ``manage.py poll_calls --once``.
+    Another runner holding the lock makes it return at once; a pass cut short resumes next time."""
+    summary = poll_calls(options=PollOptions.from_settings(
+        max_seconds=max_seconds or settings.POLLER_CELERY_MAX_SECONDS, trigger="celery"))
+    return summary.as_dict()
 
 
 @recordings_available.subscribe

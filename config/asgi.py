@@ -11,12 +11,16 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django_asgi_app = get_asgi_application()
 
-from mcp_gateway.asgi import mcp_application  # noqa: E402 - needs Django set up first
+from config import tracing  # noqa: E402 - needs Django set up first
+from mcp_gateway.asgi import mcp_application  # noqa: E402
 from mcp_gateway.gateway import build_gateway  # noqa: E402
 
 # Static files (admin, Swagger UI assets) are served by the app itself so the service works offline
 # with nothing in front.
 application = mcp_application(ASGIStaticFilesHandler(django_asgi_app), gateway=build_gateway())
+# X-Ray tracing when TRACING_ENABLED: a server span per request and WebSocket connection.
+if tracing.setup("web"):
+    application = tracing.wrap_asgi(application)
 
 # Log records carry nothing our format (settings.LOGGING) does not print: skip the caller lookup and
 # the thread/process fields (the "Optimization" section of the logging docs). A fifth of the CPU of a

@@ -6,28 +6,23 @@
   anything else ``-32602`` with the code in ``data``;
 - prompts: ``-32602`` with the code in ``data``.
 
-Clients get ``DomainError.public_message``; when the full message carries internal detail (a
-provider's own error text) it goes to the log instead.
+A ``DomainError``'s message is written for the caller (what went wrong, what to do); whatever only an
+operator needs (a provider's own words) is logged where it happens and never carried on the error.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from config.errors import DomainError, NotFound
 from mcp_gateway import errors
 
-logger = logging.getLogger(__name__)
 
-
-def _public(exc: DomainError, where: str) -> dict[str, Any]:
-    if exc.public_message != exc.message:
-        logger.warning("%s failed: %s [%s]", where, exc.message, exc.code)
-    error: dict[str, Any] = {"code": exc.code, "message": exc.public_message}
-    if exc.public_data:
-        error["data"] = exc.public_data
+def _public(exc: DomainError) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.data:
+        error["data"] = exc.data
     return error
 
 
@@ -45,7 +40,7 @@ def tool_error(code: str, message: str, data: dict[str, Any] | None = None) -> d
 
 
 def tool_failure(exc: DomainError, *, tool: str) -> dict[str, Any]:
-    error = _public(exc, f"tool {tool}")
+    error = _public(exc)
     return tool_error(error["code"], error["message"], error.get("data"))
 
 
@@ -58,7 +53,7 @@ def resource_not_found(uri: str, *, modern: bool) -> errors.McpError:
 def resource_failure(exc: DomainError, *, uri: str, modern: bool) -> errors.McpError:
     if isinstance(exc, NotFound):
         return resource_not_found(uri, modern=modern)
-    error = _public(exc, f"resource {uri}")
+    error = _public(exc)
     return errors.InvalidParams(error["message"], data={"uri": uri, "code": error["code"]})
 
 
@@ -69,5 +64,5 @@ def subscription_failure(exc: DomainError, *, uri: str, modern: bool) -> errors.
 
 
 def prompt_failure(exc: DomainError, *, prompt: str) -> errors.McpError:
-    error = _public(exc, f"prompt {prompt}")
+    error = _public(exc)
     return errors.InvalidParams(error["message"], data={"code": error["code"]})

@@ -16,6 +16,7 @@ from typing import Any
 
 from mcp_types.methods import CLIENT_NOTIFICATIONS
 
+from config import metrics
 from mcp_gateway import codec, errors, lifecycle, request_state
 from mcp_gateway.context import Connection, Emit, InputRequired, RequestClient, RequestScope
 from mcp_gateway.inflight import InFlight
@@ -50,7 +51,7 @@ class Dispatcher:
         self.inflight = inflight
         self.methods = method_table()
         self._core: Core[Exchange] = Core(on_request=self._request, on_notification=self._notification,
-                                          observe=self._log)
+                                          observe=self._observe)
 
     @property
     def registry(self) -> Registry:
@@ -145,14 +146,20 @@ class Dispatcher:
             )
         return result
 
-    # --- the request log -----------------------------------------------------------------------------
+    # --- metrics and the request log -------------------------------------------------------------------
+
+    def _observe(self, exchange: Exchange, outcome: Outcome) -> None:
+        tool = outcome.params.get("name") if outcome.method == "tools/call" else None
+        if isinstance(tool, str) and tool in self.server.registry.tools:  # registered names only: bounded series
+            metrics.put(metrics.MCP_TOOL_CALLS, 1, Tool=tool)
+            if outcome.label.startswith("error"):
+                metrics.put(metrics.MCP_TOOL_ERRORS, 1, Tool=tool)
+        if logger.isEnabledFor(logging.INFO):
+            self._log(exchange, outcome, tool)
 
     @staticmethod
-    def _log(exchange: Exchange, outcome: Outcome) -> None:
-        if not logger.isEnabledFor(logging.INFO):
-            return
+    def _log(exchange: Exchange, outcome: Outcome, tool: Any) -> None:
         connection = exchange.connection
-        tool = outcome.params.get("name") if outcome.method == "tools/call" else None
         line = {
             "method": outcome.method,
             "tool": tool,

@@ -19,11 +19,20 @@ from typing import Any
 import httpx
 
 from calls import errors
-from calls.providers.base import PlaceCallRequest, ProviderCall, Recording, TranscriptSegment
+from calls.providers.base import (
+    CallPage,
+    ListCallsQuery,
+    ListedCall,
+    PlaceCallRequest,
+    ProviderCall,
+    Recording,
+    TranscriptSegment,
+)
 
 logger = logging.getLogger(__name__)
 
 SPEAKERS = {"user": "callee", "assistant": "agent", "robot": "agent", "agent-action": "action"}
+SAID_MAX_CHARS = 200
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -63,6 +72,64 @@ def _error_message(response: httpx.Response) -> str:
         if body.get("error"):
             return str(body["error"])
     return str(body)[:300]
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (Bland sends none today; a proxy in front of it may)."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _list_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def list_params(query: ListCallsQuery) -> dict[str, str | int]:
+    """The query string of ``GET /v1/calls`` for ``query``; unset filters are left out."""
+    params: dict[str, str | int] = {"sort_by": query.sort_by, "ascending": "true" if query.ascending else "false",
+                                    "limit": query.limit}
+    if query.update_start_date is not None:
+        params["update_start_date"] = _list_time(query.update_start_date)
+    if query.update_end_date is not None:
+        params["update_end_date"] = _list_time(query.update_end_date)
+    if query.completed is not None:
+        params["completed"] = "true" if query.completed else "false"
+    if query.start is not None:
+        params["from"] = query.start
+    if query.stop is not None:
+        params["to"] = query.stop
+    return params
+
+
+def parse_listed_call(item: dict[str, Any]) -> ListedCall:
+    length = item.get("call_length")
+    return ListedCall(
+        provider_call_id=str(item["call_id"]),
+        created_at=_parse_time(item.get("created_at")),
+        completed=bool(item.get("completed")),
+        queue_status="complete" if item.get("queue_status") == "completed" else str(item.get("queue_status") or ""),
+        call_length_minutes=float(length) if isinstance(length, int | float) and not isinstance(length, bool) else None,
+        answered_by=str(item.get("answered_by") or ""),
+        error_message=str(item.get("error_message") or ""),
+        to_number=str(item.get("to") or ""),
+        from_number=str(item.get("from") or ""),
+        batch_id=str(item["batch_id"]) if item.get("batch_id") else None,
+    )
+
+
+def _said(message: str) -> str:
+    """What the provider said, as a sentence a caller can read (its own words, bounded)."""
+    text = " ".join(message.split())[:SAID_MAX_CHARS] or "no reason given"
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _unavailable(method: str, path: str, detail: str) -> errors.ProviderUnavailable:
+    """The provider could not be reached or answered nonsense: the detail is for the log only."""
+    logger.warning("Bland %s %s failed: %s", method, path, detail)
+    return errors.ProviderUnavailable(detail=detail)
 
 
 class BlandClient:
@@ -105,14 +172,14 @@ class BlandClient:
                 if attempt <= self._retries:
                     self._pause(attempt, None)
                     continue
-                raise errors.ProviderUnavailable(reason=f"cannot connect: {exc}") from exc
+                raise _unavailable(method, path, f"cannot connect: {exc}") from exc
             except httpx.TimeoutException as exc:
                 if repeatable and attempt <= self._retries:
                     self._pause(attempt, None)
                     continue
-                raise errors.ProviderUnavailable(reason="timed out") from exc
+                raise _unavailable(method, path, "timed out") from exc
             except httpx.HTTPError as exc:
-                raise errors.ProviderUnavailable(reason=str(exc) or type(exc).__name__) from exc
+                raise _unavailable(method, path, str(exc) or type(exc).__name__) from exc
             status = response.status_code
             retryable = status == 429 or (status >= 500 and repeatable)
             if retryable and attempt <= self._retries:
@@ -131,28 +198,34 @@ class BlandClient:
     @staticmethod
     def _raise_for(response: httpx.Response) -> None:
         status, message = response.status_code, _error_message(response)
+        request = response.request
+        logger.warning("Bland %s %s answered HTTP %s: %s", request.method, request.url.path, status, message)
         if status == 401:
-            raise errors.ProviderAuthFailed()
+            raise errors.ProviderAuthFailed(detail=message)
         if status == 402:
-            raise errors.ProviderBalanceExhausted()
+            raise errors.ProviderBalanceExhausted(detail=message)
         if status == 404:
-            raise errors.ProviderNotFound(reason=message)
+            raise errors.ProviderNotFound(detail=message)
         if status == 429:
-            raise errors.ProviderRateLimited(reason=message)
+            raise errors.ProviderRateLimited(reason=_said(message), detail=message,
+                                             retry_after=retry_after_seconds(response))
         if status >= 500:
-            raise errors.ProviderUnavailable(reason=f"HTTP {status}: {message}")
-        raise errors.ProviderRejected(reason=message)
+            raise errors.ProviderUnavailable(detail=f"HTTP {status}: {message}")
+        raise errors.ProviderRejected(reason=_said(message), detail=message)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
+        request = response.request
         try:
             body = response.json()
         except ValueError as exc:
-            raise errors.ProviderUnavailable(reason="the provider answered something that is not JSON") from exc
+            raise _unavailable(request.method, request.url.path, "the answer is not JSON") from exc
         if not isinstance(body, dict):
-            raise errors.ProviderUnavailable(reason="unexpected answer shape")
+            raise _unavailable(request.method, request.url.path, "unexpected answer shape")
         if body.get("status") == "error" or (body.get("data") is None and body.get("errors")):
-            raise errors.ProviderRejected(reason=_error_message(response))
+            message = _error_message(response)
+            logger.warning("Bland %s %s refused: %s", request.method, request.url.path, message)
+            raise errors.ProviderRejected(reason=_said(message), detail=message)
         return body
 
     # --- API -------------------------------------------------------------------------------------
@@ -181,17 +254,23 @@ class BlandClient:
         answer = self._json(self._request("POST", "/v1/calls", repeatable=False, json=body))
         call_id = answer.get("call_id")
         if not call_id:
-            raise errors.ProviderUnavailable(reason="no call_id in the answer")
+            raise _unavailable("POST", "/v1/calls", "no call_id in the answer")
         return str(call_id)
 
     def get_call(self, provider_call_id: str) -> ProviderCall:
         response = self._request("GET", f"/v1/calls/{provider_call_id}", repeatable=True)
         return self.parse_call(self._json(response))
 
-    def list_calls(self, **filters: Any) -> tuple[int, list[dict[str, Any]]]:
-        body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=filters))
-        calls = body.get("calls") or []
-        return int(body.get("total_count", len(calls))), calls
+    def list_calls(self, query: ListCallsQuery) -> CallPage:
+        """GET /v1/calls: one page of the list, newest first unless ``ascending``. Its items carry no
+        status, price or transcript (bland_api.md section 4): ``get_call`` has those."""
+        body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=list_params(query)))
+        items = body.get("calls")
+        if not isinstance(items, list):
+            raise errors.ProviderUnavailable(reason="the call list has no calls array")
+        calls = tuple(parse_listed_call(item) for item in items if isinstance(item, dict) and item.get("call_id"))
+        total = body.get("total_count")
+        return CallPage(total_count=int(total) if isinstance(total, int) else len(calls), calls=calls)
 
     def stop_call(self, provider_call_id: str) -> None:
         self._json(self._request("POST", f"/v1/calls/{provider_call_id}/stop", repeatable=True))
@@ -206,7 +285,8 @@ class BlandClient:
                                      headers={"accept": "audio/*"})
         content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
         if content_type.startswith("application/json"):
-            raise errors.ProviderNotFound(reason=_error_message(response))
+            logger.warning("Bland recording of %s is not audio: %s", provider_call_id, _error_message(response))
+            raise errors.ProviderNotFound(detail=_error_message(response))
         return Recording(content=response.content, content_type=content_type)
 
     def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]:
@@ -232,7 +312,7 @@ class BlandClient:
         """A details object (GET /v1/calls/{id} or the post-call webhook body) as a ``ProviderCall``."""
         call_id = payload.get("call_id") or payload.get("c_id")
         if not call_id:
-            raise errors.ProviderRejected(reason="the payload has no call_id")
+            raise errors.ProviderRejected(reason="the call details have no call_id.")
         duration: int | None = None
         if payload.get("corrected_duration") not in (None, ""):
             try:

@@ -11,15 +11,19 @@ from django.core.exceptions import ImproperlyConfigured
 from config import env
 from config.settings.base import *  # noqa: F403
 
-_REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL"]
+_REQUIRED = {
+    "SECRET_KEY": "it signs sessions and tokens",
+    "ALLOWED_HOSTS": "the host names this service answers to",
+    "DATABASE_URL": "no SQLite file in production",
+    "REDIS_URL": "sessions, rate limits and notifications are shared by every process through it",
+    "PUBLIC_BASE_URL": "where Bland posts its webhooks, and where recording links point",
+}
 if env.is_set("BLAND_API_KEY"):
-    _REQUIRED.append("BLAND_WEBHOOK_SECRET")
-if _missing := [name for name in _REQUIRED if not env.is_set(name)]:
+    _REQUIRED["BLAND_WEBHOOK_SECRET"] = "it verifies Bland's webhooks, and BLAND_API_KEY is set"  # noqa: S105 - a reason, not a secret
+if _missing := [f"{name} is required ({why})" for name, why in _REQUIRED.items() if not env.is_set(name)]:
     raise ImproperlyConfigured(
-        "config.settings.production needs these environment variables, which are not set: "
-        + ", ".join(_missing)
-        + ". Set them (BLAND_WEBHOOK_SECRET is needed whenever BLAND_API_KEY is), or leave DJANGO_SETTINGS_MODULE "
-        "unset for the embedded defaults."
+        "config.settings.production cannot start: " + "; ".join(_missing) + ". Set them in the environment, or "
+        "leave DJANGO_SETTINGS_MODULE unset for the embedded defaults."
     )
 
 DEBUG = False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -87,6 +88,17 @@ class Answer:
     @property
     def text(self) -> str:
         return next(item["text"] for item in self.content if item["type"] == "text")
+
+    @property
+    def error_code(self) -> str | None:
+        """The machine code of an error result: structuredContent's ``error.code``, or the ``[code]`` that ends
+        the text of a result without structured content."""
+        if not self.is_error:
+            return None
+        if self.structured and isinstance(self.structured.get("error"), dict):
+            return self.structured["error"]["code"]
+        found = re.search(r"\[([a-z_]+)\]$", self.text.strip())
+        return found.group(1) if found else None
 
 
 @asynccontextmanager
@@ -217,6 +229,12 @@ def tool_error(tools: Tools, tool: str, arguments: dict[str, Any]) -> dict[str, 
     assert json.loads(answer.text) == answer.structured
     assert "Traceback" not in answer.text
     return answer.structured["error"]
+
+
+def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    """(machine code, message) of a call that must fail."""
+    error = tool_error(tools, tool, arguments)
+    return error["code"], error["message"]
 
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
@@ -744,33 +762,35 @@ def test_provider_outage_5xx_and_429_are_clear_errors_that_charge_nothing(connec
     tools = connect(mcp_user)
 
     sim_faults(live_sim, outage=True)
-    outage = tool_error(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    outage = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
     sim_faults(live_sim, outage=False, error_rate=1.0)
-    failing = tool_error(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    failing = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
     sim_faults(live_sim, error_rate=0)
 
-    for error in (outage, failing):
-        assert error["code"] == "provider_unavailable"
-        assert "Nothing was placed or charged" in error["message"]
-        assert "HTTP" not in json.dumps(error)  # the provider's own words stay in the log
-        assert "data" not in error
+    for code, text in (outage, failing):
+        assert code == "provider_unavailable"
+        assert "nothing was changed or charged" in text
+        assert "HTTP" not in text  # what the provider answered is for the operator's log, not for the model
+        assert "Service temporarily unavailable" not in text
+        assert "Internal server error" not in text
     assert not Call.objects.exists()
     assert sim_state(live_sim)["total_calls"] == 0
     assert balance(mcp_user) == GRANTED
     assert ledger(mcp_user)[1:] == [reserved(), released()] * 2
 
     first = place(tools, HUMAN)
-    too_soon = tool_error(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
-    assert too_soon["code"] == "provider_rate_limited"
-    assert "Calls can only be sent every 10 seconds to the same number" in too_soon["message"]
+    code, too_soon = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    assert code == "provider_rate_limited"
+    assert "Calls can only be sent every 10 seconds to the same number" in too_soon
     assert sim_state(live_sim)["total_calls"] == 1
     assert [str(pk) for pk in Call.objects.values_list("pk", flat=True)] == [first["call_id"]]
     assert balance(mcp_user) == GRANTED - DEFAULT_HOLD
     assert ledger(mcp_user)[5:] == [reserved(), reserved(), released()]  # the first call's hold stays
 
     httpx.post(f"{live_sim.url}/_sim/reset", json={"balance": 0}, timeout=5).raise_for_status()
-    broke = tool_error(tools, "makePhoneCall", {"phone_number": VOICEMAIL, "task": TASK})
-    assert broke["code"] == "provider_balance_exhausted"
+    code, broke = error_of(tools, "makePhoneCall", {"phone_number": VOICEMAIL, "task": TASK})
+    assert code == "provider_balance_exhausted"
+    assert "The phone provider account is out of balance" in broke
     assert Call.objects.count() == 1
     assert balance(mcp_user) == GRANTED - DEFAULT_HOLD
 
