@@ -15,8 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import mcp_types as types
+
 from config.errors import DomainError, NotFound
 from mcp_gateway import errors
+from mcp_gateway.wire import dump
 
 
 def _public(exc: DomainError) -> dict[str, Any]:
@@ -32,11 +35,8 @@ def tool_error(code: str, message: str, data: dict[str, Any] | None = None) -> d
     if data:
         error["data"] = data
     structured = {"error": error}
-    return {
-        "content": [{"type": "text", "text": json.dumps(structured, default=str)}],
-        "structuredContent": structured,
-        "isError": True,
-    }
+    text = types.TextContent(type="text", text=json.dumps(structured, default=str))
+    return dump(types.CallToolResult(content=[text], structured_content=structured, is_error=True))
 
 
 def tool_failure(exc: DomainError, *, tool: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from mcp_gateway.notify import Notifier
 from mcp_gateway.registry import Registry
 from mcp_gateway.sessions import SessionStore, build_session_store
 from mcp_gateway.streams import EventStore
+from mcp_gateway.wire import Definitions
 
 CAPABILITIES: dict[str, Any] = {
     "tools": {"listChanged": True},
@@ -105,6 +106,7 @@ def build_gateway(
         notifier=notifier,
         server_info={"name": settings.MCP_SERVER_NAME, "version": settings.MCP_SERVER_VERSION},
         capabilities=CAPABILITIES,
+        definitions=Definitions.of(registry),
         instructions=settings.MCP_INSTRUCTIONS or None,
         page_size=page_size or settings.MCP_PAGE_SIZE,
     )

@@ -18,6 +18,7 @@ from mcp_gateway.jsonrpc import MethodTable
 from mcp_gateway.notify import Notifier
 from mcp_gateway.registry import Registry
 from mcp_gateway.sessions import SessionState
+from mcp_gateway.wire import Definitions
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Server:
     notifier: Notifier
     server_info: dict[str, Any]
     capabilities: dict[str, Any]
+    definitions: Definitions
     instructions: str | None = None
     page_size: int = 50
     list_ttl_ms: int = 60_000

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import mcp_types as types
+
 from mcp_gateway import errors
 from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler
 from mcp_gateway.methods.prompts import find_prompt
 from mcp_gateway.registry import Completer
+from mcp_gateway.wire import dump
 
 MAX_VALUES = 100
 
@@ -33,7 +36,8 @@ async def complete(call: MethodCall) -> dict[str, Any]:
     if completer is not None:
         context = (call.params.get("context") or {}).get("arguments") or {}
         values = list(await call_handler(completer, call.scope, argument.get("value", ""), context))
-    return {"completion": {"values": values[:MAX_VALUES], "total": len(values), "hasMore": len(values) > MAX_VALUES}}
+    completion = types.Completion(values=values[:MAX_VALUES], total=len(values), has_more=len(values) > MAX_VALUES)
+    return dump(types.CompleteResult(completion=completion))
 
 
 def register(methods: Methods) -> None:

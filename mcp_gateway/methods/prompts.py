@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import mcp_types as types
+
 from config.errors import DomainError
 from mcp_gateway import boundary, errors
 from mcp_gateway.context import RequestScope
 from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler, page
 from mcp_gateway.registry import PromptSpec, Registry
+from mcp_gateway.wire import dump
 
 
 async def prompts_list(call: MethodCall) -> dict[str, Any]:
-    registry, scope = call.server.registry, call.scope
-    prompts = [spec.definition() for _, spec in sorted(registry.prompts.items()) if allowed(spec, scope)]
+    registry, scope, definitions = call.server.registry, call.scope, call.server.definitions.prompts
+    prompts = [definitions[name] for name, spec in sorted(registry.prompts.items()) if allowed(spec, scope)]
     return page(call, prompts, "prompts")
 
 
@@ -41,9 +44,8 @@ async def prompts_get(call: MethodCall) -> dict[str, Any]:
         value = await call_handler(spec.handler, call.scope, arguments)
     except DomainError as exc:
         raise boundary.prompt_failure(exc, prompt=spec.name) from None
-    if isinstance(value, dict):
-        return value
-    return {"description": spec.description, "messages": value}
+    result = value if isinstance(value, dict) else {"description": spec.description, "messages": value}
+    return dump(types.GetPromptResult.model_validate(result))
 
 
 def register(methods: Methods) -> None:

@@ -19,8 +19,8 @@ from mcp_gateway.results import resource_contents
 
 
 async def resources_list(call: MethodCall) -> dict[str, Any]:
-    registry, scope = call.server.registry, call.scope
-    resources = [spec.definition() for _, spec in sorted(registry.resources.items()) if allowed(spec, scope)]
+    registry, scope, definitions = call.server.registry, call.scope, call.server.definitions.resources
+    resources = [definitions[uri] for uri, spec in sorted(registry.resources.items()) if allowed(spec, scope)]
     for _, lister in sorted(registry.listers.items()):
         if allowed(lister, scope):
             resources.extend(await call_handler(lister.handler, scope))
@@ -28,8 +28,8 @@ async def resources_list(call: MethodCall) -> dict[str, Any]:
 
 
 async def templates_list(call: MethodCall) -> dict[str, Any]:
-    registry, scope = call.server.registry, call.scope
-    templates = [spec.definition() for _, spec in sorted(registry.templates.items()) if allowed(spec, scope)]
+    registry, scope, definitions = call.server.registry, call.scope, call.server.definitions.templates
+    templates = [definitions[uri] for uri, spec in sorted(registry.templates.items()) if allowed(spec, scope)]
     return page(call, templates, "resourceTemplates")
 
 

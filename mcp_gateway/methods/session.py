@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import mcp_types as types
+
 from mcp_gateway import lifecycle
 from mcp_gateway.methods.base import MethodCall, Methods
+from mcp_gateway.wire import dump
 
 
 async def initialize(call: MethodCall) -> dict[str, Any]:
@@ -15,14 +18,13 @@ async def initialize(call: MethodCall) -> dict[str, Any]:
         call.session.client_info = call.params.get("clientInfo") or {}
         call.session.client_capabilities = call.params.get("capabilities") or {}
     server = call.server
-    result: dict[str, Any] = {
-        "protocolVersion": negotiated,
-        "capabilities": lifecycle.initialize_capabilities(server.capabilities, negotiated),
-        "serverInfo": server.server_info,
-    }
-    if server.instructions:
-        result["instructions"] = server.instructions
-    return result
+    return dump(types.InitializeResult(
+        protocol_version=negotiated,
+        capabilities=types.ServerCapabilities.model_validate(
+            lifecycle.initialize_capabilities(server.capabilities, negotiated)),
+        server_info=types.Implementation.model_validate(server.server_info),
+        instructions=server.instructions,
+    ))
 
 
 async def ping(call: MethodCall) -> dict[str, Any]:
@@ -31,16 +33,13 @@ async def ping(call: MethodCall) -> dict[str, Any]:
 
 async def discover(call: MethodCall) -> dict[str, Any]:
     server = call.server
-    result: dict[str, Any] = {
-        "supportedVersions": list(lifecycle.ALL_VERSIONS),
-        "capabilities": lifecycle.discover_capabilities(server.capabilities),
-        "serverInfo": server.server_info,
-        "ttlMs": server.list_ttl_ms,
-        "cacheScope": "public",
-    }
-    if server.instructions:
-        result["instructions"] = server.instructions
-    return result
+    return dump(types.DiscoverResult(
+        supported_versions=list(lifecycle.ALL_VERSIONS),
+        capabilities=types.ServerCapabilities.model_validate(lifecycle.discover_capabilities(server.capabilities)),
+        instructions=server.instructions,
+        ttl_ms=server.list_ttl_ms,
+        cache_scope="public",
+    ))
 
 
 def register(methods: Methods) -> None:

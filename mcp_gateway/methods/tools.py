@@ -20,8 +20,8 @@ from mcp_gateway.results import ToolResult, tool_result
 
 
 async def tools_list(call: MethodCall) -> dict[str, Any]:
-    registry = call.server.registry
-    tools = [spec.definition() for _, spec in sorted(registry.tools.items()) if allowed(spec, call.scope)]
+    registry, definitions = call.server.registry, call.server.definitions.tools
+    tools = [definitions[name] for name, spec in sorted(registry.tools.items()) if allowed(spec, call.scope)]
     return page(call, tools, "tools")
 
 
