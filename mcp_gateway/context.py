@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_gateway import errors
+from mcp_gateway.jsonrpc import notification_message
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 RequestClient = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -93,7 +94,7 @@ class RequestScope:
             params["total"] = total
         if message is not None:
             params["message"] = message
-        await self.emit({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+        await self.emit(notification_message("notifications/progress", params))
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         """Send notifications/message at ``level`` if the client's level lets it through."""
@@ -105,7 +106,7 @@ class RequestScope:
         params: dict[str, Any] = {"level": level, "data": data}
         if logger:
             params["logger"] = logger
-        await self.emit({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+        await self.emit(notification_message("notifications/message", params))
 
     def needs_input(self, requests: dict[str, dict[str, Any]], state: dict[str, Any] | None = None) -> InputRequired:
         """2026-07-28: ask the client for input by answering the request with ``input_required``.
