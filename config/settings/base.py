@@ -228,6 +228,7 @@ BLAND_BASE_URL = env.str_("BLAND_BASE_URL", "https://api.bland.ai" if BLAND_API_
 BLAND_SIMULATOR_API_KEY = env.str_("BLAND_SIMULATOR_API_KEY", "sim-key")
 BLAND_WEBHOOK_SECRET = env.str_("BLAND_WEBHOOK_SECRET", "" if BLAND_API_KEY else "simulator-webhook-secret")
 BLAND_TIMEOUT_SECONDS = env.int_("BLAND_TIMEOUT_SECONDS", 10)
+BLAND_RETRIES = env.int_("BLAND_RETRIES", 3)  # repeats of a request that is safe to repeat (429, 5xx, connect)
 # Where the provider can reach us (post-call webhooks) and where signed recording links point.
 PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute

@@ -15,7 +15,6 @@ from moto.server import ThreadedMotoServer
 
 from calls import services
 from calls.models import CallStatus
-from calls.providers import set_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from calls.recordings import recording_link
@@ -55,28 +54,33 @@ def s3_storage(settings, s3_endpoint):  # noqa: ANN001, ANN201
 @pytest.fixture
 def simulator() -> Iterator[BackgroundSimulator]:
     with BackgroundSimulator(time_scale=0, public_url="http://127.0.0.1:9") as sim:
-        set_provider(BlandClient(base_url=sim.url, api_key="sim-key", retries=0))
         yield sim
-    set_provider(None)
+
+
+@pytest.fixture
+def provider(simulator: BackgroundSimulator) -> Iterator[BlandClient]:
+    client = BlandClient(base_url=simulator.url, api_key="sim-key", retries=0)
+    yield client
+    client.close()
 
 
 def test_a_recording_is_fetched_once_stored_on_s3_and_served_by_a_presigned_url(
-    db, make_user, s3_storage, simulator, api, user, settings
+    db, make_user, s3_storage, simulator, provider, api, user, settings
 ):  # noqa: ANN001
-    call = services.call_place(user=user, to_number="+12125550100", task="Confirm the delivery", record=True,
-                               max_duration=3)
+    call = services.call_place(provider=provider, user=user, to_number="+12125550100", task="Confirm the delivery",
+                               record=True, max_duration=3)
     simulator.advance(120)
-    call = services.call_refresh(call=call)
+    call = services.call_refresh(provider=provider, call=call)
     assert call.status == CallStatus.COMPLETED
 
-    call = services.call_attach_recording(call=call)
+    call = services.call_attach_recording(provider=provider, call=call)
     key = call.recording_file.name
     stored = boto3.client("s3", endpoint_url=s3_storage, **CREDENTIALS).get_object(Bucket=BUCKET, Key=key)
     audio = stored["Body"].read()
     with wave.open(io.BytesIO(audio)) as parsed:
         assert parsed.getnframes() > 0
     assert call.recording_content_type == "audio/wav"
-    assert services.call_attach_recording(call=call).recording_file.name == key  # fetched once
+    assert services.call_attach_recording(provider=provider, call=call).recording_file.name == key  # fetched once
 
     answer = api.get(f"/api/v1/calls/{call.id}/recording/")  # what getCallRecording returns too
     assert answer.status_code == 200
@@ -93,14 +97,14 @@ def test_a_recording_is_fetched_once_stored_on_s3_and_served_by_a_presigned_url(
     assert response.content == audio
 
 
-def test_a_local_recording_is_served_by_our_signed_download_link(db, make_user, simulator, client, settings,
-                                                                  tmp_path):  # noqa: ANN001
+def test_a_local_recording_is_served_by_our_signed_download_link(db, make_user, simulator, provider, client,
+                                                                  settings, tmp_path):  # noqa: ANN001
     settings.MEDIA_ROOT = tmp_path
     user = make_user(credits=1_000)
-    call = services.call_place(user=user, to_number="+12125550100", task="Confirm the delivery", record=True,
-                               max_duration=3)
+    call = services.call_place(provider=provider, user=user, to_number="+12125550100", task="Confirm the delivery",
+                               record=True, max_duration=3)
     simulator.advance(120)
-    call = services.call_attach_recording(call=services.call_refresh(call=call))
+    call = services.call_attach_recording(provider=provider, call=services.call_refresh(provider=provider, call=call))
     link = urlsplit(recording_link(call)[0])
     assert link.path == f"/api/v1/calls/{call.id}/recording/download"
     response = client.get(f"{link.path}?{link.query}")
