@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from corsheaders.defaults import default_headers as cors_default_headers
+from django.conf import global_settings
 
 from config import env
 
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "users",
     "calls",
     "mcp_gateway",
+    "deploy.dbmove",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +114,9 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# Django's hashers (the first hashes new passwords), then bcrypt for the hashes users brought from
+# Supabase: they verify, and are rehashed with the first hasher at the first login.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "users.hashers.ImportedBCryptPasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
