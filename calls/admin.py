@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from calls import services
 from calls.models import Call, CallEvent
+from calls.providers import configured_provider
 from config.errors import DomainError
 
 
@@ -102,12 +103,12 @@ class CallAdmin(admin.ModelAdmin):
         return _pretty_json(call.transcript)
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Call], service: Callable[..., Call], done: str) -> None:
-        succeeded = 0
+        succeeded, provider = 0, configured_provider()
         for call in queryset.select_related("owner"):
             try:
-                service(call=call, source="admin")
+                service(provider=provider, call=call, source="admin")
             except DomainError as exc:
-                self.message_user(request, f"{call.id} ({call.to_number}): {exc.message}", messages.ERROR)
+                self.message_user(request, f"{call.id} ({call.to_number}): {exc.message} [{exc.code}]", messages.ERROR)
             else:
                 succeeded += 1
         if succeeded:

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from calls import errors, presenters, selectors, services
 from calls.models import Call
+from calls.providers import configured_provider
 from calls.recordings import recording_duration_seconds, recording_link, recording_link_call
 from calls.serializers import (
     CallCreateSerializer,
@@ -133,7 +134,8 @@ class CallCreateApi(APIView):
                                  context={"idempotency_key_header": request.headers.get("Idempotency-Key")}),
             errors.InvalidCallRequest,
         )
-        call = services.call_place(user=request.user, to_number=data.pop("phone_number"), **data, source="api")
+        call = services.call_place(provider=configured_provider(), user=request.user,
+                                   to_number=data.pop("phone_number"), **data, source="api")
         location = reverse("calls:call_detail", kwargs={"call_id": str(call.id)})
         return Response(_details(call), status=status.HTTP_201_CREATED, headers={"Location": location})
 
@@ -175,7 +177,7 @@ class CallCancelApi(APIView):
     )
     def post(self, request: Request, call_id: str) -> Response:
         call = _own_call(request, call_id)
-        return Response(_details(services.call_cancel(call=call, source="api")))
+        return Response(_details(services.call_cancel(provider=configured_provider(), call=call, source="api")))
 
 
 class CallTranscriptApi(APIView):
@@ -190,7 +192,7 @@ class CallTranscriptApi(APIView):
         fmt = validated(TranscriptQuerySerializer(data=request.query_params))["format"]
         call = _own_call(request, call_id)
         if fmt == "corrected":
-            call = services.call_store_corrected_transcript(call=call)
+            call = services.call_store_corrected_transcript(provider=configured_provider(), call=call)
         return Response(TranscriptSerializer(presenters.call_transcript(call, fmt)).data)
 
 
@@ -206,7 +208,7 @@ class CallRecordingApi(APIView):
     )
     def get(self, request: Request, call_id: str) -> Response:
         call = _own_call(request, call_id)
-        call = services.call_attach_recording(call=call)
+        call = services.call_attach_recording(provider=configured_provider(), call=call)
         url, expires_at = recording_link(call)
         return Response(RecordingSerializer({
             "call_id": str(call.id), "url": url, "expires_at": expires_at.isoformat(),

@@ -1,5 +1,7 @@
 """Errors of the calls domain. Each has a machine code; interfaces translate them (DRF, MCP)."""
 
+from typing import Any
+
 from config.errors import DomainError, NotFound
 
 
@@ -27,47 +29,55 @@ class RecordingNotAvailable(DomainError):
 
 
 class ProviderError(DomainError):
-    """The provider refused or failed. Nothing was placed and nothing was charged."""
+    """The provider refused or failed. The message says what the caller can do; ``detail`` (what the
+    provider or the network said, for operators) is logged by the client and never sent to callers."""
 
     code = "provider_error"
     http_status = 502
-    message_template = "The phone provider failed: {reason}"
+    message_template = "The phone provider failed; nothing was charged. Try again later."
+
+    def __init__(self, message: str | None = None, *, detail: str = "", **data: Any) -> None:
+        self.detail = detail
+        super().__init__(message, **data)
 
 
 class ProviderUnavailable(ProviderError):
     code = "provider_unavailable"
     http_status = 503
-    message_template = "The phone provider is unavailable ({reason}). Nothing was placed or charged; try again later."
+    message_template = ("The phone provider is not reachable right now; nothing was changed or charged. "
+                        "Try again in a minute.")
 
 
 class ProviderRateLimited(ProviderError):
     code = "provider_rate_limited"
     http_status = 429
-    message_template = "The phone provider is rate limiting: {reason}"
+    message_template = "The phone provider is rate limiting: {reason} Try again in a little while."
 
 
 class ProviderRejected(ProviderError):
     code = "provider_rejected"
     http_status = 400
-    message_template = "The phone provider rejected the call: {reason}"
+    message_template = "The phone provider rejected the request: {reason}"
 
 
 class ProviderAuthFailed(ProviderError):
     code = "provider_auth_failed"
     http_status = 502
-    message_template = "The phone provider refused our credentials; an operator must fix BLAND_API_KEY."
+    message_template = ("The phone provider refused this service's credentials; nothing was charged. "
+                        "An operator must fix BLAND_API_KEY.")
 
 
 class ProviderBalanceExhausted(ProviderError):
     code = "provider_balance_exhausted"
     http_status = 503
-    message_template = "The phone provider account is out of balance; an operator must top it up."
+    message_template = ("The phone provider account is out of balance; nothing was charged. "
+                        "An operator must top it up.")
 
 
 class ProviderNotFound(ProviderError):
     code = "provider_not_found"
     http_status = 404
-    message_template = "The phone provider does not know this call: {reason}"
+    message_template = "The phone provider has no record of this call."
 
 
 class RecordingLinkInvalid(NotFound):

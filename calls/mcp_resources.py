@@ -13,6 +13,7 @@ from django.conf import settings
 from calls import presenters, selectors, services
 from calls.mcp_tools import history_filters, own_call
 from calls.models import AnsweredBy, Call, CallStatus
+from calls.providers import configured_provider
 from calls.recordings import recording_link
 from calls.usage import GROUPINGS, usage_report
 from config.errors import InvalidInput
@@ -130,7 +131,7 @@ async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
 )
 async def recording(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> list[dict[str, Any]]:
-        found = services.call_attach_recording(call=own_call(ctx, call_id))
+        found = services.call_attach_recording(provider=configured_provider(), call=own_call(ctx, call_id))
         if (found.recording_bytes or 0) <= settings.RECORDING_INLINE_MAX_BYTES:
             with found.recording_file.open("rb") as handle:
                 blob = base64.b64encode(handle.read()).decode()

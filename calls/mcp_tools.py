@@ -16,6 +16,7 @@ from django.conf import settings
 
 from calls import presenters, selectors, services
 from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
+from calls.providers import configured_provider
 from calls.recordings import recording_duration_seconds, recording_link
 from config.errors import InvalidInput
 from mcp_gateway import db
@@ -129,7 +130,8 @@ async def make_phone_call(ctx: RequestScope, arguments: dict[str, Any]) -> dict[
 
     def place() -> Call:
         return services.call_place(
-            user=_user(ctx), to_number=arguments["phone_number"], task=arguments.get("task", ""),
+            provider=configured_provider(), user=_user(ctx), to_number=arguments["phone_number"],
+            task=arguments.get("task", ""),
             pathway_id=arguments.get("pathway_id", ""), voice=arguments.get("voice", ""),
             first_sentence=arguments.get("first_sentence", ""), language=arguments.get("language", ""),
             max_duration=arguments.get("max_duration"), record=bool(arguments.get("record")),
@@ -160,7 +162,7 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> dict[st
                                "or cancelCall to stop it.")
             return details
         await asyncio.sleep(settings.CALL_WAIT_POLL_SECONDS)
-        call = await db.run(services.call_refresh, call=call, source="tool")
+        call = await db.run(services.call_refresh, provider=configured_provider(), call=call, source="tool")
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ async def get_call_transcript(ctx: RequestScope, arguments: dict[str, Any]) -> d
         segments = list(call.transcript)
         note = ""
         if fmt == "corrected":
-            call = services.call_store_corrected_transcript(call=call)
+            call = services.call_store_corrected_transcript(provider=configured_provider(), call=call)
             if call.corrected_transcript:
                 segments = list(call.corrected_transcript)
             else:
@@ -348,7 +350,7 @@ def _bounded_transcript(call: Call, fmt: str, segments: list[dict[str, Any]], ma
 async def get_call_recording(ctx: RequestScope, arguments: dict[str, Any]) -> ToolResult:
     def read() -> dict[str, Any]:
         call = own_call(ctx, arguments["call_id"])
-        call = services.call_attach_recording(call=call)
+        call = services.call_attach_recording(provider=configured_provider(), call=call)
         url, expires = recording_link(call)
         return {"call_id": str(call.id), "url": url, "expires_at": expires.isoformat(),
                 "content_type": call.recording_content_type, "bytes": call.recording_bytes,
@@ -376,6 +378,6 @@ async def get_call_recording(ctx: RequestScope, arguments: dict[str, Any]) -> To
 async def cancel_call(ctx: RequestScope, arguments: dict[str, Any]) -> dict[str, Any]:
     def cancel() -> dict[str, Any]:
         call = own_call(ctx, arguments["call_id"])
-        return presenters.call_details(services.call_cancel(call=call, source="tool"))
+        return presenters.call_details(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
 
     return await db.run(cancel)

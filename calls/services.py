@@ -2,7 +2,9 @@
 
 Every change goes through ``call_apply_provider_update`` or the small functions here: they lock the
 call row, record a ``CallEvent``, move credits exactly once and notify MCP subscribers after commit.
-Callers catch ``config.errors.DomainError`` (``calls.errors`` and ``users.errors``).
+Functions that talk to the phone provider take it as ``provider=`` (interfaces pass
+``calls.providers.configured_provider()``; tests may hand any client). Callers catch
+``config.errors.DomainError`` (``calls.errors`` and ``users.errors``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from django.utils import timezone
 
 from calls import errors
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
-from calls.providers import get_provider
-from calls.providers.base import PlaceCallRequest, ProviderCall
+from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
+from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -107,6 +109,7 @@ def _notify_after_commit(call: Call, *, new: bool = False) -> None:
 
 def call_place(
     *,
+    provider: Provider,
     user: User,
     to_number: str,
     task: str = "",
@@ -166,7 +169,6 @@ def call_place(
         # The same idempotency key raced us: the other request owns the call.
         return Call.objects.get(owner=user, idempotency_key=idempotency_key)
 
-    provider = get_provider()
     try:
         provider_call_id = provider.place_call(PlaceCallRequest(
             to_number=to_number, task=task, pathway_id=pathway_id, from_number=from_number, voice=voice,
@@ -192,6 +194,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         _notify_after_commit(locked, new=True)
+    metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
 
@@ -329,15 +332,15 @@ def _settle(call: Call) -> bool:
     return released is not None
 
 
-def call_refresh(*, call: Call, source: str = "poller") -> Call:
+def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> Call:
     """Ask the provider for the call's state and apply it."""
     if not call.provider_call_id:
         return call
-    update = get_provider().get_call(call.provider_call_id)
+    update = provider.get_call(call.provider_call_id)
     return call_apply_provider_update(update=update, source=source, call=call) or call
 
 
-def call_cancel(*, call: Call, source: str = "tool") -> Call:
+def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call:
     """Stop a queued, scheduled or live call and give back its reserved credits. Idempotent."""
     if call.status == CallStatus.CANCELED:
         return call
@@ -345,12 +348,12 @@ def call_cancel(*, call: Call, source: str = "tool") -> Call:
         raise errors.CallNotCancellable(call_id=str(call.id), status=call.status)
     if call.provider_call_id:
         try:
-            get_provider().stop_call(call.provider_call_id)
+            provider.stop_call(call.provider_call_id)
         except errors.ProviderNotFound:
             pass  # the provider no longer knows it: nothing left to stop
         except errors.ProviderRejected:
             # Typically "already ended": the provider's state decides.
-            refreshed = call_refresh(call=call, source=source)
+            refreshed = call_refresh(provider=provider, call=call, source=source)
             if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
                 raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
     with transaction.atomic():
@@ -373,7 +376,7 @@ def call_cancel(*, call: Call, source: str = "tool") -> Call:
 # --- recordings ------------------------------------------------------------------------------------
 
 
-def call_attach_recording(*, call: Call) -> Call:
+def call_attach_recording(*, provider: Provider, call: Call) -> Call:
     """Fetch the audio once from the provider and keep it in Django storage. Idempotent."""
     if call.recording_file:
         return call
@@ -383,7 +386,7 @@ def call_attach_recording(*, call: Call) -> Call:
         raise errors.RecordingNotAvailable(reason="The call has not ended yet; the recording comes after it ends.")
     if not call.provider_call_id:
         raise errors.RecordingNotAvailable(reason="The call was never placed.")
-    recording = get_provider().get_recording(call.provider_call_id)
+    recording = provider.get_recording(call.provider_call_id)
     extension = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3"}.get(recording.content_type, "bin")
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
@@ -399,11 +402,11 @@ def call_attach_recording(*, call: Call) -> Call:
     return locked
 
 
-def call_store_corrected_transcript(*, call: Call) -> Call:
+def call_store_corrected_transcript(*, provider: Provider, call: Call) -> Call:
     """Fetch the provider's corrected transcript (with confidences) once, if it has one."""
     if call.corrected_transcript or not call.provider_call_id or not call.record or not call.is_terminal:
         return call
-    segments = get_provider().get_corrected_transcript(call.provider_call_id)
+    segments = provider.get_corrected_transcript(call.provider_call_id)
     if not segments:
         return call
     call.corrected_transcript = [

@@ -10,6 +10,7 @@ from django.db import OperationalError
 
 from calls import errors, services
 from calls.models import Call
+from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def fetch_recording(self, call_id: str) -> None:  # noqa: ANN001
     if call is None or call.recording_file:
         return
     try:
-        call_attach_recording(call=call)
+        call_attach_recording(provider=configured_provider(), call=call)
     except (errors.ProviderUnavailable, errors.ProviderRateLimited) as exc:
         raise self.retry(exc=exc) from exc
     except errors.RecordingNotAvailable:

@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
 
+from config import tracing  # noqa: E402
 from mcp_gateway.asgi import McpAsgiApp  # noqa: E402
 from mcp_gateway.routing import websocket_urlpatterns  # noqa: E402
 
@@ -23,6 +24,9 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+# X-Ray tracing when TRACING_ENABLED: a server span per request and WebSocket connection.
+if tracing.setup("web"):
+    application = tracing.wrap_asgi(application)
 
 # Log records carry nothing our format (settings.LOGGING) does not print: skip the caller lookup and
 # the thread/process fields (the "Optimization" section of the logging docs). A fifth of the CPU of a

@@ -84,6 +84,28 @@ def list_(name: str, default: Any = _NOT_SET) -> Any:
     return _read(name, _parse_list, default)
 
 
+def _parse_fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{raw!r} must be a number from 0 to 1")
+    return value
+
+
+def fraction_(name: str, default: Any = _NOT_SET) -> Any:
+    """A fraction from 0 to 1 (rates, ratios)."""
+    return _read(name, _parse_fraction, default)
+
+
+def choice_(name: str, choices: tuple[str, ...], default: Any = _NOT_SET) -> Any:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{raw!r} is not one of {', '.join(choices)}")
+        return value
+
+    return _read(name, parse, default)
+
+
 def database(name: str, default: Any = _NOT_SET) -> Any:
     return _read(name, _parse_database_url, default)
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from rest_framework_simplejwt.tokens import AccessToken
 
+from config import metrics
 from users import resource_cache
 from users import scopes as scope_names
 from users.errors import InsufficientCredits, InvalidAmount, UnknownScopes
@@ -156,12 +157,14 @@ def credits_settle(*, user: User, reference: str, cost: int, memo: str = "") -> 
     note = memo or f"cost {cost}"
     if uncovered:
         note += f"; {uncovered} uncovered"
+    spent = from_hold + extra
+    transaction.on_commit(lambda: metrics.put(metrics.CREDITS_SPENT, spent))
     return _append(
         account,
         kind=LedgerKind.SETTLE,
         amount=(held - from_hold) - extra,
         reserved_delta=-held,
-        spent=from_hold + extra,
+        spent=spent,
         reference=reference,
         memo=note,
     )

@@ -24,6 +24,7 @@ from calls.providers.base import PlaceCallRequest, ProviderCall, Recording, Tran
 logger = logging.getLogger(__name__)
 
 SPEAKERS = {"user": "callee", "assistant": "agent", "robot": "agent", "agent-action": "action"}
+SAID_MAX_CHARS = 200
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -63,6 +64,18 @@ def _error_message(response: httpx.Response) -> str:
         if body.get("error"):
             return str(body["error"])
     return str(body)[:300]
+
+
+def _said(message: str) -> str:
+    """What the provider said, as a sentence a caller can read (its own words, bounded)."""
+    text = " ".join(message.split())[:SAID_MAX_CHARS] or "no reason given"
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _unavailable(method: str, path: str, detail: str) -> errors.ProviderUnavailable:
+    """The provider could not be reached or answered nonsense: the detail is for the log only."""
+    logger.warning("Bland %s %s failed: %s", method, path, detail)
+    return errors.ProviderUnavailable(detail=detail)
 
 
 class BlandClient:
@@ -105,14 +118,14 @@ class BlandClient:
                 if attempt <= self._retries:
                     self._pause(attempt, None)
                     continue
-                raise errors.ProviderUnavailable(reason=f"cannot connect: {exc}") from exc
+                raise _unavailable(method, path, f"cannot connect: {exc}") from exc
             except httpx.TimeoutException as exc:
                 if repeatable and attempt <= self._retries:
                     self._pause(attempt, None)
                     continue
-                raise errors.ProviderUnavailable(reason="timed out") from exc
+                raise _unavailable(method, path, "timed out") from exc
             except httpx.HTTPError as exc:
-                raise errors.ProviderUnavailable(reason=str(exc) or type(exc).__name__) from exc
+                raise _unavailable(method, path, str(exc) or type(exc).__name__) from exc
             status = response.status_code
             retryable = status == 429 or (status >= 500 and repeatable)
             if retryable and attempt <= self._retries:
@@ -131,28 +144,33 @@ class BlandClient:
     @staticmethod
     def _raise_for(response: httpx.Response) -> None:
         status, message = response.status_code, _error_message(response)
+        request = response.request
+        logger.warning("Bland %s %s answered HTTP %s: %s", request.method, request.url.path, status, message)
         if status == 401:
-            raise errors.ProviderAuthFailed()
+            raise errors.ProviderAuthFailed(detail=message)
         if status == 402:
-            raise errors.ProviderBalanceExhausted()
+            raise errors.ProviderBalanceExhausted(detail=message)
         if status == 404:
-            raise errors.ProviderNotFound(reason=message)
+            raise errors.ProviderNotFound(detail=message)
         if status == 429:
-            raise errors.ProviderRateLimited(reason=message)
+            raise errors.ProviderRateLimited(reason=_said(message), detail=message)
         if status >= 500:
-            raise errors.ProviderUnavailable(reason=f"HTTP {status}: {message}")
-        raise errors.ProviderRejected(reason=message)
+            raise errors.ProviderUnavailable(detail=f"HTTP {status}: {message}")
+        raise errors.ProviderRejected(reason=_said(message), detail=message)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
+        request = response.request
         try:
             body = response.json()
         except ValueError as exc:
-            raise errors.ProviderUnavailable(reason="the provider answered something that is not JSON") from exc
+            raise _unavailable(request.method, request.url.path, "the answer is not JSON") from exc
         if not isinstance(body, dict):
-            raise errors.ProviderUnavailable(reason="unexpected answer shape")
+            raise _unavailable(request.method, request.url.path, "unexpected answer shape")
         if body.get("status") == "error" or (body.get("data") is None and body.get("errors")):
-            raise errors.ProviderRejected(reason=_error_message(response))
+            message = _error_message(response)
+            logger.warning("Bland %s %s refused: %s", request.method, request.url.path, message)
+            raise errors.ProviderRejected(reason=_said(message), detail=message)
         return body
 
     # --- API -------------------------------------------------------------------------------------
@@ -181,7 +199,7 @@ class BlandClient:
         answer = self._json(self._request("POST", "/v1/calls", repeatable=False, json=body))
         call_id = answer.get("call_id")
         if not call_id:
-            raise errors.ProviderUnavailable(reason="no call_id in the answer")
+            raise _unavailable("POST", "/v1/calls", "no call_id in the answer")
         return str(call_id)
 
     def get_call(self, provider_call_id: str) -> ProviderCall:
@@ -206,7 +224,8 @@ class BlandClient:
                                      headers={"accept": "audio/*"})
         content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
         if content_type.startswith("application/json"):
-            raise errors.ProviderNotFound(reason=_error_message(response))
+            logger.warning("Bland recording of %s is not audio: %s", provider_call_id, _error_message(response))
+            raise errors.ProviderNotFound(detail=_error_message(response))
         return Recording(content=response.content, content_type=content_type)
 
     def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]:
@@ -232,7 +251,7 @@ class BlandClient:
         """A details object (GET /v1/calls/{id} or the post-call webhook body) as a ``ProviderCall``."""
         call_id = payload.get("call_id") or payload.get("c_id")
         if not call_id:
-            raise errors.ProviderRejected(reason="the payload has no call_id")
+            raise errors.ProviderRejected(reason="the call details have no call_id.")
         duration: int | None = None
         if payload.get("corrected_duration") not in (None, ""):
             try:

@@ -13,7 +13,12 @@ from pathlib import Path
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.conf import global_settings
 
-from config import env
+from config import aws_ssm, env
+from config.logs import logging_config
+
+# AWS: with AWS_SSM_PREFIX set, settings and secrets stored in SSM Parameter Store fill the environment
+# first (variables already set win), so everything below, and production's checks, read them as usual.
+aws_ssm.load_environment()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -180,22 +185,18 @@ if RECORDINGS_S3_BUCKET:
             "region_name": env.str_("AWS_REGION", "us-east-1"),
             "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),  # e.g. a moto server in tests
             "default_acl": None,
-            "querystring_auth": True,
+            "querystring_auth": True,  # recording links are presigned GET URLs (calls/recordings.py)
+            "signature_version": "s3v4",  # SigV4: required for KMS-encrypted objects
             "file_overwrite": False,
             "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
         },
     }
 
-# --- Logging --------------------------------------------------------------------------------------
+# --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str_("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
-}
+# "plain" text on stderr (a terminal), or "json": one object per line on stdout (containers, CloudWatch).
+LOG_FORMAT = env.choice_("LOG_FORMAT", ("plain", "json"), "plain")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- MCP gateway ----------------------------------------------------------------------------------
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
@@ -232,6 +233,7 @@ BLAND_BASE_URL = env.str_("BLAND_BASE_URL", "https://api.bland.ai" if BLAND_API_
 BLAND_SIMULATOR_API_KEY = env.str_("BLAND_SIMULATOR_API_KEY", "sim-key")
 BLAND_WEBHOOK_SECRET = env.str_("BLAND_WEBHOOK_SECRET", "" if BLAND_API_KEY else "simulator-webhook-secret")
 BLAND_TIMEOUT_SECONDS = env.int_("BLAND_TIMEOUT_SECONDS", 10)
+BLAND_RETRIES = env.int_("BLAND_RETRIES", 3)  # repeats of a request that is safe to repeat (429, 5xx, connect)
 # Where the provider can reach us (post-call webhooks) and where signed recording links point.
 PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
@@ -241,3 +243,11 @@ CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
 CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
 RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)
+
+# --- AWS: metrics, tracing (config/metrics.py, config/tracing.py; deploy/README.md) ----------------
+CALLMCP_ENVIRONMENT = env.str_("CALLMCP_ENVIRONMENT", "local")  # dev, staging, production on AWS
+METRICS_BACKEND = env.choice_("METRICS_BACKEND", ("off", "emf", "cloudwatch"), "off")
+METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
+METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
+TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
+TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)

@@ -21,7 +21,6 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from calls.models import Call, CallStatus
-from calls.providers import set_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from tests.mcp.conftest import live_db as live_db  # the live MCP server and its users, for test_mcp_tools.py
@@ -55,18 +54,31 @@ def calls_settings(settings, tmp_path):  # noqa: ANN001, ANN201
     return settings
 
 
+def use_simulator(settings: Settings, sim: BackgroundSimulator) -> None:
+    """Configure this process's provider to be ``sim`` (as BLAND_BASE_URL does in a deployment), with no retries."""
+    settings.BLAND_API_KEY = ""
+    settings.BLAND_BASE_URL = sim.url
+    settings.BLAND_SIMULATOR_API_KEY = SIM_KEY
+    settings.BLAND_RETRIES = 0
+
+
 @pytest.fixture
-def sim(bland_sim: BackgroundSimulator, calls_settings) -> Iterator[BackgroundSimulator]:  # noqa: ANN001
-    """The simulator, reset, as the provider of this process; the default provider again afterwards."""
+def sim(bland_sim: BackgroundSimulator, calls_settings: Settings) -> Iterator[BackgroundSimulator]:
+    """The simulator, reset, configured as the provider of this process (the settings come back afterwards)."""
     with httpx.Client(base_url=bland_sim.url, timeout=5) as control:
         control.post("/_sim/reset", json={"balance": 50}).raise_for_status()
-    client = BlandClient(base_url=bland_sim.url, api_key=SIM_KEY, retries=0)
-    set_provider(client)
+    use_simulator(calls_settings, bland_sim)
     yield bland_sim
-    set_provider(None)
-    client.close()
     with httpx.Client(base_url=bland_sim.url, timeout=5) as control:
         control.post("/_sim/faults", json={"outage": False, "error_rate": 0, "latency_ms": 0}).raise_for_status()
+
+
+@pytest.fixture
+def provider(sim: BackgroundSimulator) -> Iterator[BlandClient]:
+    """A Bland client of our own pointed at the simulator, for calling services directly."""
+    client = BlandClient(base_url=sim.url, api_key=SIM_KEY, retries=0)
+    yield client
+    client.close()
 
 
 def sim_details(sim: BackgroundSimulator, provider_call_id: str) -> dict[str, Any]:

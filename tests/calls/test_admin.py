@@ -121,7 +121,7 @@ def test_refresh_action_applies_the_providers_state_and_reports_failures_per_cal
     sim_faults(sim, outage=True)
     response = _action(admin_client, "refresh_calls", [Call.objects.get(pk=second["call_id"])])
     messages = _messages(response)
-    assert any(second["call_id"] in m and "unavailable" in m for m in messages)
+    assert any(second["call_id"] in m and "[provider_unavailable]" in m for m in messages)
     assert not any(m.startswith("Refreshed") for m in messages)
 
 

@@ -36,7 +36,6 @@ from rest_framework.test import APIClient
 
 from calls import services
 from calls.models import Call, CallStatus
-from calls.providers import set_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from calls.webhooks import SIGNATURE_HEADER, signature_for
@@ -122,14 +121,12 @@ def bland_simulator() -> Iterator[BackgroundSimulator]:
 
 
 @pytest.fixture
-def provider(bland_simulator: BackgroundSimulator, settings) -> Iterator[None]:  # noqa: ANN001
-    """The Bland simulator as this process's provider, so ``services.call_place`` really places calls."""
+def provider(bland_simulator: BackgroundSimulator, settings) -> Iterator[BlandClient]:  # noqa: ANN001
+    """A Bland client pointed at the simulator, so ``services.call_place`` really places calls."""
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # the simulator's webhooks go nowhere
     httpx.post(f"{bland_simulator.url}/_sim/reset", json={"balance": 50}, timeout=WAIT).raise_for_status()
     client = BlandClient(base_url=bland_simulator.url, api_key=SIM_KEY, retries=0)
-    set_provider(client)
-    yield
-    set_provider(None)
+    yield client
     client.close()
 
 
@@ -155,10 +152,10 @@ def make_call(owner: User, *, created_at: datetime | None = None, **fields: Any)
 _fresh_numbers = itertools.cycle(range(160, 200))  # the simulator's "human answers" numbers
 
 
-def place_call(owner: User) -> Call:
-    """A new call placed for real (``services.call_place``): needs the ``provider`` fixture."""
+def place_call(provider: BlandClient, owner: User) -> Call:
+    """A new call placed for real (``services.call_place``) through the ``provider`` fixture's client."""
     number = f"+1212555{next(_fresh_numbers):04d}"  # Bland refuses a second call to one number within 10 s
-    return services.call_place(user=owner, to_number=number, task="Say hello.", max_duration=2)
+    return services.call_place(provider=provider, user=owner, to_number=number, task="Say hello.", max_duration=2)
 
 
 def placed_call(owner: User, **fields: Any) -> Call:
@@ -626,7 +623,7 @@ def test_a_new_call_announces_list_changed_to_its_owner_and_nothing_to_anyone_el
         for uri in uris:
             assert result_of(client.request("resources/subscribe", {"uri": uri})) == {}
 
-    call = place_call(alice)
+    call = place_call(provider, alice)
 
     owner.wait_notification("notifications/resources/list_changed")
     owner.wait_notification("notifications/resources/updated", lambda p: p["uri"] == "calls://history")
@@ -711,7 +708,7 @@ def test_cached_balance_and_history_are_fresh_after_every_change_and_never_share
                                                       "unit": "credit (1/100 USD)"}
     assert read_json(other, "credits://balance")["available"] == 250
 
-    call = place_call(alice)
+    call = place_call(provider, alice)
     page = read_json(client, "calls://history")
     assert [(c["call_id"], c["status"]) for c in page["calls"]] == [(str(call.id), "queued")]
     assert read_json(client, "credits://balance")["reserved"] == 2 * CPM
@@ -991,7 +988,7 @@ async def test_sdk_client_on_2026_07_28_reads_every_resource_and_listens_for_cha
                 assert subscription.honored.resources_list_changed is True
                 await run_sync(lambda: finish(call))
                 events = [await anext(aiter(subscription)), await anext(aiter(subscription))]
-                await run_sync(lambda: place_call(alice))
+                await run_sync(lambda: place_call(provider, alice))
                 # placing holds credits (the balance changes) and adds a call to the list
                 after_placing = [await anext(aiter(subscription)), await anext(aiter(subscription))]
     assert listed.cache_scope == "private"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -86,6 +87,17 @@ class Answer:
     @property
     def text(self) -> str:
         return next(item["text"] for item in self.content if item["type"] == "text")
+
+    @property
+    def error_code(self) -> str | None:
+        """The machine code of an error result: structuredContent's ``error.code``, or the ``[code]`` that ends
+        the text of a result without structured content."""
+        if not self.is_error:
+            return None
+        if self.structured and isinstance(self.structured.get("error"), dict):
+            return self.structured["error"]["code"]
+        found = re.search(r"\[([a-z_]+)\]$", self.text.strip())
+        return found.group(1) if found else None
 
 
 @asynccontextmanager
@@ -209,11 +221,16 @@ def details(tools: Tools, call_id: str) -> dict[str, Any]:
 
 
 def error_text(tools: Tools, tool: str, arguments: dict[str, Any]) -> str:
+    return error_of(tools, tool, arguments)[1]
+
+
+def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str | None, str]:
+    """(machine code, text) of a call that must fail."""
     answer = tools.call(tool, arguments)
     assert answer.is_error, f"{tool} answered {answer.structured}"
-    assert answer.structured is None
+    assert answer.structured is None or set(answer.structured) == {"error"}
     assert "Traceback" not in answer.text
-    return answer.text
+    return answer.error_code, answer.text
 
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
@@ -710,23 +727,25 @@ def test_provider_outage_5xx_and_429_are_clear_errors_that_charge_nothing(connec
     tools = connect(mcp_user)
 
     sim_faults(live_sim, outage=True)
-    outage = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    outage = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
     sim_faults(live_sim, outage=False, error_rate=1.0)
-    failing = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    failing = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
     sim_faults(live_sim, error_rate=0)
 
-    assert "The phone provider is unavailable" in outage
-    assert "HTTP 503" in failing
-    for text in (outage, failing):
-        assert "Nothing was placed or charged" in text
+    for code, text in (outage, failing):
+        assert code == "provider_unavailable"
+        assert "nothing was changed or charged" in text
+        assert "HTTP" not in text  # what the provider answered is for the operator's log, not for the model
+        assert "Service temporarily unavailable" not in text
+        assert "Internal server error" not in text
     assert not Call.objects.exists()
     assert sim_state(live_sim)["total_calls"] == 0
     assert balance(mcp_user) == GRANTED
     assert ledger(mcp_user)[1:] == [reserved(), released()] * 2
 
     first = place(tools, HUMAN)
-    too_soon = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
-    assert "rate limiting" in too_soon
+    code, too_soon = error_of(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    assert code == "provider_rate_limited"
     assert "Calls can only be sent every 10 seconds to the same number" in too_soon
     assert sim_state(live_sim)["total_calls"] == 1
     assert [str(pk) for pk in Call.objects.values_list("pk", flat=True)] == [first["call_id"]]
@@ -734,7 +753,8 @@ def test_provider_outage_5xx_and_429_are_clear_errors_that_charge_nothing(connec
     assert ledger(mcp_user)[5:] == [reserved(), reserved(), released()]  # the first call's hold stays
 
     httpx.post(f"{live_sim.url}/_sim/reset", json={"balance": 0}, timeout=5).raise_for_status()
-    broke = error_text(tools, "makePhoneCall", {"phone_number": VOICEMAIL, "task": TASK})
+    code, broke = error_of(tools, "makePhoneCall", {"phone_number": VOICEMAIL, "task": TASK})
+    assert code == "provider_balance_exhausted"
     assert "The phone provider account is out of balance" in broke
     assert Call.objects.count() == 1
     assert balance(mcp_user) == GRANTED - DEFAULT_HOLD

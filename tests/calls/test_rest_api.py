@@ -3,6 +3,8 @@ same validation codes and the same access rule (another user's call is simply no
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -222,6 +224,23 @@ def test_create_when_the_provider_is_down_is_503_and_gives_the_credits_back(api,
     assert Call.objects.count() == 0
     balance = credits_balance(user=user)
     assert (balance.available, balance.reserved) == (1000, 0)
+
+
+def test_an_unreachable_provider_is_a_503_whose_detail_goes_to_the_log_not_to_the_caller(
+        api, user, calls_settings, caplog):
+    calls_settings.BLAND_BASE_URL = "http://127.0.0.1:9"  # nobody listens there
+    calls_settings.BLAND_RETRIES = 0
+    with caplog.at_level(logging.WARNING, logger="calls.providers.bland"):
+        response = _place(api)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "provider_unavailable"
+    assert "try again" in error["message"].lower()
+    assert "connect" not in json.dumps(response.json()).lower()
+    assert "127.0.0.1" not in json.dumps(response.json())
+    assert any("cannot connect" in record.getMessage() for record in caplog.records)
+    assert Call.objects.count() == 0
+    assert credits_balance(user=user).available == 1000
 
 
 def test_create_with_an_idempotency_key_places_one_call(api, user, sim):

@@ -11,8 +11,6 @@ from decimal import Decimal
 import pytest
 
 from calls.models import Call, CallEvent, CallStatus
-from calls.providers import set_provider
-from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from calls.webhooks import signature_valid
 from tests.calls.conftest import (
@@ -27,6 +25,7 @@ from tests.calls.conftest import (
     queued_call,
     sign,
     sim_details,
+    use_simulator,
 )
 from users.models import CreditLedgerEntry
 from users.selectors import credits_balance, credits_ledger
@@ -221,18 +220,15 @@ def test_the_simulator_posts_a_signed_webhook_that_settles_the_call_once(live_se
     # live server (and the in-memory SQLite connection it shares) goes away.
     with BackgroundSimulator(time_scale=0, api_key=SIM_KEY, webhook_secret=WEBHOOK_SECRET, webhook_retries=2,
                              webhook_backoff=0.05) as sim:
-        set_provider(BlandClient(base_url=sim.url, api_key=SIM_KEY, retries=0))
-        try:
-            placed = client.post("/api/v1/calls/", {"phone_number": HUMAN, "task": "Say hi.", "max_duration": 5},
-                                 format="json")
-            assert placed.status_code == 201
-            call = Call.objects.get(pk=placed.json()["call_id"])
-            assert call.status == CallStatus.QUEUED
+        use_simulator(calls_settings, sim)
+        placed = client.post("/api/v1/calls/", {"phone_number": HUMAN, "task": "Say hi.", "max_duration": 5},
+                             format="json")
+        assert placed.status_code == 201
+        call = Call.objects.get(pk=placed.json()["call_id"])
+        assert call.status == CallStatus.QUEUED
 
-            sim.advance(120)  # the call ends; the simulator signs and posts its details to our webhook
-            assert _wait_until(lambda: Call.objects.get(pk=call.pk).status == CallStatus.COMPLETED)
-        finally:
-            set_provider(None)
+        sim.advance(120)  # the call ends; the simulator signs and posts its details to our webhook
+        assert _wait_until(lambda: Call.objects.get(pk=call.pk).status == CallStatus.COMPLETED)
     assert _wait_until(lambda: not _live_request_threads(), timeout=5)
 
     call.refresh_from_db()

@@ -1,4 +1,4 @@
-"""``manage.py bland_simulator``: serve the bundled Bland AI simulator (``calls/providers/simulator.py``).
+"""``manage.py bland_simulator``: serve the bundled Bland AI simulator (``calls/providers/simulator/``).
 
 Without ``BLAND_API_KEY`` the service talks to this server (``BLAND_BASE_URL`` defaults to
 http://127.0.0.1:8765). Runs until SIGINT/SIGTERM, then shuts down cleanly.

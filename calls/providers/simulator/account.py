@@ -1,0 +1,204 @@
+"""One simulated Bland account: its calls, clock, balance, plan limits and faults."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from calls.providers.simulator import payloads
+from calls.providers.simulator.audio import render_wav
+from calls.providers.simulator.errors import SimError, call_not_found
+from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, Faults, SimClock, SimulatorOptions
+from calls.providers.simulator.outcomes import natural_outcome, stopped_outcome
+from calls.providers.simulator.plans import MSG_BALANCE, MSG_RATE_LIMIT, MSG_SAME_NUMBER, PLANS, scenario_for
+from calls.providers.simulator.queries import ListQuery
+from calls.providers.simulator.script import build_script
+from calls.providers.simulator.state import Outcome, SimCall, iso, seconds_between
+from calls.providers.simulator.validation import CallRequest, validate_call_request
+
+logger = logging.getLogger(__name__)
+
+SAME_NUMBER_SECONDS = 10.0
+
+
+class Simulator:
+    """One simulated Bland account: calls, clock, balance, limits and faults. Not thread-safe: the server
+    drives it from its event loop (``BackgroundSimulator.call`` runs code there from other threads)."""
+
+    def __init__(
+        self,
+        options: SimulatorOptions | None = None,
+        *,
+        clock: SimClock | None = None,
+        wall: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.options = options or SimulatorOptions()
+        self.clock = clock or SimClock(self.options.time_scale)
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self.base_url: str | None = self.options.public_url.rstrip("/") if self.options.public_url else None
+        self.reset()
+
+    # --- state
+
+    def reset(self, *, balance: float | None = None, plan: str | None = None, time_scale: float | None = None) -> None:
+        """Forget every call; balance, plan, faults and clock back to the options (or the overrides given)."""
+        if plan is not None and plan not in PLANS:
+            raise SimError.flat(400, f"Unknown plan {plan!r}.")
+        self.plan = PLANS[plan or self.options.plan]
+        self.balance = float(self.options.balance if balance is None else balance)
+        self.faults = Faults(self.options.latency_ms, self.options.error_rate, self.options.outage)
+        self.clock.restart(self._wall())
+        self.clock.set_scale(self.options.time_scale if time_scale is None else time_scale)
+        self.calls: dict[str, SimCall] = {}
+        self._ended: list[SimCall] = []
+        self._next_line_id = 1
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> list[str]:
+        """Move the simulated clock forward; the ids of the calls that ended on the way."""
+        self.clock.advance(seconds)
+        return self.tick()
+
+    def tick(self) -> list[str]:
+        """End every call whose planned end has passed; the ids of those that ended now."""
+        now = self.now()
+        ended = [call for call in self.calls.values() if call.outcome is None and call.planned_end <= now]
+        for call in ended:
+            self._finish(call, natural_outcome(call, self.plan))
+        return [call.call_id for call in ended]
+
+    def drain_ended(self) -> list[SimCall]:
+        """Calls that ended since the last drain (the server posts their webhooks)."""
+        ended, self._ended = self._ended, []
+        return ended
+
+    # --- placing
+
+    def place_call(self, body: object) -> SimCall:
+        request = validate_call_request(body, wall_now=self._wall())
+        now = self.now()
+        if self.balance <= 0:
+            raise SimError.flat(402, MSG_BALANCE)
+        self._check_limits(request, now)
+        scenario = scenario_for(request.national)
+        talk = min(scenario.talk_seconds, request.max_duration * 60)
+        script = build_script(request, scenario, talk)
+        due = now + (request.start_time - self._wall()) if request.start_time else now
+        call = SimCall(str(uuid.uuid4()), request, scenario, now, due, talk, script, self._next_line_id)
+        self._next_line_id += len(script)
+        self.calls[call.call_id] = call
+        logger.info("simulated call %s to %s queued (%s)", call.call_id, request.to, scenario.name)
+        return call
+
+    def _check_limits(self, request: CallRequest, now: datetime) -> None:
+        calls = list(self.calls.values())
+        if any(c.request.to == request.to and seconds_between(now, c.created_at) < SAME_NUMBER_SECONDS for c in calls):
+            raise SimError.flat(429, MSG_SAME_NUMBER)
+        windows = ((self.plan.per_hour, 3600, "per hour"), (self.plan.per_day, 86400, "per day"))
+        for cap, seconds, label in windows:
+            if cap is not None and sum(seconds_between(now, c.created_at) < seconds for c in calls) >= cap:
+                logger.info("plan %s: %d calls %s reached", self.plan.name, cap, label)
+                raise SimError.flat(429, MSG_RATE_LIMIT)
+        cap = self.plan.concurrency
+        if cap is not None and sum(c.is_active(now) for c in calls) >= cap:
+            logger.info("plan %s: %d concurrent calls reached", self.plan.name, cap)
+            raise SimError.flat(429, MSG_RATE_LIMIT)
+
+    # --- ending
+
+    def _finish(self, call: SimCall, outcome: Outcome) -> None:
+        call.outcome = outcome
+        self.balance = round(self.balance - outcome.price, 6)
+        self._ended.append(call)
+        logger.info("simulated call %s ended: %s (%s s, $%s)", call.call_id, outcome.status,
+                    outcome.connected_seconds, outcome.price)
+
+    def stop_call(self, call_id: str) -> SimCall:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise SimError.flat(404, "SID not found for the given c_id.")
+        if call.outcome is not None:
+            raise SimError.flat(400, "Call has already ended.")
+        self._finish(call, stopped_outcome(call, self.now(), self.plan))
+        return call
+
+    # --- reading
+
+    def get_call(self, call_id: str) -> SimCall:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise call_not_found()
+        return call
+
+    def recording_url(self, call: SimCall) -> str | None:
+        if not call.has_recording():
+            return None
+        return f"{self.base_url or f'http://{DEFAULT_HOST}:{DEFAULT_PORT}'}/v1/recordings/{call.call_id}"
+
+    def details(self, call: SimCall, *, for_webhook: bool = False) -> dict[str, Any]:
+        """The flat call object of ``GET /v1/calls/{id}`` (and, without c_id/status in transcripts, the webhook)."""
+        return payloads.details(call, self.now(), recording_url=self.recording_url(call), for_webhook=for_webhook)
+
+    def list_item(self, call: SimCall) -> dict[str, Any]:
+        return payloads.list_item(call, self.now())
+
+    def list_calls(self, query: Mapping[str, str]) -> dict[str, Any]:
+        spec = ListQuery.parse(query)
+        # Insertion order is creation order, and it breaks ties between calls created at the same instant.
+        matching = [call for call in self.calls.values() if spec.matches(call, self.now())]
+        if not spec.ascending:
+            matching.reverse()
+        page = matching[spec.start : spec.stop][: spec.limit]
+        return {"total_count": len(matching), "count": len(page), "calls": [self.list_item(c) for c in page]}
+
+    def recording(self, call_id: str) -> bytes | None:
+        call = self.calls.get(call_id)
+        if call is None or call.outcome is None or not call.has_recording():
+            return None
+        if call.audio is None:
+            call.audio = render_wav(call.outcome.script)
+        return call.audio
+
+    def corrected(self, call_id: str) -> dict[str, Any]:
+        call = self.get_call(call_id)
+        if call.outcome is None or not call.has_recording():
+            raise SimError.flat(404, "No corrected transcript: the call was not recorded or has not completed.")
+        return payloads.corrected(call, call.outcome.script)
+
+    def me(self) -> dict[str, Any]:
+        return {
+            "status": "active",
+            "billing": {"current_balance": self.balance, "refill_to": None},
+            "total_calls": len(self.calls),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "now": iso(now),
+            "time_scale": self.clock.scale,
+            "plan": self.plan.name,
+            "balance": self.balance,
+            "faults": self.faults.as_dict(),
+            "base_url": self.base_url,
+            "total_calls": len(self.calls),
+            "calls": [
+                {
+                    "call_id": call.call_id,
+                    "to": call.request.to,
+                    "scenario": call.scenario.name,
+                    "queue_status": call.queue_status(now),
+                    "status": call.outcome.status if call.outcome else None,
+                    "completed": call.finished,
+                    "due_at": iso(call.due_at),
+                    "planned_end": iso(call.planned_end),
+                }
+                for call in self.calls.values()
+            ],
+        }
+

@@ -1,0 +1,91 @@
+"""The simulator's options, its injectable faults and its clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from calls.providers.simulator.plans import PLANS
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@dataclass
+class SimulatorOptions:
+    api_key: str = "sim-key"
+    webhook_secret: str = "simulator-webhook-secret"  # noqa: S105 - the simulator's public default, as in settings
+    time_scale: float = 10.0
+    plan: str = "start"
+    balance: float = 50.0
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    outage: bool = False
+    public_url: str | None = None  # base of recording_url; default: the address the server listens on
+    webhook_retries: int = 3
+    webhook_backoff: float = 0.5
+    webhook_timeout: float = 10.0
+    tick_interval: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown plan {self.plan!r}; one of {', '.join(PLANS)}")
+        if self.time_scale < 0 or self.latency_ms < 0 or self.webhook_retries < 0 or self.tick_interval <= 0:
+            raise ValueError("time_scale, latency_ms and webhook_retries must be >= 0, tick_interval > 0")
+        if not 0 <= self.error_rate <= 1:
+            raise ValueError("error_rate must be between 0 and 1")
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    outage: bool = False
+    _carry: float = 0.0
+    _failures: int = 0
+
+    def next_failure(self) -> int | None:
+        """The status the next API request fails with, or None. Deterministic: a running sum of the rate."""
+        if self.outage:
+            return 503
+        self._carry += self.error_rate
+        if self._carry < 1 - 1e-9:
+            return None
+        self._carry -= 1
+        self._failures += 1
+        return 503 if self._failures % 2 else 500
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"latency_ms": self.latency_ms, "error_rate": self.error_rate, "outage": self.outage}
+
+
+class SimClock:
+    """Simulated UTC time: starts at the wall clock, runs ``scale`` times faster, can be advanced."""
+
+    def __init__(
+        self, scale: float = 10.0, *, start: datetime | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._monotonic = monotonic
+        self._scale = scale
+        self._base_sim = start or datetime.now(UTC)
+        self._base_real = monotonic()
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def now(self) -> datetime:
+        return self._base_sim + timedelta(seconds=(self._monotonic() - self._base_real) * self._scale)
+
+    def advance(self, seconds: float) -> None:
+        self._base_sim += timedelta(seconds=seconds)
+
+    def set_scale(self, scale: float) -> None:
+        self._base_sim, self._base_real, self._scale = self.now(), self._monotonic(), scale
+
+    def restart(self, start: datetime) -> None:
+        self._base_sim, self._base_real = start, self._monotonic()
+

@@ -1,0 +1,108 @@
+"""One simulated call: its planned timeline, what a client sees of it at a moment, and how it ended."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from calls.providers.simulator.plans import Scenario
+from calls.providers.simulator.script import Line
+from calls.providers.simulator.validation import CallRequest
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def seconds_between(moment: datetime, since: datetime) -> float:
+    return (moment - since).total_seconds()
+
+
+@dataclass
+class Outcome:
+    """How a call ended; set once."""
+
+    status: str
+    answered_by: str | None
+    error_message: str | None
+    connected_seconds: int
+    script: tuple[Line, ...]
+    ended_at: datetime
+    ended_by: str | None
+    disposition: str
+    summary: str
+    price: float
+
+
+@dataclass
+class SimCall:
+    call_id: str
+    request: CallRequest
+    scenario: Scenario
+    created_at: datetime
+    due_at: datetime
+    talk_seconds: float
+    script: tuple[Line, ...]
+    first_line_id: int
+    transcript_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    outcome: Outcome | None = None
+    audio: bytes | None = None
+
+    # the planned timeline
+    @property
+    def queued_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=1)
+
+    @property
+    def allocated_at(self) -> datetime:
+        return max(self.created_at + timedelta(seconds=2), self.due_at)
+
+    @property
+    def started_at(self) -> datetime:
+        return self.allocated_at + timedelta(seconds=1)
+
+    @property
+    def connect_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.scenario.ring_seconds)
+
+    @property
+    def planned_end(self) -> datetime:
+        return self.connect_at + timedelta(seconds=self.talk_seconds)
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    def queue_status(self, now: datetime) -> str:
+        if self.outcome is not None:
+            return "complete"
+        phases = (("started", self.started_at), ("allocated", self.allocated_at), ("queued", self.queued_at))
+        return next((status for status, since in phases if now >= since), "new")
+
+    def is_active(self, now: datetime) -> bool:
+        """Counts towards concurrency: placed, not ended and not waiting for a future start_time."""
+        return self.outcome is None and self.due_at <= now
+
+    def was_dialled(self, now: datetime) -> bool:
+        return now >= self.started_at
+
+    def visible_lines(self, now: datetime) -> tuple[Line, ...]:
+        if self.outcome is not None:
+            return self.outcome.script
+        if now < self.connect_at:
+            return ()
+        elapsed = seconds_between(now, self.connect_at)
+        return tuple(line for line in self.script if line.role != "agent-action" and line.end <= elapsed)
+
+    def answered_by(self, now: datetime) -> str | None:
+        if self.outcome is not None:
+            return self.outcome.answered_by
+        # Bland decides from the first 5 seconds after pick-up.
+        if self.scenario.connects and now >= self.connect_at + timedelta(seconds=5):
+            return self.scenario.answered_by
+        return None
+
+    def has_recording(self) -> bool:
+        return self.request.record and self.outcome is not None and self.outcome.connected_seconds > 0
+

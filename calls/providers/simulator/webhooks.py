@@ -1,0 +1,98 @@
+"""Post-call webhooks: signed like Bland's, posted from the server's event loop, retried with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from calls.providers.simulator.options import SimulatorOptions
+
+logger = logging.getLogger(__name__)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """Bland's ``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Delivery:
+    call_id: str
+    url: str
+    attempts: int = 0
+    statuses: list[int | str] = field(default_factory=list)
+    delivered: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "url": self.url, "attempts": self.attempts,
+                "statuses": self.statuses, "delivered": self.delivered}
+
+
+class WebhookSender:
+    """Posts post-call webhooks from the server's event loop, retrying with exponential backoff."""
+
+    def __init__(self, options: SimulatorOptions) -> None:
+        self.options = options
+        self.deliveries: list[Delivery] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.webhook_timeout))
+
+    async def close(self) -> None:
+        await self.cancel_pending()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def cancel_pending(self) -> None:
+        tasks, self._tasks = list(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def send(self, url: str, call_id: str, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        delivery = Delivery(call_id, url)
+        self.deliveries.append(delivery)
+        task = asyncio.get_running_loop().create_task(self._deliver(delivery, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery, body: bytes) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Signature": sign(self.options.webhook_secret, body),
+            "User-Agent": "bland-simulator",
+        }
+        for attempt in range(self.options.webhook_retries + 1):
+            if attempt:
+                await asyncio.sleep(self.options.webhook_backoff * 2 ** (attempt - 1))
+            delivery.attempts += 1
+            status = await self._post(delivery.url, body, headers)
+            delivery.statuses.append(status)
+            if isinstance(status, int) and 200 <= status < 300:
+                delivery.delivered = True
+                return
+        logger.warning("webhook for call %s to %s gave up after %d attempts: %s",
+                       delivery.call_id, delivery.url, delivery.attempts, delivery.statuses)
+
+    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int | str:
+        if self._session is None:
+            return "closed"
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return type(exc).__name__
+
