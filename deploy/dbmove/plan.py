@@ -8,6 +8,7 @@ for an entry the target model cannot take, each naming the entry.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -159,6 +160,10 @@ class _Builder:
         if not field.has_default() and field.null:
             return sql.SQL("CAST(NULL AS {})").format(sql.SQL(type_)), True, "NULL (model default)"
         default = field.get_default()
+        if isinstance(default, datetime):  # e.g. timezone.now: the time of the run, like auto_now
+            return self.literal(self.started, type_, where), False, "time of the run (model default)"
+        if isinstance(default, uuid.UUID):  # e.g. uuid4: a new one for each row
+            return sql.SQL("CAST(gen_random_uuid() AS {})").format(sql.SQL(type_)), False, "a new UUID per row"
         if default is None and not field.null:
             raise self.invalid(f"{where}.columns.{field.column}",
                                "this target column takes no NULL and has no default: map it or give a default")

@@ -92,10 +92,10 @@ def _upsert(target: psycopg.Connection, plan: TablePlan, stage: sql.Identifier) 
 
 def _gone(plan: TablePlan, xmin: str) -> sql.Composed:
     """Target pks of changed keys the entry no longer has on the source."""
-    still_there = plan.select(sql.SQL("{} = c.k").format(plan.key_ref()), columns=sql.SQL("1"))
-    pk = sql.SQL("CAST({} AS {})").format(plan.pk_for_key(sql.SQL("c.k")), sql.SQL(plan.pk_type))
-    return sql.SQL("SELECT pk FROM (SELECT {pk} AS pk FROM ({changed}) AS c WHERE NOT EXISTS ({still})) AS gone "
-                   "WHERE pk IS NOT NULL").format(pk=pk, changed=changed_keys(plan, xmin), still=still_there)
+    still_there = plan.select(sql.SQL("{} = callmcp_changed.k").format(plan.key_ref()), columns=sql.SQL("1"))
+    pk = sql.SQL("CAST({} AS {})").format(plan.pk_for_key(sql.SQL("callmcp_changed.k")), sql.SQL(plan.pk_type))
+    return sql.SQL("SELECT pk FROM (SELECT {pk} AS pk FROM ({changed}) AS callmcp_changed WHERE NOT EXISTS ({still})) "
+                   "AS gone WHERE pk IS NOT NULL").format(pk=pk, changed=changed_keys(plan, xmin), still=still_there)
 
 
 def _apply(source: psycopg.Connection, target: psycopg.Connection, plans: list[TablePlan], xmin: str,
@@ -104,8 +104,8 @@ def _apply(source: psycopg.Connection, target: psycopg.Connection, plans: list[T
     for index, plan in enumerate(plans):
         result = SyncTable(plan.name)
         stage = _stage(target, f"callmcp_sync_{index}", plan, plan.target_columns())
-        changed = sql.SQL("{} IN ({})").format(plan.key_ref(), sql.SQL("SELECT k FROM ({}) AS c").format(
-            changed_keys(plan, xmin)))
+        changed = sql.SQL("{} IN (SELECT k FROM ({}) AS callmcp_changed)").format(plan.key_ref(),
+                                                                                  changed_keys(plan, xmin))
         result.read = relay(source, target, plan.select(changed), stage)
         result.written = _upsert(target, plan, stage)
         gone = _stage(target, f"callmcp_gone_{index}", plan, sql.Identifier(plan.pk))

@@ -109,6 +109,9 @@ class _Pair:
 
         def one(index: int) -> Chunks:
             side, conn = self.sides[index], (self.source, self.target)[index]
+            # A handful of chunks: hashing them beats the sort of whole rows the planner picks otherwise
+            # (it cannot know how few distinct chunk numbers there are).
+            conn.execute("SET LOCAL enable_sort = off")
             rows = conn.execute(sql.SQL("SELECT width_bucket({key}, {bounds}) AS chunk, count(*), sum({hash}) "
                                         "{relation} GROUP BY chunk").format(
                 key=side.key, bounds=self.array(bounds), hash=side.row_hash(), relation=side.relation(within[index]))
