@@ -19,7 +19,7 @@ from psycopg import sql
 from deploy.dbmove.errors import CopyFailed
 from deploy.dbmove.plan import TablePlan
 from deploy.dbmove.progress import Progress
-from deploy.dbmove.target import Checkpoint, State, checkpoint_save
+from deploy.dbmove.target import Checkpoint, State, checkpoint_save, indexes_defer, indexes_restore
 
 
 @dataclass
@@ -95,6 +95,7 @@ def _range(plan: TablePlan, last: str | None, upper: str | None) -> sql.Composab
 class CopyOptions:
     batch_size: int = 20_000
     max_rows_per_second: int | None = None
+    defer_indexes: bool = True
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -110,6 +111,10 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, plan: Tab
     total = source_count(source, plan)
     into = sql.SQL("{} ({})").format(sql.Identifier(plan.table), plan.target_columns())
     started = time.monotonic()
+    if not checkpoint.batches and options.defer_indexes:  # (again after a crash here: finds none, keeps the list)
+        checkpoint.deferred_indexes = checkpoint.deferred_indexes + indexes_defer(target, plan.table)
+        checkpoint_save(target, state, plan.name, checkpoint)
+        target.commit()
     with progress.bar(plan.name, total=total, initial=checkpoint.rows) as bar:
         while not checkpoint.done:
             batch_started = time.monotonic()
@@ -117,7 +122,10 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, plan: Tab
             try:
                 copied = relay(source, target, plan.select(_range(plan, checkpoint.last_key, upper)), into)
                 checkpoint = Checkpoint(upper or checkpoint.last_key, checkpoint.rows + copied,
-                                        checkpoint.batches + 1, upper is None)
+                                        checkpoint.batches + 1, upper is None, checkpoint.deferred_indexes)
+                if checkpoint.done:  # the last batch: the table's indexes are rebuilt in its transaction
+                    indexes_restore(target, checkpoint.deferred_indexes)
+                    checkpoint.deferred_indexes = []
                 checkpoint_save(target, state, plan.name, checkpoint)
                 target.commit()
             except psycopg.Error as exc:

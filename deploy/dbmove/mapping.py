@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,13 @@ class _Reader:
     def fail(self, where: str, problem: str) -> MappingInvalid:
         return MappingInvalid(path=self.path, where=where, problem=problem)
 
-    def table(self, value: object, where: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    def table(self, value: object, where: str, allowed: Collection[str], required: Collection[str] = ()
+              ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, f"expected a table, got {type(value).__name__}")
-        if unknown := sorted(set(value) - allowed):
+        if unknown := sorted(set(value) - set(allowed)):
             raise self.fail(where, f"unknown setting(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-        if missing := sorted(required - set(value)):
+        if missing := sorted(set(required) - set(value)):
             raise self.fail(where, f"missing setting(s) {', '.join(missing)}")
         return value
 

@@ -41,6 +41,10 @@ class MoveCheckpoint(models.Model):
     rows = models.BigIntegerField(default=0)
     batches = models.IntegerField(default=0)
     done = models.BooleanField(default=False)
+    deferred_indexes = models.JSONField(
+        default=list, blank=True,
+        help_text="[name, definition] of the secondary indexes dropped while the table loads, rebuilt at its end.",
+    )
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -90,7 +90,8 @@ class TablePlan:
         return sql.SQL("CAST({} AS {})").format(sql.Literal(text), sql.SQL(self.source_key_type))
 
     def condition(self, extra: sql.Composable | None = None) -> sql.Composable:
-        conditions = [sql.SQL("({})").format(sql.SQL(self.entry.filter))] if self.entry.filter else []
+        conditions: list[sql.Composable] = [sql.SQL("({})").format(sql.SQL(self.entry.filter))] \
+            if self.entry.filter else []
         if extra is not None:
             conditions.append(extra)
         return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
@@ -210,24 +211,23 @@ class _EntryBuilder:
 
     def columns(self, model: type[models.Model], target: catalog.Table) -> tuple[Column, ...]:
         specs = {spec.target: spec for spec in self.entry.columns}
-        fields = [field for field in model._meta.concrete_fields if field.column]
-        known = {field.column for field in fields}
+        fields = [(field, field.column) for field in model._meta.concrete_fields if field.column]
+        known = {column for _, column in fields}
         if unknown := sorted(set(specs) - known):
-            hint = {field.name: field.column for field in fields}
+            hint = {field.name: column for field, column in fields}
             problem = f"the target model {self.entry.target} has no column {unknown[0]!r}"
             if unknown[0] in hint:
                 problem += f" (the column of that field is {hint[unknown[0]]!r})"
             raise self.b.invalid(specs[unknown[0]].where, problem + f"; its columns: {', '.join(sorted(known))}")
         columns = []
-        for field in fields:
-            type_ = target.columns[field.column].type
-            if field.column in specs:
-                expr, described = self.expression(specs[field.column], type_)
-                columns.append(Column(field.column, specs[field.column].where, type_, expr, True, described))
+        for field, column in fields:
+            type_ = target.columns[column].type
+            if column in specs:
+                expr, described = self.expression(specs[column], type_)
+                columns.append(Column(column, specs[column].where, type_, expr, True, described))
             else:
                 expr, stable, described = self.b.model_default(field, type_, self.entry.where)
-                columns.append(Column(field.column, f"{self.entry.where}.columns.{field.column}", type_, expr, stable,
-                                      described))
+                columns.append(Column(column, f"{self.entry.where}.columns.{column}", type_, expr, stable, described))
         return tuple(columns)
 
     def pk_key(self, pk: str) -> KeySpec | None:
@@ -300,7 +300,7 @@ def plan_build(mapping: Mapping, *, source_tables: dict[str, catalog.Table | Non
             raise builder.invalid(f"{entry.where}.target", f"the target has no table {model._meta.db_table}")
         entry_builder = _EntryBuilder(builder, entry)
         columns = entry_builder.columns(model, target)
-        pk = model._meta.pk.column if model._meta.pk else ""
+        pk = (model._meta.pk.column if model._meta.pk else None) or ""
         source_key = entry_builder.source_key()
         depends = {by_model[field.related_model] for field in model._meta.concrete_fields
                    if field.is_relation and field.related_model in by_model and field.related_model is not model}

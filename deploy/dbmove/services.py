@@ -107,14 +107,13 @@ def move_open(*, source_url: str, mapping_path: Path | str | None = None) -> Mov
     return move
 
 
-def _explain(move: Move, where: str, query: sql.Composable, *, run: bool = False) -> None:
+def _explain(move: Move, where: str, query: sql.Composed, *, run: bool = False) -> None:
     """Run (or only plan) ``query`` on the source; a refusal becomes ``SourceMismatch`` naming ``where``."""
     statement = query if run else sql.SQL("EXPLAIN {}").format(query)
     try:
         with move.source.transaction():  # a savepoint: the checks' rollback stays possible
             move.source.execute(statement).fetchall()
-    except psycopg.Error as exc:
-        move.source.rollback()
+    except psycopg.Error as exc:  # the savepoint is rolled back: the checks' transaction goes on
         raise SourceMismatch(path=move.mapping.path, where=where,
                              problem=f"the source rejects it: {server_error(exc)}") from exc
 

@@ -123,6 +123,12 @@ def _apply(source: psycopg.Connection, target: psycopg.Connection, plans: list[T
     return results, entries
 
 
+def _one(conn: psycopg.Connection, query: str) -> datetime:
+    row = conn.execute(query).fetchone()
+    assert row is not None  # noqa: S101 - a SELECT of one value
+    return row[0]
+
+
 def sync_pass(source: psycopg.Connection, target: psycopg.Connection, plans: list[TablePlan], state: State,
               ledger: LedgerSpec | None) -> SyncReport:
     """Apply the changes recorded since ``state.change_xmin``. Raises ``CopyFailed`` (nothing applied)."""
@@ -133,12 +139,12 @@ def sync_pass(source: psycopg.Connection, target: psycopg.Connection, plans: lis
     source.read_only = True
     try:
         report.watermark = snapshot_xmin(source)
-        row = source.execute("SELECT now()").fetchone()
-        report.snapshot_at = row[0] if row else None
+        snapshot_at = _one(source, "SELECT now()")
+        report.snapshot_at = snapshot_at
         _truncated(source, plans, state.change_xmin)
         report.tables, report.ledger_entries = _apply(source, target, plans, state.change_xmin, ledger)
         sequences_reset(target, [plan.model for plan in plans])
-        state_mark_synced(target, state, change_xmin=report.watermark, snapshot_at=report.snapshot_at)
+        state_mark_synced(target, state, change_xmin=report.watermark, snapshot_at=snapshot_at)
         target.commit()
     except psycopg.Error as exc:
         target.rollback()

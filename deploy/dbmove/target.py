@@ -7,7 +7,7 @@ whatever Django's connection is doing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -17,6 +17,7 @@ from django.db import connection as django_connection
 from django.db import models
 from django.db.migrations.executor import MigrationExecutor
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from deploy.dbmove.errors import TargetNotMigrated
 from deploy.dbmove.mapping import LedgerSpec
@@ -83,6 +84,7 @@ class Checkpoint:
     rows: int = 0
     batches: int = 0
     done: bool = False
+    deferred_indexes: list[list[str]] = field(default_factory=list)
 
 
 def state_read(conn: psycopg.Connection) -> State | None:
@@ -112,8 +114,8 @@ def state_mark_synced(conn: psycopg.Connection, state: State, *, change_xmin: st
 
 
 def checkpoints_read(conn: psycopg.Connection, state: State) -> dict[str, Checkpoint]:
-    rows = conn.execute("SELECT entry, last_key, rows, batches, done FROM dbmove_checkpoint WHERE state_id = %s",
-                        (state.id,)).fetchall()
+    rows = conn.execute("SELECT entry, last_key, rows, batches, done, deferred_indexes FROM dbmove_checkpoint "
+                        "WHERE state_id = %s", (state.id,)).fetchall()
     conn.rollback()
     return {row[0]: Checkpoint(*row[1:]) for row in rows}
 
@@ -121,12 +123,43 @@ def checkpoints_read(conn: psycopg.Connection, state: State) -> dict[str, Checkp
 def checkpoint_save(conn: psycopg.Connection, state: State, entry: str, checkpoint: Checkpoint) -> None:
     """Inside the caller's transaction: the batch and its checkpoint commit together."""
     conn.execute(
-        """INSERT INTO dbmove_checkpoint (state_id, entry, last_key, rows, batches, done, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, now())
+        """INSERT INTO dbmove_checkpoint (state_id, entry, last_key, rows, batches, done, deferred_indexes, updated_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, now())
            ON CONFLICT (state_id, entry) DO UPDATE SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows,
-               batches = EXCLUDED.batches, done = EXCLUDED.done, updated_at = EXCLUDED.updated_at""",
-        (state.id, entry, checkpoint.last_key, checkpoint.rows, checkpoint.batches, checkpoint.done),
+               batches = EXCLUDED.batches, done = EXCLUDED.done, deferred_indexes = EXCLUDED.deferred_indexes,
+               updated_at = EXCLUDED.updated_at""",
+        (state.id, entry, checkpoint.last_key, checkpoint.rows, checkpoint.batches, checkpoint.done,
+         Jsonb(checkpoint.deferred_indexes)),
     )
+
+
+SECONDARY_INDEXES = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.indrelid = to_regclass(%s) AND NOT i.indisunique AND NOT i.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ORDER BY c.relname
+"""
+
+
+def indexes_defer(conn: psycopg.Connection, table: str) -> list[list[str]]:
+    """Drop the table's plain secondary indexes (unique ones stay, they guard the data) and return their
+    definitions; inside the caller's transaction, which records them in the checkpoint. Building an
+    index once after the load is cheaper than keeping it up to date row by row, as pg_restore knows."""
+    found = [[name, definition] for name, definition in conn.execute(SECONDARY_INDEXES, (f'"{table}"',)).fetchall()]
+    for name, _ in found:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+    return found
+
+
+def indexes_restore(conn: psycopg.Connection, deferred: list[list[str]]) -> None:
+    """Rebuild the indexes ``indexes_defer`` dropped, from their own definitions."""
+    if not deferred:
+        return
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the batch's deferred foreign-key checks, now: then an index
+    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for _, definition in deferred:
+        conn.execute(definition.encode())
 
 
 def sequences_reset(conn: psycopg.Connection, model_list: list[type[models.Model]]) -> None:

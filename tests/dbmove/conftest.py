@@ -49,10 +49,7 @@ def source_url(make_source: Callable[..., str]) -> str:
 def run(*args: str, **options: Any) -> str:
     """manage.py migrate_from_source ARGS, in process; returns what it printed."""
     out = StringIO()
-    try:
-        call_command("migrate_from_source", *args, stdout=out, stderr=StringIO(), **options)
-    finally:
-        print(out.getvalue())  # DEBUG
+    call_command("migrate_from_source", *args, stdout=out, stderr=StringIO(), **options)
     return out.getvalue()
 
 

@@ -71,7 +71,8 @@ def test_full_copy_verifies_clean_and_a_migrated_user_logs_in_with_the_old_passw
     assert len(big[0]) > 100_000
     assert (call.summary, call.transcript, call.created_at, call.ended_at, call.metadata) == big
     assert call.owner.username == f"user{1 + 97 % 30}@example.com"
-    assert call.status == "busy" and call.to_number == "+14150000097"
+    assert call.status == "busy"
+    assert call.to_number == "+14150000097"
     sparse = Call.objects.get(id=source_db.call_id(40))  # NULL summary, metadata and from_number on the source
     assert (sparse.summary, sparse.metadata, sparse.from_number, sparse.voice) == ("", {}, "+12025550100", "maya")
     assert Call.objects.get(id=source_db.call_id(4)).status == "in_progress"
@@ -161,7 +162,8 @@ def test_verify_names_the_keys_of_corrupted_rows_and_exits_non_zero(source_url):
     assert f"different: {user3.id} (source key {source_db.user_id(3)})" in printed
     assert f"accounts whose balance is not their ledger's sum (user ids): {user3.id}" in printed
     rows = report_rows(printed, "table")
-    assert rows["users.User"][-1] == "ok" and rows["calls.Call"][-1] == "DIFFERENT"
+    assert rows["users.User"][-1] == "ok"
+    assert rows["calls.Call"][-1] == "DIFFERENT"
 
 
 def test_copy_of_some_tables_then_the_rest(source_url):
@@ -171,9 +173,11 @@ def test_copy_of_some_tables_then_the_rest(source_url):
 
     first = run("--source-url", source_url, "--tables", "users.User", "users.CreditAccount")
     assert "Some tables are not copied yet" in first
-    assert User.objects.count() == 30 and not Call.objects.exists()
+    assert User.objects.count() == 30
+    assert not Call.objects.exists()
     rest = report_rows(run("--source-url", source_url), "table")
-    assert rest["users.User"][-1] == "done before" and rest["calls.Call"][1] == "120"
+    assert rest["users.User"][-1] == "done before"
+    assert rest["calls.Call"][1] == "120"
     assert "no differences" in run("--source-url", source_url, "--verify")
 
 

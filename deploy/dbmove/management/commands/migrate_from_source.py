@@ -82,7 +82,7 @@ class Command(BaseCommand):
                 if options["verify"]:
                     self._verify(move, options)
             else:
-                progress = Progress(enabled=options["progress"], stream=self.stderr._out)
+                progress = Progress(enabled=options["progress"])
                 copy_options = CopyOptions(batch_size=options["batch_size"],
                                            max_rows_per_second=options["max_rows_per_second"])
                 self.stdout.write(report.copy_text(move_copy(move, tables=options["tables"], options=copy_options,
