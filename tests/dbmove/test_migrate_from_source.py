@@ -75,6 +75,10 @@ def test_full_copy_verifies_clean_and_a_migrated_user_logs_in_with_the_old_passw
     assert call.to_number == "+14150000097"
     sparse = Call.objects.get(id=source_db.call_id(40))  # NULL summary, metadata and from_number on the source
     assert (sparse.summary, sparse.metadata, sparse.from_number, sparse.voice) == ("", {}, "+12025550100", "maya")
+    # Columns the source lacks take the model's defaults.
+    assert (sparse.queue_status, sparse.reserved_credits, sparse.corrected_transcript, sparse.idempotency_key) == (
+        "", 0, [], None)
+    assert user.scopes == ["calls:read", "calls:write", "credits:read"]
     assert Call.objects.get(id=source_db.call_id(4)).status == "in_progress"
     assert Call.objects.get(id=source_db.call_id(8)).status == "canceled"
 
@@ -179,6 +183,14 @@ def test_copy_of_some_tables_then_the_rest(source_url):
     assert rest["users.User"][-1] == "done before"
     assert rest["calls.Call"][1] == "120"
     assert "no differences" in run("--source-url", source_url, "--verify")
+
+
+def test_progress_bars_show_rows_rate_and_eta_per_table(make_source, capfd):
+    source_url = make_source(users=5, calls=300)
+    run("--source-url", source_url, "--progress", "--batch-size", "100")
+    bars = capfd.readouterr().err
+    assert re.search(r"calls\.Call: 100%\|.*\| 300/300 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+k? rows/s\]", bars)
+    assert "calls.CallEvent: " in bars
 
 
 def test_teardown_removes_the_triggers_and_the_helper_schema_from_the_source(source_url):
