@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as cors_default_headers
+from django.conf import global_settings
 
 from config import aws_ssm, env
 from config.logs import logging_config
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "users",
     "calls",
     "mcp_gateway",
+    "deploy.dbmove",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +131,9 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# Django's hashers (the first hashes new passwords), then bcrypt for the hashes users brought from
+# Supabase: they verify, and are rehashed with the first hasher at the first login.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "users.hashers.ImportedBCryptPasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
