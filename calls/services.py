@@ -25,8 +25,8 @@ from calls import errors
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
-from config import metrics
 from calls.validation import check_language, normalize_phone_number
+from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
