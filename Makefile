@@ -33,6 +33,7 @@ run: $(VENV)/.installed
 # Node 22 and the MCP TypeScript SDK for the WebSocket interop test (from npm, cached in ~/.cache).
 test: install
 	@bash tests/interop/node.sh || echo "tests/interop/node.sh could not install Node 22 and the MCP TypeScript SDK (npm is needed the first time); the TypeScript interop test will fail"
+	@PY=$(PY) bash tests/lambda/rie.sh || echo "tests/lambda/rie.sh could not unpack the Lambda Runtime Interface Emulator (pip is needed the first time); the poller's emulator test will fail"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -17,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls.providers import simulator
 
-OPTION_KEYS = ("api_key", "webhook_secret", "time_scale", "plan", "balance", "latency_ms", "error_rate", "outage")
+OPTION_KEYS = ("api_key", "webhook_secret", "time_scale", "plan", "balance", "latency_ms", "error_rate", "outage",
+               "webhooks", "rate_limit_rps")
 
 
 def _env_default(name: str, fallback: str) -> str:
@@ -51,6 +52,10 @@ class Command(BaseCommand):
         parser.add_argument("--error-rate", type=float, default=defaults.error_rate,
                             help="fraction of API requests answered 500/503")
         parser.add_argument("--outage", action="store_true", help="answer every API request 503")
+        parser.add_argument("--no-webhooks", dest="webhooks", action="store_false",
+                            help="end calls without posting their webhooks (as if every webhook were lost)")
+        parser.add_argument("--rate-limit-rps", type=float, default=defaults.rate_limit_rps,
+                            help="API requests a second before Bland's 429 (0: unlimited)")
         parser.add_argument("--public-url", default=None, help="base of recording_url (default http://HOST:PORT)")
 
     def handle(self, *args: Any, **options: Any) -> None:
