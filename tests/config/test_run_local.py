@@ -39,6 +39,9 @@ CALL_SECONDS = 180  # a simulated 45 s call at 10x, its webhook and its task, wi
 HUMAN = "+12125550100"
 T = TypeVar("T")
 
+# A whole stack per test: beyond the suite's 120 s per test on a loaded machine, bounded by the waits below.
+pytestmark = pytest.mark.timeout(2 * START_SECONDS + CALL_SECONDS + 120)
+
 # Variables a developer's shell may hold that would change what the script does.
 UNSET = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
          "BLAND_API_KEY", "BLAND_BASE_URL", "PUBLIC_BASE_URL", "SIM_PORT", "HOST", "DEBUG"}
