@@ -24,7 +24,8 @@ $(SDK1_VENV)/.installed:
 
 install: $(VENV)/.installed $(SDK1_VENV)/.installed
 
-run: install
+# The server needs only .venv; .venv-sdk1 is for the interop tests.
+run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash deploy/run_local.sh
@@ -32,6 +33,7 @@ run: install
 # Node 22 and the MCP TypeScript SDK for the WebSocket interop test (from npm, cached in ~/.cache).
 test: install
 	@bash tests/interop/node.sh || echo "tests/interop/node.sh could not install Node 22 and the MCP TypeScript SDK (npm is needed the first time); the TypeScript interop test will fail"
+	@PY=$(PY) bash tests/lambda/rie.sh || echo "tests/lambda/rie.sh could not unpack the Lambda Runtime Interface Emulator (pip is needed the first time); the poller's emulator test will fail"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -154,3 +154,6 @@ class CallEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from calls.poller import admin as poller_admin  # noqa: E402, F401 - registers the poller's runs and dead letters

@@ -94,5 +94,5 @@ async def spending_report(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
         f"Write a short spending report for the last {period}. Read credits://balance and "
         f"credits://usage?group_by={group_by}. Credits are cents. Report: total spent, minutes "
         "called, calls by status (how many were answered), the average cost of an answered call, the busiest "
-        "day, and the remaining balance with how many average calls it still covers."
+        "day, and the credits still available with how many average calls they cover."
     )]

@@ -82,6 +82,14 @@ class Call(models.Model):
 
     provider_payload = models.JSONField(default=dict, blank=True, help_text="The provider's last raw answer.")
 
+    # The poller's bookkeeping (calls.poller): written with queryset updates, so updated_at stays the call's own.
+    last_polled_at = models.DateTimeField(null=True, blank=True, help_text="Last time the poller confirmed it.")
+    poll_attempts = models.PositiveIntegerField(default=0, help_text="Details the poller fetched for it.")
+    poll_failures = models.PositiveIntegerField(default=0, help_text="Failed polls in a row.")
+    next_poll_at = models.DateTimeField(null=True, blank=True, help_text="Backing off: not polled before this.")
+    poll_pass = models.UUIDField(null=True, blank=True, help_text="The last poller pass that processed it.")
+    last_poll_error = models.CharField(max_length=500, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -136,3 +144,81 @@ class CallEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status} ({self.source})"
+
+
+class PollRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Stopped at its time budget (the next run resumes)"
+    INTERRUPTED = "interrupted", "Interrupted (killed; the next run resumed it)"
+    FAILED = "failed", "Failed"
+
+
+class PollRun(models.Model):
+    """One run of the poller, its checkpoint and its outcome. A pass over the calls can take several runs:
+    a run stopped by its budget or killed is resumed by the next one, which keeps its ``pass_id``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    pass_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    resumed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    trigger = models.CharField(max_length=16, default="command")
+    host = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=PollRunStatus.choices, default=PollRunStatus.RUNNING)
+    started_at = models.DateTimeField()
+    checkpoint_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pass_started_at = models.DateTimeField(help_text="When the pass began: the next pass lists changes from here.")
+    list_since = models.DateTimeField(null=True, blank=True, help_text="update_start_date of this pass's list.")
+    watermark = models.DateTimeField(null=True, blank=True, help_text="Set when the pass is complete.")
+    cursor = models.JSONField(default=dict, blank=True, help_text="Where the pass stands: phase and list position.")
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    dead_lettered = models.PositiveIntegerField(default=0)
+    listed = models.PositiveIntegerField(default=0)
+    confirmed = models.PositiveIntegerField(default=0, help_text="Listed calls that had not changed.")
+    list_requests = models.PositiveIntegerField(default=0)
+    detail_requests = models.PositiveIntegerField(default=0)
+    rate_limited = models.PositiveIntegerField(default=0)
+    lag_seconds = models.FloatField(null=True, blank=True, help_text="How overdue the oldest non-final call is.")
+    errors = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["status", "-started_at"], name="pollrun_status_started")]
+
+    def __str__(self) -> str:
+        return f"poll run {self.started_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class DeadLetterStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RETRIED = "retried", "Retried"
+    RESOLVED = "resolved", "Resolved"
+
+
+class PollDeadLetter(models.Model):
+    """A call the poller gave up on after ``POLLER_MAX_FAILURES`` failed polls in a row."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="dead_letters")
+    run = models.ForeignKey(PollRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=DeadLetterStatus.choices, default=DeadLetterStatus.OPEN)
+    failures = models.PositiveIntegerField()
+    last_error = models.TextField(blank=True)
+    sqs_message_id = models.CharField(max_length=128, blank=True)
+    sqs_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["call"], condition=models.Q(status="open"),
+                                    name="poll_dead_letter_one_open_per_call")
+        ]
+
+    def __str__(self) -> str:
+        return f"dead letter for call {self.call_id} ({self.status})"

@@ -26,6 +26,7 @@ from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEven
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
 from calls.validation import check_language, normalize_phone_number
+from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -167,6 +168,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         _notify_after_commit(locked, new=True)
+    metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
 

@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from calls import errors, services
 from calls.models import Call
+from calls.poller import PollOptions, poll_calls
 from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 
@@ -39,3 +41,12 @@ def process_webhook(payload: dict[str, Any]) -> None:
     call = services.call_apply_provider_update(update=BlandClient.parse_call(payload), source="webhook")
     if call is None:
         logger.info("webhook for unknown provider call %s ignored", payload.get("call_id") or payload.get("c_id"))
+
+
+@shared_task(name="calls.poll_calls", ignore_result=True)
+def poll_calls_task(max_seconds: float | None = None) -> dict[str, Any]:
+    """One poller pass (beat runs it every minute): the same code as ``manage.py poll_calls --once``.
+    Another runner holding the lock makes it return at once; a pass cut short resumes next time."""
+    summary = poll_calls(options=PollOptions.from_settings(
+        max_seconds=max_seconds or settings.POLLER_CELERY_MAX_SECONDS, trigger="celery"))
+    return summary.as_dict()

@@ -78,9 +78,10 @@ def load_environment(environ: MutableMapping[str, str] | None = None, *, client:
     """Fill ``environ`` (default ``os.environ``) from the store when ``AWS_SSM_PREFIX`` is set; variables
     already set are kept. Returns the names taken from the store (never the values)."""
     environ = os.environ if environ is None else environ
-    prefix = environ.get(PREFIX_VARIABLE, "").strip()
+    prefix = environ.get(PREFIX_VARIABLE, "").strip().strip("/")
     if not prefix:
         return []
+    prefix = "/" + prefix
     with _lock:
         if prefix not in _cache:
             _cache[prefix] = read_parameters(prefix, client=client)

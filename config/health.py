@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from calls.poller import poller_health
+
 
 async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -36,6 +38,10 @@ async def _redis_ok() -> str | None:
     return None
 
 
+def _poller_problems() -> tuple[str, ...]:
+    return poller_health().problems
+
+
 async def readyz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, str] = {}
     failures: dict[str, str] = {}
@@ -48,6 +54,11 @@ async def readyz(request: HttpRequest) -> JsonResponse:
         checks["redis"] = "ok" if redis_error is None else "failed"
         if redis_error:
             failures["redis"] = redis_error
+    if settings.READYZ_INCLUDE_POLLER and db_error is None:
+        problems = await sync_to_async(_poller_problems)()
+        checks["poller"] = "ok" if not problems else "failed"
+        if problems:
+            failures["poller"] = "; ".join(problems)[:500]
     body: dict[str, object] = {"status": "ok" if not failures else "unavailable", "checks": checks}
     if failures:
         body["errors"] = failures

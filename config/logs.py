@@ -60,5 +60,10 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             "django": {"handlers": [], "level": level, "propagate": True},
             "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
             "daphne": {"level": "WARNING"},
+            # uvicorn configures its loggers with handlers of its own before the app (and these
+            # settings) load: reset them so its lines, too, are printed once in our format.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": True},
         },
     }

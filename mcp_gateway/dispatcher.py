@@ -29,6 +29,7 @@ from mcp_types import (
 from mcp_types import version as versions
 from mcp_types.methods import CLIENT_NOTIFICATIONS, CLIENT_REQUESTS, parse_client_request
 
+from config import metrics
 from config.errors import DomainError
 from config.errors import NotFound as DomainNotFound
 from mcp_gateway import codec, errors, notify
@@ -277,6 +278,10 @@ class Dispatcher:
                 return None
             return self._error_response(request_id, errors.McpError("Internal error."))
         finally:
+            if isinstance(tool, str) and tool in self.registry.tools:  # registered names only: bounded series
+                metrics.put(metrics.MCP_TOOL_CALLS, 1, Tool=tool)
+                if outcome.startswith("error"):
+                    metrics.put(metrics.MCP_TOOL_ERRORS, 1, Tool=tool)
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "mcp_request %s",

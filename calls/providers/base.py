@@ -60,6 +60,45 @@ class ProviderCall:
 
 
 @dataclass(frozen=True)
+class ListCallsQuery:
+    """Filters of ``GET /v1/calls`` (bland_api.md section 4). Index paging: ``start`` inclusive, ``stop``
+    exclusive, at most ``limit`` (Bland's maximum and default is 1,000) calls per request."""
+
+    sort_by: str = "created_at"  # or "updated_at"
+    ascending: bool = False
+    update_start_date: datetime | None = None
+    update_end_date: datetime | None = None
+    completed: bool | None = None
+    start: int | None = None
+    stop: int | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class ListedCall:
+    """One item of the call list: only what Bland puts there (no status, price or transcript)."""
+
+    provider_call_id: str
+    created_at: datetime | None
+    completed: bool
+    queue_status: str
+    call_length_minutes: float | None = None
+    answered_by: str = ""
+    error_message: str = ""
+    to_number: str = ""
+    from_number: str = ""
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallPage:
+    """One page of the call list and the number of calls matching the filters."""
+
+    total_count: int
+    calls: tuple[ListedCall, ...]
+
+
+@dataclass(frozen=True)
 class Recording:
     content: bytes
     content_type: str
@@ -70,6 +109,7 @@ class Provider(Protocol):
 
     def place_call(self, request: PlaceCallRequest) -> str: ...
     def get_call(self, provider_call_id: str) -> ProviderCall: ...
+    def list_calls(self, query: ListCallsQuery) -> CallPage: ...
     def stop_call(self, provider_call_id: str) -> None: ...
     def get_recording(self, provider_call_id: str) -> Recording: ...
     def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]: ...

@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 
 from calls import errors
-from calls.providers.base import PlaceCallRequest, ProviderCall, Recording, TranscriptSegment
+from calls.providers.base import (
+    CallPage,
+    ListCallsQuery,
+    ListedCall,
+    PlaceCallRequest,
+    ProviderCall,
+    Recording,
+    TranscriptSegment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +72,52 @@ def _error_message(response: httpx.Response) -> str:
         if body.get("error"):
             return str(body["error"])
     return str(body)[:300]
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (Bland sends none today; a proxy in front of it may)."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _list_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def list_params(query: ListCallsQuery) -> dict[str, str | int]:
+    """The query string of ``GET /v1/calls`` for ``query``; unset filters are left out."""
+    params: dict[str, str | int] = {"sort_by": query.sort_by, "ascending": "true" if query.ascending else "false",
+                                    "limit": query.limit}
+    if query.update_start_date is not None:
+        params["update_start_date"] = _list_time(query.update_start_date)
+    if query.update_end_date is not None:
+        params["update_end_date"] = _list_time(query.update_end_date)
+    if query.completed is not None:
+        params["completed"] = "true" if query.completed else "false"
+    if query.start is not None:
+        params["from"] = query.start
+    if query.stop is not None:
+        params["to"] = query.stop
+    return params
+
+
+def parse_listed_call(item: dict[str, Any]) -> ListedCall:
+    length = item.get("call_length")
+    return ListedCall(
+        provider_call_id=str(item["call_id"]),
+        created_at=_parse_time(item.get("created_at")),
+        completed=bool(item.get("completed")),
+        queue_status="complete" if item.get("queue_status") == "completed" else str(item.get("queue_status") or ""),
+        call_length_minutes=float(length) if isinstance(length, int | float) and not isinstance(length, bool) else None,
+        answered_by=str(item.get("answered_by") or ""),
+        error_message=str(item.get("error_message") or ""),
+        to_number=str(item.get("to") or ""),
+        from_number=str(item.get("from") or ""),
+        batch_id=str(item["batch_id"]) if item.get("batch_id") else None,
+    )
 
 
 def _said(message: str) -> str:
@@ -153,7 +207,8 @@ class BlandClient:
         if status == 404:
             raise errors.ProviderNotFound(detail=message)
         if status == 429:
-            raise errors.ProviderRateLimited(reason=_said(message), detail=message)
+            raise errors.ProviderRateLimited(reason=_said(message), detail=message,
+                                             retry_after=retry_after_seconds(response))
         if status >= 500:
             raise errors.ProviderUnavailable(detail=f"HTTP {status}: {message}")
         raise errors.ProviderRejected(reason=_said(message), detail=message)
@@ -206,10 +261,16 @@ class BlandClient:
         response = self._request("GET", f"/v1/calls/{provider_call_id}", repeatable=True)
         return self.parse_call(self._json(response))
 
-    def list_calls(self, **filters: Any) -> tuple[int, list[dict[str, Any]]]:
-        body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=filters))
-        calls = body.get("calls") or []
-        return int(body.get("total_count", len(calls))), calls
+    def list_calls(self, query: ListCallsQuery) -> CallPage:
+        """GET /v1/calls: one page of the list, newest first unless ``ascending``. Its items carry no
+        status, price or transcript (bland_api.md section 4): ``get_call`` has those."""
+        body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=list_params(query)))
+        items = body.get("calls")
+        if not isinstance(items, list):
+            raise _unavailable("GET", "/v1/calls", "the call list has no calls array")
+        calls = tuple(parse_listed_call(item) for item in items if isinstance(item, dict) and item.get("call_id"))
+        total = body.get("total_count")
+        return CallPage(total_count=int(total) if isinstance(total, int) else len(calls), calls=calls)
 
     def stop_call(self, provider_call_id: str) -> None:
         self._json(self._request("POST", f"/v1/calls/{provider_call_id}/stop", repeatable=True))

@@ -79,6 +79,16 @@ TEMPLATES = [
 DATABASES = {"default": env.database("DATABASE_URL", {})}
 if not DATABASES["default"]:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process, webhook tasks and staff write at once. WAL lets readers run beside the writer;
+    # IMMEDIATE takes the write lock at BEGIN, so a transaction waits its turn (up to the busy timeout)
+    # instead of failing with "database is locked" when it upgrades a read lock mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int_("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int_("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -180,7 +190,8 @@ if RECORDINGS_S3_BUCKET:
             "region_name": env.str_("AWS_REGION", "us-east-1"),
             "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),  # e.g. a moto server in tests
             "default_acl": None,
-            "querystring_auth": True,
+            "querystring_auth": True,  # recording links are presigned GET URLs (calls/recordings.py)
+            "signature_version": "s3v4",  # SigV4: required for KMS-encrypted objects
             "file_overwrite": False,
             "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
         },
@@ -245,3 +256,33 @@ METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
 METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
 TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
 TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)
+
+# --- Poller (manage.py poll_calls, the calls.poll_calls beat task, deploy/lambda/handler.py) ---------
+# One runner at a time: "auto" is a PostgreSQL advisory lock on PostgreSQL, else a Redis lock when
+# REDIS_URL is set, else a file lock (one host). "postgres_xact" holds pg_try_advisory_xact_lock in an
+# open transaction instead, for PgBouncer-style transaction pooling.
+POLLER_LOCK = env.str_("POLLER_LOCK", "auto")
+POLLER_LOCK_FILE = env.str_("POLLER_LOCK_FILE", str(BASE_DIR / ".poll_calls.lock"))
+POLLER_MAX_SECONDS = env.int_("POLLER_MAX_SECONDS", 300)  # a run's budget: 5 of a Lambda's 15 minutes
+POLLER_CELERY_MAX_SECONDS = env.int_("POLLER_CELERY_MAX_SECONDS", 50)  # the beat task runs every minute
+POLLER_BATCH_SIZE = env.int_("POLLER_BATCH_SIZE", 100)
+POLLER_CONCURRENCY = env.int_("POLLER_CONCURRENCY", 8)
+POLLER_PROVIDER_RPS = float(env.str_("POLLER_PROVIDER_RPS", "10"))  # the poller's share of Bland's request rate
+POLLER_TIMEOUT_SECONDS = float(env.str_("POLLER_TIMEOUT_SECONDS", "5"))  # one provider request
+POLLER_USE_LIST = env.bool_("POLLER_USE_LIST", True)  # change detection with GET /v1/calls
+POLLER_LIST_OVERLAP_SECONDS = int(env.str_("POLLER_LIST_OVERLAP_SECONDS", "120"))  # clock skew between us and Bland
+POLLER_LIST_HORIZON_HOURS = env.int_("POLLER_LIST_HORIZON_HOURS", 24)  # older calls are asked about one by one
+POLLER_GRACE_SECONDS = int(env.str_("POLLER_GRACE_SECONDS", "20"))  # a just-placed call's webhook gets a head start
+POLLER_RECHECK_SECONDS = env.int_("POLLER_RECHECK_SECONDS", 300)  # overdue calls the list keeps quiet about
+POLLER_MAX_FAILURES = env.int_("POLLER_MAX_FAILURES", 5)  # then the call goes to the dead letters
+POLLER_BACKOFF_SECONDS = int(env.str_("POLLER_BACKOFF_SECONDS", "30"))  # doubled per failure, capped at an hour
+POLLER_DLQ_URL = env.str_("POLLER_DLQ_URL", "")  # SQS queue for dead letters, besides the table
+POLLER_HEALTH_MAX_AGE_SECONDS = env.int_("POLLER_HEALTH_MAX_AGE_SECONDS", 900)
+POLLER_HEALTH_MAX_LAG_SECONDS = env.int_("POLLER_HEALTH_MAX_LAG_SECONDS", 1800)
+READYZ_INCLUDE_POLLER = env.bool_("READYZ_INCLUDE_POLLER", False)
+AWS_REGION = env.str_("AWS_REGION", "us-east-1")
+AWS_ENDPOINT_URL = env.str_("AWS_ENDPOINT_URL", "")  # e.g. a moto server in tests
+CELERY_BEAT_SCHEDULE = {
+    "poll-calls": {"task": "calls.poll_calls", "schedule": float(env.int_("POLLER_BEAT_SECONDS", 60)),
+                   "options": {"expires": 55}},
+}

@@ -132,3 +132,33 @@ def test_an_unknown_backend_is_refused_at_startup_naming_it(settings):
     settings.METRICS_BACKEND = "statsd"
     with pytest.raises(metrics.MetricError, match="METRICS_BACKEND must be one of"):
         metrics.recorder_from_settings()
+
+
+def test_a_placed_and_settled_call_counts_one_placement_and_its_credit_spend(transactional_db, make_user):
+    from calls import services
+    from calls.models import CallStatus
+    from calls.providers.bland import BlandClient
+    from calls.providers.simulator import BackgroundSimulator
+
+    out = io.StringIO()
+    previous = metrics.set_recorder(metrics.Recorder(metrics.EmfSink(lambda: out), background=False))
+    try:
+        with BackgroundSimulator(time_scale=0, public_url="http://127.0.0.1:9") as sim:
+            provider = BlandClient(base_url=sim.url, api_key="sim-key", retries=0)
+            user = make_user(credits=1_000)
+            call = services.call_place(provider=provider, user=user, to_number="+12125550100",
+                                       task="Confirm the delivery", max_duration=3)
+            sim.advance(120)
+            call = services.call_refresh(provider=provider, call=call)
+            provider.close()
+        assert call.status == CallStatus.COMPLETED
+        metrics.flush()
+    finally:
+        metrics.set_recorder(previous)
+    totals: dict[str, float] = {}
+    for document in map(json.loads, out.getvalue().splitlines()):
+        name = document["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+        values = document[name] if isinstance(document[name], list) else [document[name]]
+        totals[name] = totals.get(name, 0) + sum(values)
+    assert totals["CallsPlaced"] == 1
+    assert totals["CreditsSpent"] == call.cost_credits > 0

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import wave
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -43,6 +44,7 @@ def s3_storage(settings, s3_endpoint):  # noqa: ANN001, ANN201
                 "bucket_name": BUCKET, "endpoint_url": s3_endpoint, "addressing_style": "path",
                 "access_key": CREDENTIALS["aws_access_key_id"], "secret_key": CREDENTIALS["aws_secret_access_key"],
                 "region_name": CREDENTIALS["region_name"], "default_acl": None, "file_overwrite": False,
+                "signature_version": "s3v4",
             },
         },
     }
@@ -62,10 +64,9 @@ def provider(simulator: BackgroundSimulator) -> Iterator[BlandClient]:
     client.close()
 
 
-def test_a_recording_is_fetched_once_stored_on_s3_and_downloadable_by_signed_link(
-    db, make_user, s3_storage, simulator, provider, client
+def test_a_recording_is_fetched_once_stored_on_s3_and_served_by_a_presigned_url(
+    db, make_user, s3_storage, simulator, provider, api, user, settings
 ):  # noqa: ANN001
-    user = make_user(credits=1_000)
     call = services.call_place(provider=provider, user=user, to_number="+12125550100", task="Confirm the delivery",
                                record=True, max_duration=3)
     simulator.advance(120)
@@ -81,8 +82,33 @@ def test_a_recording_is_fetched_once_stored_on_s3_and_downloadable_by_signed_lin
     assert call.recording_content_type == "audio/wav"
     assert services.call_attach_recording(provider=provider, call=call).recording_file.name == key  # fetched once
 
+    answer = api.get(f"/api/v1/calls/{call.id}/recording/")  # what getCallRecording returns too
+    assert answer.status_code == 200
+    url = answer.json()["url"]
+    link = urlsplit(url)
+    assert f"{link.scheme}://{link.netloc}" == s3_storage  # straight from S3, not through our server
+    assert link.path == f"/{BUCKET}/{key}"
+    query = parse_qs(link.query)
+    assert query["X-Amz-Expires"] == [str(settings.RECORDING_LINK_TTL_SECONDS)]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Signature"]
+    response = httpx.get(url, timeout=10)  # no credentials: the signature is the only authority
+    assert response.status_code == 200
+    assert response.content == audio
+
+
+def test_a_local_recording_is_served_by_our_signed_download_link(db, make_user, simulator, provider, client,
+                                                                  settings, tmp_path):  # noqa: ANN001
+    settings.MEDIA_ROOT = tmp_path
+    user = make_user(credits=1_000)
+    call = services.call_place(provider=provider, user=user, to_number="+12125550100", task="Confirm the delivery",
+                               record=True, max_duration=3)
+    simulator.advance(120)
+    call = services.call_attach_recording(provider=provider, call=services.call_refresh(provider=provider, call=call))
     link = urlsplit(recording_link(call)[0])
+    assert link.path == f"/api/v1/calls/{call.id}/recording/download"
     response = client.get(f"{link.path}?{link.query}")
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
-    assert response.content == audio
+    with call.recording_file.open("rb") as handle:
+        assert response.content == handle.read()

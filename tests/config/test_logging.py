@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,30 @@ def test_an_unknown_log_format_stops_startup_naming_the_variable():
     result = _run("", command=("check",), LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "Environment variable LOG_FORMAT has an invalid value" in result.stderr
+
+
+def test_the_celery_worker_logs_json_lines_through_the_same_config():
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    worker = subprocess.Popen(  # noqa: S603 - our interpreter running Celery on our app
+        [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "solo", "--loglevel", "INFO"],
+        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.base", "LOG_FORMAT": "json",
+                       "CELERY_BROKER_URL": "memory://", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    deadline = threading.Timer(60, worker.terminate)  # bounds the wait: the loop ends when the worker does
+    deadline.start()
+    try:
+        lines = []
+        for line in worker.stdout:
+            lines.append(line)
+            if "ready." in line:
+                break
+    finally:
+        deadline.cancel()
+        worker.terminate()
+        worker.wait(timeout=30)
+        worker.stdout.close()
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is a JSON object
+    ready = [record for record in records if record["message"].endswith("ready.")]
+    assert ready, lines
+    assert ready[0]["logger"] == "celery.apps.worker"

@@ -39,11 +39,18 @@ $0.09. Past a day or hour cap (rolling windows) or the concurrency cap, ``POST /
 windows run on the simulated clock.
 
 Control endpoints, without auth (the server binds 127.0.0.1 by default) and never faulted:
-``GET /_sim/state``, ``POST /_sim/faults`` ``{latency_ms, error_rate, outage}`` (partial updates),
-``POST /_sim/advance`` ``{seconds}``, ``POST /_sim/reset`` ``{balance?, plan?, time_scale?}``.
+``GET /_sim/state``, ``POST /_sim/faults`` ``{latency_ms, error_rate, outage, webhooks, rate_limit_rps,
+retry_after, list_disabled, fail_details}`` (partial updates), ``POST /_sim/advance`` ``{seconds}``,
+``POST /_sim/reset`` ``{balance?, plan?, time_scale?}``, ``GET /_sim/requests`` (API requests answered:
+list, details, other, rate_limited, and per call with ``?by_call=1``; ``DELETE`` clears the count) and
+``POST /_sim/seed`` ``{calls: [POST /v1/calls bodies]}`` (many calls at once, without the plan's limits).
 Faults: ``latency_ms`` delays every API response; ``error_rate`` answers that fraction of API requests
 with 500/503 (deterministically: with 0.5 every second request fails) before the handler runs, so
-nothing is created; ``outage`` answers every API request 503.
+nothing is created; ``outage`` answers every API request 503; ``webhooks: false`` ends calls without
+posting their webhooks; ``rate_limit_rps`` answers API requests past that rate with Bland's 429
+``Rate limit exceeded`` (a bucket of one second's worth; with ``Retry-After`` only when ``retry_after`` is
+set: Bland sends none); ``list_disabled`` answers ``GET /v1/calls`` 404; ``fail_details`` answers the
+details of those call ids 500.
 
 Simulator choices where Bland is silent or where we relax it:
 - webhooks must be ``https://`` as on Bland, except that ``http://`` is accepted for loopback hosts
@@ -59,7 +66,8 @@ Simulator choices where Bland is silent or where we relax it:
   (it then adds an ``X-Simulator-Note`` header); the audio is a few seconds of tones, one per utterance.
 - ``status``, ``price``, ``call_length``, ``summary`` are null until the call ends; ``transcripts`` grow
   while it is live; ``end_at`` is the max_duration deadline while live and the real end afterwards.
-- ``sort_by`` is accepted but the list is always ordered by ``created_at``.
+- a call's ``updated_at`` (read by ``sort_by=updated_at`` and ``update_start_date``/``update_end_date``; the
+  list items do not show it) is the last change of what the list shows: queue status, answered_by, its end.
 
 Parts (one module each; import from this package, whose public surface is ``__all__``)::
 
@@ -71,6 +79,7 @@ Parts (one module each; import from this package, whose public surface is ``__al
     payloads    a call as Bland's JSON; queries: the GET /v1/calls filters
     account     one simulated account (``Simulator``)
     webhooks    signed post-call webhooks with retries
+    traffic     the request rate limit and the request count
     server      the aiohttp application and ``run``; harness: ``BackgroundSimulator``
 """
 
@@ -78,7 +87,7 @@ from calls.providers.simulator.account import Simulator
 from calls.providers.simulator.harness import BackgroundSimulator
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, SimClock, SimulatorOptions
 from calls.providers.simulator.plans import PLANS, Plan
-from calls.providers.simulator.server import build_app, run
+from calls.providers.simulator.server import bind, build_app, run
 
 __all__ = [
     "DEFAULT_HOST",
@@ -89,6 +98,7 @@ __all__ = [
     "SimClock",
     "Simulator",
     "SimulatorOptions",
+    "bind",
     "build_app",
     "run",
 ]

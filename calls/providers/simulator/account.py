@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -49,12 +50,14 @@ class Simulator:
             raise SimError.flat(400, f"Unknown plan {plan!r}.")
         self.plan = PLANS[plan or self.options.plan]
         self.balance = float(self.options.balance if balance is None else balance)
-        self.faults = Faults(self.options.latency_ms, self.options.error_rate, self.options.outage)
+        self.faults = Faults(self.options.latency_ms, self.options.error_rate, self.options.outage,
+                             webhooks=self.options.webhooks, rate_limit_rps=self.options.rate_limit_rps)
         self.clock.restart(self._wall())
         self.clock.set_scale(self.options.time_scale if time_scale is None else time_scale)
         self.calls: dict[str, SimCall] = {}
         self._ended: list[SimCall] = []
         self._next_line_id = 1
+        self._ends: list[tuple[datetime, int, str]] = []  # (planned end, creation rank, id) of calls in flight
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -67,10 +70,16 @@ class Simulator:
     def tick(self) -> list[str]:
         """End every call whose planned end has passed; the ids of those that ended now."""
         now = self.now()
-        ended = [call for call in self.calls.values() if call.outcome is None and call.planned_end <= now]
-        for call in ended:
+        due: list[tuple[int, SimCall]] = []
+        while self._ends and self._ends[0][0] <= now:
+            _, rank, call_id = heapq.heappop(self._ends)
+            call = self.calls[call_id]
+            if call.outcome is None:  # a call stopped early already ended
+                due.append((rank, call))
+        due.sort(key=lambda item: item[0])  # in the order they were placed
+        for _, call in due:
             self._finish(call, natural_outcome(call, self.plan))
-        return [call.call_id for call in ended]
+        return [call.call_id for _, call in due]
 
     def drain_ended(self) -> list[SimCall]:
         """Calls that ended since the last drain (the server posts their webhooks)."""
@@ -85,14 +94,28 @@ class Simulator:
         if self.balance <= 0:
             raise SimError.flat(402, MSG_BALANCE)
         self._check_limits(request, now)
+        call = self._create(request, now)
+        logger.info("simulated call %s to %s queued (%s)", call.call_id, request.to, call.scenario.name)
+        return call
+
+    def seed(self, bodies: list[object]) -> list[SimCall]:
+        """Place many calls at once, as ``POST /v1/calls`` validates them but without the plan's limits
+        (``POST /_sim/seed``: a benchmark's calls in flight). All or nothing: one invalid body places none."""
+        wall, now = self._wall(), self.now()
+        requests = [validate_call_request(body, wall_now=wall) for body in bodies]
+        calls = [self._create(request, now) for request in requests]
+        logger.info("%d simulated calls seeded", len(calls))
+        return calls
+
+    def _create(self, request: CallRequest, now: datetime) -> SimCall:
         scenario = scenario_for(request.national)
         talk = min(scenario.talk_seconds, request.max_duration * 60)
         script = build_script(request, scenario, talk)
         due = now + (request.start_time - self._wall()) if request.start_time else now
         call = SimCall(str(uuid.uuid4()), request, scenario, now, due, talk, script, self._next_line_id)
         self._next_line_id += len(script)
+        heapq.heappush(self._ends, (call.planned_end, len(self.calls), call.call_id))
         self.calls[call.call_id] = call
-        logger.info("simulated call %s to %s queued (%s)", call.call_id, request.to, scenario.name)
         return call
 
     def _check_limits(self, request: CallRequest, now: datetime) -> None:
@@ -148,11 +171,9 @@ class Simulator:
         return payloads.list_item(call, self.now())
 
     def list_calls(self, query: Mapping[str, str]) -> dict[str, Any]:
-        spec = ListQuery.parse(query)
+        spec, now = ListQuery.parse(query), self.now()
         # Insertion order is creation order, and it breaks ties between calls created at the same instant.
-        matching = [call for call in self.calls.values() if spec.matches(call, self.now())]
-        if not spec.ascending:
-            matching.reverse()
+        matching = spec.ordered([call for call in self.calls.values() if spec.matches(call, now)], now)
         page = matching[spec.start : spec.stop][: spec.limit]
         return {"total_count": len(matching), "count": len(page), "calls": [self.list_item(c) for c in page]}
 

@@ -29,21 +29,37 @@ class SimulatorOptions:
     webhook_backoff: float = 0.5
     webhook_timeout: float = 10.0
     tick_interval: float = 0.1
+    webhooks: bool = True  # False: calls end without posting their webhooks (lost webhooks)
+    rate_limit_rps: float = 0.0  # API requests a second (a bucket of one second's worth); 0: unlimited
 
     def __post_init__(self) -> None:
         if self.plan not in PLANS:
             raise ValueError(f"unknown plan {self.plan!r}; one of {', '.join(PLANS)}")
-        if self.time_scale < 0 or self.latency_ms < 0 or self.webhook_retries < 0 or self.tick_interval <= 0:
-            raise ValueError("time_scale, latency_ms and webhook_retries must be >= 0, tick_interval > 0")
+        if (self.time_scale < 0 or self.latency_ms < 0 or self.webhook_retries < 0 or self.tick_interval <= 0
+                or self.rate_limit_rps < 0):
+            raise ValueError("time_scale, latency_ms, webhook_retries and rate_limit_rps must be >= 0, "
+                             "tick_interval > 0")
         if not 0 <= self.error_rate <= 1:
             raise ValueError("error_rate must be between 0 and 1")
 
 
 @dataclass
 class Faults:
+    """What goes wrong, changed at run time through ``POST /_sim/faults``.
+
+    ``webhooks`` off keeps every post-call webhook to itself; ``fail_details`` answers ``GET /v1/calls/{id}``
+    of those call ids 500; ``list_disabled`` answers ``GET /v1/calls`` 404 as if the endpoint did not
+    exist; ``rate_limit_rps`` (with ``retry_after``, seconds, sent as ``Retry-After``; Bland sends none)
+    is the account's request rate."""
+
     latency_ms: float = 0.0
     error_rate: float = 0.0
     outage: bool = False
+    webhooks: bool = True
+    rate_limit_rps: float = 0.0
+    retry_after: float | None = None
+    list_disabled: bool = False
+    fail_details: frozenset[str] = frozenset()
     _carry: float = 0.0
     _failures: int = 0
 
@@ -59,7 +75,9 @@ class Faults:
         return 503 if self._failures % 2 else 500
 
     def as_dict(self) -> dict[str, Any]:
-        return {"latency_ms": self.latency_ms, "error_rate": self.error_rate, "outage": self.outage}
+        return {"latency_ms": self.latency_ms, "error_rate": self.error_rate, "outage": self.outage,
+                "webhooks": self.webhooks, "rate_limit_rps": self.rate_limit_rps, "retry_after": self.retry_after,
+                "list_disabled": self.list_disabled, "fail_details": sorted(self.fail_details)}
 
 
 class SimClock:

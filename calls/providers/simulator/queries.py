@@ -1,4 +1,8 @@
-"""``GET /v1/calls``: the list filters, read from the query string as Bland reads them."""
+"""``GET /v1/calls``: the list filters, read from the query string as Bland reads them.
+
+``start_date``/``end_date``/``created_at`` bound the creation time, ``update_start_date``/``update_end_date``
+the last update (``SimCall.updated_at``); ``sort_by`` is ``created_at`` or ``updated_at``; ``from``/``to``
+slice by index and ``limit`` caps the page (1,000 by default); ``total_count`` counts every match."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any
 from calls.providers.simulator.errors import SimError
 from calls.providers.simulator.state import SimCall
 from calls.providers.simulator.validation import e164, parse_number
+
+SORT_KEYS = ("created_at", "updated_at")
 
 
 def _query_bool(value: str | None, name: str) -> bool | None:
@@ -79,6 +85,9 @@ class ListQuery:
     duration_lt: float | None = None
     inbound: bool | None = None
     batch_id: str | None = None
+    sort_by: str = "created_at"
+    updated_after: datetime | None = None  # inclusive
+    updated_before: datetime | None = None  # exclusive
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> ListQuery:
@@ -93,6 +102,9 @@ class ListQuery:
             after = _query_moment(query["created_at"], "created_at", tz, end=False)
             before = _query_moment(query["created_at"], "created_at", tz, end=True)
         limit = _query_number(query.get("limit"), "limit", int)
+        sort_by = query.get("sort_by") or "created_at"
+        if sort_by not in SORT_KEYS:
+            raise SimError.flat(400, f"Invalid sort_by: must be one of {', '.join(SORT_KEYS)}.")
         return cls(
             from_number=_normalised(query.get("from_number")),
             to_number=_normalised(query.get("to_number")),
@@ -108,6 +120,9 @@ class ListQuery:
             duration_lt=_query_number(query.get("duration_lt"), "duration_lt", float),
             inbound=_query_bool(query.get("inbound"), "inbound"),
             batch_id=query.get("batch_id") or None,
+            sort_by=sort_by,
+            updated_after=_query_moment(query.get("update_start_date"), "update_start_date", tz, end=False),
+            updated_before=_query_moment(query.get("update_end_date"), "update_end_date", tz, end=True),
         )
 
     def matches(self, call: SimCall, now: datetime) -> bool:
@@ -124,5 +139,17 @@ class ListQuery:
             self.inbound is None or self.inbound is False,
             self.batch_id is None,
         )
-        return all(checks)
+        if not all(checks):
+            return False
+        if self.updated_after is None and self.updated_before is None:
+            return True
+        updated = call.updated_at(now)
+        return ((self.updated_after is None or updated >= self.updated_after)
+                and (self.updated_before is None or updated < self.updated_before))
+
+    def ordered(self, calls: list[SimCall], now: datetime) -> list[SimCall]:
+        """``calls`` (in creation order) sorted as asked; ties keep the order of creation."""
+        if self.sort_by == "updated_at":
+            calls = sorted(calls, key=lambda call: call.updated_at(now))
+        return calls if self.ascending else calls[::-1]
 

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import math
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,13 +16,17 @@ from aiohttp import web
 from calls.providers.simulator.account import Simulator
 from calls.providers.simulator.errors import SimError, auth_failure
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, SimulatorOptions
+from calls.providers.simulator.plans import MSG_RATE_LIMIT
 from calls.providers.simulator.state import iso
+from calls.providers.simulator.traffic import RequestLog, TokenBucket
 from calls.providers.simulator.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
 SIMULATOR = web.AppKey("simulator", Simulator)
 WEBHOOKS = web.AppKey("webhooks", WebhookSender)
+LIMITER = web.AppKey("limiter", TokenBucket)
+REQUESTS = web.AppKey("requests", RequestLog)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -46,14 +51,32 @@ def dispatch_ended(app: web.Application) -> None:
     """Post the webhook of every call that ended since the last time."""
     simulator, sender = app[SIMULATOR], app[WEBHOOKS]
     for call in simulator.drain_ended():
-        if call.request.webhook:
+        if call.request.webhook and simulator.faults.webhooks:
             sender.send(call.request.webhook, call.call_id, simulator.details(call, for_webhook=True))
+
+
+def _rate_limited(request: web.Request) -> web.Response | None:
+    """Bland's 429 once the account's request rate is spent; every API request is counted."""
+    faults, limiter = request.app[SIMULATOR].faults, request.app[LIMITER]
+    if limiter.rate != faults.rate_limit_rps:
+        limiter.configure(faults.rate_limit_rps)
+    limited = not limiter.take()
+    request.app[REQUESTS].record(request.method, request.path, rate_limited=limited)
+    if not limited:
+        return None
+    response = _json({"status": "error", "message": MSG_RATE_LIMIT}, 429)
+    if faults.retry_after is not None:
+        response.headers["Retry-After"] = f"{faults.retry_after:g}"
+    return response
 
 
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _is_control(request):
         return await handler(request)
+    limited = _rate_limited(request)
+    if limited is not None:
+        return limited
     faults = request.app[SIMULATOR].faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
@@ -120,12 +143,17 @@ async def post_call(request: web.Request) -> web.Response:
 
 
 async def get_call(request: web.Request) -> web.Response:
-    simulator = request.app[SIMULATOR]
-    return _json(simulator.details(simulator.get_call(request.match_info["call_id"])))
+    simulator, call_id = request.app[SIMULATOR], request.match_info["call_id"]
+    if call_id in simulator.faults.fail_details:
+        raise SimError.flat(500, "Internal server error.")
+    return _json(simulator.details(simulator.get_call(call_id)))
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    return _json(request.app[SIMULATOR].list_calls(request.query))
+    simulator = request.app[SIMULATOR]
+    if simulator.faults.list_disabled:
+        raise SimError.flat(404, "Not found.")
+    return _json(simulator.list_calls(request.query))
 
 
 async def stop_call(request: web.Request) -> web.Response:
@@ -189,20 +217,57 @@ def _number_field(body: Mapping[str, Any], key: str, *, low: float = 0.0, high: 
     return float(value)
 
 
+FAULT_FLAGS = ("outage", "webhooks", "list_disabled")
+
+
+def _fault_changes(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The faults a ``POST /_sim/faults`` body sets, all checked before any is applied."""
+    changes: dict[str, Any] = {}
+    for key, high in (("latency_ms", math.inf), ("error_rate", 1.0), ("rate_limit_rps", math.inf)):
+        value = _number_field(body, key, high=high)
+        if value is not None:
+            changes[key] = value
+    for key in FAULT_FLAGS:
+        if key in body and not isinstance(body[key], bool):
+            raise SimError.flat(400, f"{key} must be a boolean.")
+        if key in body:
+            changes[key] = body[key]
+    if "retry_after" in body:
+        changes["retry_after"] = None if body["retry_after"] is None else _number_field(body, "retry_after")
+    if "fail_details" in body:
+        ids = body["fail_details"]
+        if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
+            raise SimError.flat(400, "fail_details must be a list of call ids.")
+        changes["fail_details"] = frozenset(ids)
+    return changes
+
+
 async def sim_faults(request: web.Request) -> web.Response:
-    body = _control_body(await _body(request))
     faults = request.app[SIMULATOR].faults
-    latency = _number_field(body, "latency_ms")
-    rate = _number_field(body, "error_rate", high=1.0)
-    if "outage" in body and not isinstance(body["outage"], bool):
-        raise SimError.flat(400, "outage must be a boolean.")
-    if latency is not None:
-        faults.latency_ms = latency
-    if rate is not None:
-        faults.error_rate, faults._carry = rate, 0.0
-    if "outage" in body:
-        faults.outage = body["outage"]
+    for key, value in _fault_changes(_control_body(await _body(request))).items():
+        setattr(faults, key, value)
+        if key == "error_rate":
+            faults._carry = 0.0
     return _json(faults.as_dict())
+
+
+async def sim_requests(request: web.Request) -> web.Response:
+    by_call = request.query.get("by_call", "").lower() in ("1", "true")
+    return _json(request.app[REQUESTS].as_dict(by_call=by_call))
+
+
+async def sim_requests_clear(request: web.Request) -> web.Response:
+    request.app[REQUESTS].clear()
+    return _json(request.app[REQUESTS].as_dict())
+
+
+async def sim_seed(request: web.Request) -> web.Response:
+    body = _control_body(await _body(request))
+    bodies = body.get("calls")
+    if not isinstance(bodies, list):
+        raise SimError.flat(400, "calls must be a list of POST /v1/calls bodies.")
+    calls = request.app[SIMULATOR].seed(bodies)
+    return _json({"call_ids": [call.call_id for call in calls]})
 
 
 async def sim_advance(request: web.Request) -> web.Response:
@@ -222,6 +287,7 @@ async def sim_reset(request: web.Request) -> web.Response:
         raise SimError.flat(400, "plan must be a string.")
     await request.app[WEBHOOKS].cancel_pending()
     request.app[WEBHOOKS].deliveries.clear()
+    request.app[REQUESTS].clear()
     request.app[SIMULATOR].reset(
         balance=_number_field(body, "balance", low=-math.inf), plan=plan, time_scale=_number_field(body, "time_scale")
     )
@@ -258,6 +324,8 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app = web.Application(middlewares=[fault_middleware, error_middleware, auth_middleware, clock_middleware])
     app[SIMULATOR] = simulator
     app[WEBHOOKS] = WebhookSender(simulator.options)
+    app[LIMITER] = TokenBucket(simulator.faults.rate_limit_rps)
+    app[REQUESTS] = RequestLog()
     app.cleanup_ctx.append(_lifecycle)
     app.router.add_post("/v1/calls", post_call)
     app.router.add_get("/v1/calls", list_calls)
@@ -271,6 +339,9 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)
     app.router.add_post("/_sim/reset", sim_reset)
+    app.router.add_get("/_sim/requests", sim_requests)
+    app.router.add_delete("/_sim/requests", sim_requests_clear)
+    app.router.add_post("/_sim/seed", sim_seed)
     return app
 
 
@@ -278,11 +349,23 @@ def display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **options: Any) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down cleanly (ticker stopped, pending webhooks cancelled)."""
+def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
+    """A listening socket on ``host:port``; port 0 takes a free one. Raises ``OSError`` when the port is taken,
+    before anything is served, so a caller can say so instead of sharing another process's simulator."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, sock: socket.socket | None = None,
+        **options: Any) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down cleanly (ticker stopped, pending webhooks cancelled).
+
+    On ``sock`` (from ``bind``) when given, else on a socket bound here; ``public_url`` defaults to the
+    address actually bound. Raises ``OSError`` when the port is taken."""
+    sock = sock or bind(host, port)
+    port = sock.getsockname()[1]
     options.setdefault("public_url", f"http://{display_host(host)}:{port}")
     app = build_app(**options)
     logger.info("Bland simulator listening on http://%s:%s (plan %s)", display_host(host), port,
                 app[SIMULATOR].plan.name)
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
-
+    web.run_app(app, sock=sock, print=None, shutdown_timeout=5.0)

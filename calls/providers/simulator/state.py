@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from calls.providers.simulator.plans import Scenario
 from calls.providers.simulator.script import Line
@@ -49,26 +50,31 @@ class SimCall:
     outcome: Outcome | None = None
     audio: bytes | None = None
 
-    # the planned timeline
-    @property
+    # the planned timeline: fixed when the call is placed, so computed once
+    @cached_property
     def queued_at(self) -> datetime:
         return self.created_at + timedelta(seconds=1)
 
-    @property
+    @cached_property
     def allocated_at(self) -> datetime:
         return max(self.created_at + timedelta(seconds=2), self.due_at)
 
-    @property
+    @cached_property
     def started_at(self) -> datetime:
         return self.allocated_at + timedelta(seconds=1)
 
-    @property
+    @cached_property
     def connect_at(self) -> datetime:
         return self.started_at + timedelta(seconds=self.scenario.ring_seconds)
 
-    @property
+    @cached_property
     def planned_end(self) -> datetime:
         return self.connect_at + timedelta(seconds=self.talk_seconds)
+
+    @cached_property
+    def answered_at(self) -> datetime | None:
+        """When ``answered_by`` is decided: 5 seconds after pick-up (None for calls that never connect)."""
+        return self.connect_at + timedelta(seconds=5) if self.scenario.connects else None
 
     @property
     def finished(self) -> bool:
@@ -99,9 +105,17 @@ class SimCall:
         if self.outcome is not None:
             return self.outcome.answered_by
         # Bland decides from the first 5 seconds after pick-up.
-        if self.scenario.connects and now >= self.connect_at + timedelta(seconds=5):
+        if self.answered_at is not None and now >= self.answered_at:
             return self.scenario.answered_by
         return None
+
+    def updated_at(self, now: datetime) -> datetime:
+        """The last change of what the call list shows of the call (queue status, answered_by, completion):
+        what ``sort_by=updated_at`` and ``update_start_date``/``update_end_date`` read."""
+        if self.outcome is not None:
+            return self.outcome.ended_at
+        moments = (self.answered_at, self.started_at, self.allocated_at, self.queued_at)
+        return next((moment for moment in moments if moment is not None and moment <= now), self.created_at)
 
     def has_recording(self) -> bool:
         return self.request.record and self.outcome is not None and self.outcome.connected_seconds > 0
