@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -24,48 +23,22 @@ from django.utils import timezone
 
 from calls import errors
 from calls.events import call_changed, recording_available
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
+from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
+from calls.validation import check_language, normalize_phone_number
 from config import metrics
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
 
 logger = logging.getLogger(__name__)
 
-_PROGRESS_RANK = {
-    CallStatus.PENDING: 0, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 2, CallStatus.RINGING: 3,
-    CallStatus.IN_PROGRESS: 4,
-}
-_FINAL_STATUS = {
-    "completed": CallStatus.COMPLETED, "failed": CallStatus.FAILED, "busy": CallStatus.BUSY,
-    "no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "canceled": CallStatus.CANCELED,
-    "cancelled": CallStatus.CANCELED,
-}
 # Our call id travels in the provider's metadata, so a webhook that overtakes the answer to
 # POST /v1/calls (before we know the provider's id) still finds its call.
 CALL_ID_METADATA_KEY = "callmcp_call_id"
-_ERROR_QUEUE_STATUSES = {"pre_queue_error", "queue_error", "call_error", "complete_error"}
 
 
-# --- validation ------------------------------------------------------------------------------------
-
-
-def normalize_phone_number(raw: object, *, field: str = "phone_number") -> str:
-    """E.164 (``+14155550123``) or ``InvalidCallRequest`` saying exactly what is wrong."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise errors.InvalidCallRequest(reason=f"{field} is required, in E.164 format such as +14155550123.")
-    text = raw.strip()
-    if not text.startswith("+"):
-        raise errors.InvalidCallRequest(
-            reason=f"{field} {text!r} must be in E.164 format: a + and the country code, e.g. +14155550123."
-        )
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as exc:
-        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a phone number: {exc}.") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a valid, dialable phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+# --- rules ------------------------------------------------------------------------------------------
 
 
 def reservation_for(max_duration: int) -> int:
@@ -113,6 +86,7 @@ def call_place(
     """
     to_number = normalize_phone_number(to_number, field="phone_number")
     from_number = normalize_phone_number(from_number, field="from_number") if from_number else ""
+    language = check_language((language or "").strip())
     task, pathway_id = (task or "").strip(), (pathway_id or "").strip()
     if not task and not pathway_id:
         raise errors.InvalidCallRequest(reason="Give either task (what the AI agent should do) or pathway_id.")
@@ -192,24 +166,6 @@ def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
     return locked
 
 
-def _status_from_provider(call: Call, update: ProviderCall) -> str:
-    queue_status = update.queue_status
-    if update.completed or queue_status == "complete" or queue_status in _ERROR_QUEUE_STATUSES:
-        final = _FINAL_STATUS.get(update.status)
-        if final is not None:
-            return final
-        if queue_status in _ERROR_QUEUE_STATUSES or update.error_message:
-            return CallStatus.FAILED
-        return CallStatus.COMPLETED if (update.duration_seconds or 0) > 0 else CallStatus.FAILED
-    if queue_status == "started":
-        return CallStatus.IN_PROGRESS
-    if queue_status == "allocated":
-        return CallStatus.RINGING
-    if call.start_time and call.start_time > timezone.now():
-        return CallStatus.SCHEDULED
-    return CallStatus.QUEUED
-
-
 def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call | None = None) -> Call | None:
     """Apply what the provider says about a call. Idempotent: the same report twice changes nothing.
 
@@ -226,11 +182,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
         if locked is None:
             return None
         before = locked.status
-        new_status = _status_from_provider(locked, update)
-        if locked.is_terminal or (new_status not in TERMINAL_STATUSES
-                                  and _PROGRESS_RANK.get(new_status, 0) < _PROGRESS_RANK.get(before, 0)):
-            new_status = before
-        changed = _merge_details(locked, update)
+        new_status = next_status(locked, update)
+        changed = merge_details(locked, update)
         if new_status != before:
             locked.status = new_status
             changed.add("status")
@@ -241,7 +194,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
             )
         if changed:
             call_changed(call_id=locked.id, owner_id=locked.owner_id)  # first: the call, then its credits
-        if new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES:
+        awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
+        if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)
             changed.add("cost_credits")
         if changed:
@@ -251,61 +205,41 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
     return locked
 
 
-def _e164_or_blank(raw: str) -> str:
-    """The provider's caller id, normalised; Bland sometimes reports national digits only."""
-    if not raw:
-        return ""
-    try:
-        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
-    except phonenumbers.NumberParseException:
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _merge_details(call: Call, update: ProviderCall) -> set[str]:
-    changed: set[str] = set()
-    values = {
-        "queue_status": update.queue_status,
-        "answered_by": update.answered_by if update.answered_by in AnsweredBy.values else "",
-        "started_at": update.started_at,
-        "ended_at": update.ended_at,
-        "duration_seconds": update.duration_seconds,
-        "provider_price": update.price,
-        "summary": update.summary,
-        "recording_url": update.recording_url,
-        "from_number": _e164_or_blank(update.from_number),
-        "error_message": update.error_message,
-        "ended_by": update.ended_by,
-        "disposition": update.disposition,
-        "provider_payload": update.raw,
-    }
-    if update.transcript:
-        values["transcript"] = [
-            {"speaker": s.speaker, "text": s.text, "at": s.at} for s in update.transcript if s.text
-        ]
-    for field, value in values.items():
-        if value in (None, "", {}, []):
-            continue  # a partial report never erases what we know
-        if getattr(call, field) != value:
-            setattr(call, field, value)
-            changed.add(field)
-    return changed
+def _connected_cost(call: Call) -> int:
+    """Credits for what the provider charged for the call, or its connected time at our rate if it has not
+    said (yet)."""
+    cost = credits_for_price(call.provider_price)
+    if cost == 0 and call.duration_seconds:
+        cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
+    return cost
 
 
 def _settle(call: Call) -> bool:
-    """Move the credits of a call that just ended. The ledger makes a second call a no-op."""
-    if call.status == CallStatus.COMPLETED:
-        cost = credits_for_price(call.provider_price)
-        if cost == 0 and call.duration_seconds:
-            cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
-        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=cost,
-                               memo=f"call {call.id}: {call.duration_seconds or 0}s")
+    """Move the credits of a call that just ended. The ledger makes a second call a no-op.
+
+    A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
+    time and get the rest of the hold back; every other ended call gets all of it back."""
+    if call.status == CallStatus.COMPLETED or (call.status == CallStatus.CANCELED and call.duration_seconds):
+        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=_connected_cost(call),
+                               memo=f"call {call.id} {call.status}: {call.duration_seconds or 0}s")
         if entry is not None:
             call.cost_credits = entry.spent
         return entry is not None
     released = credits_release(user=call.owner, reference=call.credit_reference, memo=f"call {call.status}")
     call.cost_credits = 0
     return released is not None
+
+
+def _talked(update: ProviderCall) -> bool:
+    return bool(update.duration_seconds) or update.answered_by in ("human", "voicemail") or (
+        update.queue_status == "started")
+
+
+def _final(update: ProviderCall) -> bool:
+    """Whether the report says what the call cost: it ended, and its price or connected time is known (or
+    it never talked)."""
+    known = update.price is not None or update.duration_seconds is not None
+    return update.completed and (known or not _talked(update))
 
 
 def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> Call:
@@ -316,36 +250,62 @@ def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> C
     return call_apply_provider_update(update=update, source=source, call=call) or call
 
 
+def _stop(*, provider: Provider, call: Call, source: str) -> tuple[bool, ProviderCall | None]:
+    """Ask the provider to stop the call: (whether it stopped it, what it reports right after, if it can)."""
+    if not call.provider_call_id:
+        return False, None
+    try:
+        provider.stop_call(call.provider_call_id)
+    except errors.ProviderNotFound:
+        return False, None  # the provider no longer knows it: nothing left to stop
+    except errors.ProviderRejected:
+        # Typically "already ended": the provider's state decides.
+        refreshed = call_refresh(provider=provider, call=call, source=source)
+        if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
+            raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
+        return False, None
+    try:
+        return True, provider.get_call(call.provider_call_id)
+    except errors.ProviderError as exc:
+        logger.warning("call %s stopped; its cost waits for the provider's report (%s)", call.id, exc.code)
+        return True, None
+
+
+def _cost_pending(stopped: bool, report: ProviderCall | None) -> bool:
+    """Whether a call the provider stopped may have talked, and the provider has not said what that cost."""
+    return stopped and (report is None or not _final(report))
+
+
 def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call:
-    """Stop a queued, scheduled or live call and give back its reserved credits. Idempotent."""
+    """Stop a queued, scheduled or live call. Idempotent.
+
+    A call that never connected gives back all its credits. A live call pays the provider's price for the
+    time it was connected and gets back the rest, at once when the provider reports the price right
+    after the stop, otherwise when its report (webhook or poller) comes; until then the hold stays."""
     if call.status == CallStatus.CANCELED:
         return call
     if call.status not in CANCELLABLE_STATUSES:
         raise errors.CallNotCancellable(call_id=str(call.id), status=call.status)
-    if call.provider_call_id:
-        try:
-            provider.stop_call(call.provider_call_id)
-        except errors.ProviderNotFound:
-            pass  # the provider no longer knows it: nothing left to stop
-        except errors.ProviderRejected:
-            # Typically "already ended": the provider's state decides.
-            refreshed = call_refresh(provider=provider, call=call, source=source)
-            if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
-                raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
+    stopped, report = _stop(provider=provider, call=call, source=source)
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        if locked.is_terminal:
-            if locked.status == CallStatus.CANCELED:
-                return locked
+        if locked.status == CallStatus.CANCELED:
+            return locked
+        if locked.is_terminal and not stopped:
             raise errors.CallNotCancellable(call_id=str(call.id), status=locked.status)
+        # Terminal here only when the provider's report of our stop won the race (it settled the credits):
+        # the stop ended it, so it is cancelled.
         before = locked.status
+        changed = {"status", "ended_at", *(merge_details(locked, report) if report is not None else ())}
         locked.status = CallStatus.CANCELED
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
         call_changed(call_id=locked.id, owner_id=locked.owner_id)
-        _settle(locked)
-        locked.save(update_fields=["status", "ended_at", "cost_credits", "updated_at"])
+        if locked.cost_credits is None and not _cost_pending(stopped, report):
+            _settle(locked)
+            changed.add("cost_credits")
+        locked.save(update_fields=[*sorted(changed), "updated_at"])
     return locked
 
 

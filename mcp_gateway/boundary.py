@@ -23,9 +23,11 @@ from mcp_gateway.wire import dump
 
 
 def _public(exc: DomainError) -> dict[str, Any]:
+    """Code, message and the data the message does not already say (a ``reason`` that is the message is left out)."""
     error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if exc.data:
-        error["data"] = exc.data
+    data = {name: value for name, value in exc.data.items() if value != exc.message}
+    if data:
+        error["data"] = data
     return error
 
 

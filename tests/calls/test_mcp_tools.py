@@ -38,6 +38,7 @@ from anyio.to_thread import run_sync
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
+from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pytest_django.fixtures import Settings
@@ -108,6 +109,14 @@ async def sdk_client(base_url: str, token: str) -> AsyncIterator[Client]:
         yield client
 
 
+def checked(answer: Answer, output_schemas: dict[str, dict[str, Any]], name: str) -> Answer:
+    """Every successful result must match the outputSchema the server listed for the tool."""
+    if not answer.is_error and name in output_schemas:
+        assert answer.structured is not None, f"{name} gave no structuredContent"
+        Draft202012Validator(output_schemas[name]).validate(answer.structured)
+    return answer
+
+
 class SdkTools:
     """The official SDK ``Client`` over Streamable HTTP, one session for the test, driven from sync code
     through an anyio portal (so the test itself can read the database)."""
@@ -116,10 +125,12 @@ class SdkTools:
         self._stack = ExitStack()
         self._portal = self._stack.enter_context(start_blocking_portal())
         self._client = self._stack.enter_context(self._portal.wrap_async_context_manager(sdk_client(base_url, token)))
+        listed = self._portal.call(self._client.list_tools)
+        self.output_schemas = {tool.name: tool.output_schema for tool in listed.tools if tool.output_schema}
 
     def call(self, name: str, arguments: dict[str, Any] | None = None, *, progress: DriveClock | None = None
              ) -> Answer:
-        return self._portal.call(self._call, name, arguments or {}, progress)
+        return checked(self._portal.call(self._call, name, arguments or {}, progress), self.output_schemas, name)
 
     async def _call(self, name: str, arguments: dict[str, Any], progress: DriveClock | None) -> Answer:
         async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -144,12 +155,15 @@ class WsTools:
     def __init__(self, base_url: str, token: str) -> None:
         self.client = WsMcp(base_url, token, timeout=WAIT)
         assert "result" in self.client.initialize()
+        listed = self.client.request("tools/list", {})["result"]["tools"]
+        self.output_schemas = {tool["name"]: tool["outputSchema"] for tool in listed if "outputSchema" in tool}
 
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> Answer:
         answer = self.client.request("tools/call", {"name": name, "arguments": arguments or {}})
         assert "result" in answer, answer
         result = answer["result"]
-        return Answer(bool(result.get("isError")), result.get("structuredContent"), result["content"])
+        return checked(Answer(bool(result.get("isError")), result.get("structuredContent"), result["content"]),
+                       self.output_schemas, name)
 
     def close(self) -> None:
         self.client.close()
@@ -229,6 +243,11 @@ def tool_error(tools: Tools, tool: str, arguments: dict[str, Any]) -> dict[str, 
     assert json.loads(answer.text) == answer.structured
     assert "Traceback" not in answer.text
     return answer.structured["error"]
+
+
+def error_text(tools: Tools, tool: str, arguments: dict[str, Any]) -> str:
+    """The message of a call that must fail (what a model reads)."""
+    return tool_error(tools, tool, arguments)["message"]
 
 
 def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
@@ -557,6 +576,24 @@ def test_get_call_transcript_as_text_segments_corrected_cut_at_max_chars_or_says
     assert "not answered" in unanswered["note"]
 
 
+def test_a_small_max_chars_gives_the_segments_that_fit_and_at_least_the_first_cut_to_fit(sdk, recorded_call):
+    for fmt in ("segments", "corrected"):
+        whole = transcript(sdk, recorded_call, format=fmt)["transcript"]
+        cut = transcript(sdk, recorded_call, format=fmt, max_chars=120)
+
+        assert cut["truncated"] is True, fmt
+        assert cut["transcript"], f"{fmt}: nothing at all came back"
+        first = cut["transcript"][0]
+        assert first["speaker"] == whole[0]["speaker"]
+        assert first["text"], fmt
+        assert whole[0]["text"].startswith(first["text"]), (first, whole[0])
+        assert len(json.dumps(cut["transcript"])) <= 120 + 2, fmt  # the segment fits (plus the list brackets)
+        assert "max_chars=120" in cut["note"]
+
+        roomy = transcript(sdk, recorded_call, format=fmt, max_chars=len(json.dumps(whole[0])) + 10)
+        assert roomy["transcript"] == whole[:1], fmt  # a segment that fits is never cut
+
+
 def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk, recorded_call):
     answer = sdk.call("getCallRecording", {"call_id": recorded_call})
 
@@ -655,6 +692,31 @@ def test_cancel_call_stops_queued_and_scheduled_calls_gives_the_credits_back_and
     assert balance(mcp_user) == GRANTED
 
 
+def test_cancelling_a_live_call_charges_its_connected_time_and_releases_only_the_rest(
+        tools, mcp_server, mcp_user, serial_sim):
+    call_id = place(tools, HUMAN)["call_id"]
+    sim_advance(serial_sim, 41)  # dialled at 3 s, picked up at 8 s: 33 s of conversation so far
+
+    answer = tools.call("cancelCall", {"call_id": call_id})
+
+    assert not answer.is_error, answer.text
+    cancelled = answer.structured
+    assert cancelled is not None
+    reported = sim_details(serial_sim, provider_call(call_id))
+    assert (reported["completed"], reported["corrected_duration"]) == (True, "33")
+    cost = real_cost(serial_sim, call_id)
+    assert cost == math.ceil(33 / 60 * 0.14 * 100) == 8  # what Bland charges for 33 connected seconds
+    assert (cancelled["status"], cancelled["answered_by"], cancelled["duration_seconds"]) == ("canceled", "human", 33)
+    assert cancelled["cost_credits"] == cost
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
+
+    webhook_reported(mcp_server, serial_sim, call_id)  # the provider's report of the stopped call, twice
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    shown = details(tools, call_id)
+    assert (shown["status"], shown["cost_credits"]) == ("canceled", cost)
+
+
 def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
         sdk, mcp_server, mcp_user, serial_sim):
     clock = DriveClock(serial_sim, {"Call queued": 15})  # dialled at 3 s, picked up at 8 s: talking at 15 s
@@ -684,8 +746,10 @@ def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
     webhook_reported(mcp_server, serial_sim, call["call_id"])  # the provider reports the stopped call as ended
     assert sim_details(serial_sim, provider_call(call["call_id"]))["completed"] is True
     assert details(sdk, call["call_id"])["status"] == "canceled"
-    assert ledger(mcp_user, call["call_id"]) == [reserved(), released()]
-    assert balance(mcp_user) == GRANTED
+    cost = real_cost(serial_sim, call["call_id"])  # 7 s of conversation: charged, the rest released
+    assert cost > 0
+    assert ledger(mcp_user, call["call_id"]) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
 
 
 # --- credits and validation: nothing reserved or placed --------------------------------------------------------
@@ -694,7 +758,7 @@ INVALID = [  # arguments, the error code, what the message names
     ({"phone_number": "2125550100", "task": TASK}, "invalid_call_request", "E.164"),
     ({"phone_number": "call mom", "task": TASK}, "invalid_call_request", "E.164"),
     ({"phone_number": "+1 555", "task": TASK}, "invalid_call_request", "'+1 555'"),
-    ({"phone_number": "+999 1234567", "task": TASK}, "invalid_call_request", "phone number"),
+    ({"phone_number": "+999 1234567", "task": TASK}, "invalid_call_request", "country code"),
     ({"phone_number": HUMAN}, "invalid_call_request", "task"),
     ({"phone_number": HUMAN, "task": "   "}, "invalid_call_request", "task"),
     ({"task": TASK}, "invalid_arguments", "phone_number"),
@@ -756,6 +820,36 @@ def test_another_user_can_never_see_cancel_or_fetch_the_recording_of_your_call(
 
 
 # --- provider failures -----------------------------------------------------------------------------------------------
+
+
+LIBRARY_TEXT = ("The string supplied", "did not seem to be", "Could not interpret", "after plus-sign",
+                "too short after IDD")  # phonenumbers' own messages
+
+
+def test_errors_state_the_limit_never_echo_a_huge_value_and_speak_our_own_words_about_numbers(tools, live_sim):
+    huge = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": "x" * 50_000})
+    assert len(huge) < 300, f"{len(huge)} characters"
+    assert "task" in huge
+    assert "2,000" in huge
+    long_number = error_text(tools, "makePhoneCall", {"phone_number": "+1" + "5" * 50_000, "task": TASK})
+    assert len(long_number) < 300, f"{len(long_number)} characters"
+    assert "phone_number" in long_number
+
+    for number in ("+999 1234567", "call mom at +1", "+1 2", "+1 212 555 0100 555 0100 5555", "+44 (0) hello"):
+        code, text = error_of(tools, "makePhoneCall", {"phone_number": number, "task": TASK})
+        assert code == "invalid_call_request", number
+        assert "phone_number" in text, number
+        assert "E.164" in text, text
+        assert not [said for said in LIBRARY_TEXT if said in text], text
+
+    klingon = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK, "language": "klingon"})
+    assert "language" in klingon
+    assert "en-US" in klingon
+    assert len(klingon) < 600, f"{len(klingon)} characters"
+    placed = place(tools, HUMAN, language="es-419")
+    assert placed["language"] == "es-419"
+    assert sim_details(live_sim, provider_call(placed["call_id"]))["variables"]["language"] == "es-419"
+    assert Call.objects.count() == 1
 
 
 def test_provider_outage_5xx_and_429_are_clear_errors_that_charge_nothing(connect, mcp_user, live_sim):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -247,6 +249,23 @@ def test_an_unreachable_provider_is_a_503_whose_detail_goes_to_the_log_not_to_th
     assert credits_balance(user=user).available == 1000
 
 
+def test_create_checks_language_against_blands_codes_and_says_numbers_in_its_own_words(api, user, sim):
+    klingon = api.post(CALLS, {"phone_number": HUMAN, "task": "x", "language": "klingon"}, format="json")
+    assert klingon.status_code == 400
+    assert klingon.json()["error"]["code"] == "invalid_call_request"
+    assert "language" in klingon.json()["error"]["message"]
+    assert "en-US" in klingon.json()["error"]["message"]
+    for number in ("+999 1234567", "+1 2", "+44 (0) hello"):
+        response = api.post(CALLS, {"phone_number": number, "task": "x"}, format="json")
+        assert response.status_code == 400, number
+        message = response.json()["error"]["message"]
+        assert "E.164" in message, message
+        assert "The string supplied" not in message, message
+        assert "Could not interpret" not in message, message
+    assert api.post(CALLS, {"phone_number": HUMAN, "task": "x", "language": "pt-BR"}, format="json").status_code == 201
+    assert Call.objects.get().language == "pt-BR"
+
+
 def test_create_with_an_idempotency_key_places_one_call(api, user, sim):
     first = api.post(CALLS, {"phone_number": HUMAN, "task": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
     again = api.post(CALLS, {"phone_number": HUMAN, "task": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
@@ -323,6 +342,31 @@ def test_cancel_stops_a_queued_call_releases_its_credits_and_is_idempotent(api, 
     balance = credits_balance(user=user)
     assert (balance.available, balance.reserved) == (1000, 0)
     assert credits_ledger(user=user).filter(kind="release").count() == 1
+
+
+def test_a_live_call_cancelled_before_its_price_is_known_keeps_its_hold_until_the_provider_reports_it(
+        api, anon, user, sim):
+    placed = _place(api)
+    call = Call.objects.get(pk=placed.json()["call_id"])
+    sim.advance(41)  # 33 s of conversation
+    sim_faults(sim, error_rate=0.5)  # the stop goes through; the read right after it fails
+    cancelled = api.post(f"{CALLS}{call.pk}/cancel/")
+    sim_faults(sim, error_rate=0)
+
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["cost_credits"]) == ("canceled", None)
+    assert credits_balance(user=user).reserved == call.reserved_credits  # not given away before the price is known
+
+    report = sim_details(sim, call.provider_call_id)
+    assert post_webhook(anon, report).status_code == 200
+    cost = math.ceil(Decimal(str(report["price"])) * 100)
+    assert cost == 8
+    shown = api.get(f"{CALLS}{call.pk}/").json()
+    assert (shown["status"], shown["duration_seconds"], shown["cost_credits"]) == ("canceled", 33, cost)
+    balance = credits_balance(user=user)
+    assert (balance.available, balance.reserved) == (1000 - cost, 0)
+    assert post_webhook(anon, report).status_code == 200  # a redelivery charges nothing more
+    assert credits_balance(user=user).available == 1000 - cost
 
 
 def test_cancelling_a_call_that_ended_is_409(api, user):
