@@ -379,7 +379,9 @@ def test_get_call_details_shows_how_a_finished_call_went(sdk, live_sim):
     assert shown["answered_by"] == "human"
     assert shown["duration_seconds"] == 45
     assert shown["cost_credits"] == real_cost(live_sim, call_id) == 11  # 45 s at $0.14 a minute, in cents
-    assert datetime.fromisoformat(shown["started_at"]) < datetime.fromisoformat(shown["ended_at"])
+    # One advance of the simulated clock ran the whole call: on the wall clock it started and ended then.
+    assert datetime.fromisoformat(shown["created_at"]) <= datetime.fromisoformat(shown["started_at"])
+    assert datetime.fromisoformat(shown["started_at"]) <= datetime.fromisoformat(shown["ended_at"])
     assert "Topic: Book a table for two at 7 pm tonight." in shown["summary"]
     assert shown["has_transcript"] is True
     assert shown["has_recording"] is False
@@ -601,6 +603,7 @@ def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk,
         frames, rate = audio.getnframes(), audio.getframerate()
     assert frames > 0
     assert info["duration_seconds"] == pytest.approx(frames / rate, abs=0.01)
+    assert info["duration_seconds"] == details(sdk, recorded_call)["duration_seconds"]  # as long as the call
     assert httpx.get(info["url"][:-4] + "AAAA", timeout=WAIT).status_code == 404
 
 
