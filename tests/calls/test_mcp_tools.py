@@ -388,6 +388,22 @@ def test_get_call_details_shows_how_a_finished_call_went(sdk, live_sim):
     assert shown["error"] is None
 
 
+def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
+        tools, mcp_user, live_sim, calls_settings):
+    calls_settings.PUBLIC_BASE_URL = NOWHERE  # the provider's webhook never reaches us
+    calls_settings.CALL_DETAILS_REFRESH_SECONDS = 0  # every read of a call in flight asks the provider
+    call_id = place(tools, HUMAN, max_duration=3)["call_id"]
+
+    seen = [details(tools, call_id)["status"]]
+    for seconds in (2.5, 10, 60):  # allocated at 2 s, dialling at 3 s, ended at 53 s
+        sim_advance(live_sim, seconds)
+        seen.append(details(tools, call_id)["status"])
+
+    assert seen == ["queued", "ringing", "in_progress", "completed"]
+    assert details(tools, call_id)["cost_credits"] == real_cost(live_sim, call_id)
+    assert balance(mcp_user) == GRANTED - real_cost(live_sim, call_id)
+
+
 def test_get_call_details_names_the_number_the_provider_called_from(sdk, live_sim):
     call_id = place(sdk, HUMAN, max_duration=3)["call_id"]
     finish_calls(live_sim)
