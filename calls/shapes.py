@@ -48,7 +48,7 @@ Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.valu
 
 
 class Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -69,7 +69,7 @@ class CallSummary(Shape):
 class CallDetails(CallSummary):
     """Everything about one call."""
 
-    from_number: str | None = Field(alias="from", description="The number the call came from.")
+    from_number: str | None = Field(serialization_alias="from", description="The number the call came from.")
     task: str | None
     pathway_id: str | None
     voice: str | None
