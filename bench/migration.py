@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the databases of the last scale.")
     args = parser.parse_args()
     smaller = [int(value) for value in args.memory_scales.split(",") if value.strip()]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # the databases are dropped all the same
     print(f"cores: {os.cpu_count()}, load average at the start {os.getloadavg()[0]:.1f}", flush=True)
     scales = []
     try:
