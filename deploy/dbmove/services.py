@@ -191,7 +191,8 @@ def _state_or_empty(move: Move) -> State | None:
 def _same_source(move: Move, state: State) -> None:
     if not helpers_installed(move.source):
         raise WrongSource(reason=f"this target holds a copy from {state.source_label}, but {move.source_label} "
-                                 "has no callmcp_move schema: it is not that source")
+                                 "has no callmcp_move schema: it is another database, or its schema was removed "
+                                 "(--teardown-source)")
     if source_identity(move.source) != state.source_id:
         raise WrongSource(reason=f"this target holds a copy from another source ({state.source_label}); "
                                  f"{move.source_label} is not it")

@@ -123,7 +123,7 @@ def test_sync_before_any_copy_is_refused(source_url):
 def test_a_second_source_cannot_be_synced_into_a_copy_of_the_first(make_source):
     first, second = make_source(users=3, calls=3), make_source(users=3, calls=3)
     run("--source-url", first)
-    assert "no callmcp_move schema: it is not that source" in failure("--source-url", second, "--sync")
+    assert "has no callmcp_move schema: it is another database" in failure("--source-url", second, "--sync")
     assert not helper_schema_exists(second)
 
 
