@@ -113,6 +113,8 @@ def _explain(move: Move, where: str, query: sql.Composed, *, run: bool = False) 
     try:
         with move.source.transaction():  # a savepoint: the checks' rollback stays possible
             move.source.execute(statement).fetchall()
+    except psycopg.OperationalError as exc:
+        raise MoveError(reason=f"lost the connection to the source {move.source_label}: {server_error(exc)}") from exc
     except psycopg.Error as exc:  # the savepoint is rolled back: the checks' transaction goes on
         raise SourceMismatch(path=move.mapping.path, where=where,
                              problem=f"the source rejects it: {server_error(exc)}") from exc
