@@ -16,6 +16,7 @@ from tests.dbmove import source_db
 from tests.dbmove.conftest import PASSWORD, edited_mapping, run, source_sql
 from users.models import CreditAccount, CreditLedgerEntry, User
 from users.selectors import credits_ledger_sums
+from users.services import credits_grant, user_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -100,6 +101,14 @@ def test_full_copy_verifies_clean_and_a_migrated_user_logs_in_with_the_old_passw
     assert [(entry["kind"], entry["amount"], entry["reference"]) for entry in credits["results"]] == [
         ("grant", 411, "import:supabase")]
     assert CreditAccount.objects.get(user__username="user9@example.com").balance == 0  # no credits row there
+
+    # Sequences continue after the copied ids: new rows made by the service do not collide.
+    newcomer = user_create(username="after-the-move", password=None)
+    assert newcomer.id > max(User.objects.exclude(pk=newcomer.pk).values_list("id", flat=True))
+    credits_grant(user=user, amount=50, memo="after the move")
+    assert credits_ledger_sums(user=user).available == CreditAccount.objects.get(user=user).balance == 461
+    event = CallEvent.objects.create(call=call, source="system", to_status="busy")
+    assert event.id > 120
 
 
 def test_sync_applies_inserts_updates_and_deletes_made_on_the_source_after_the_copy(source_url, password_hash):
