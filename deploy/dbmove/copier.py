@@ -125,9 +125,10 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, plan: Tab
                 copied = relay(source, target, plan.select(_range(plan, last, upper)), into)
                 checkpoint = Checkpoint(upper or checkpoint.last_key, checkpoint.rows + copied,
                                         checkpoint.batches + 1, upper is None, checkpoint.deferred_indexes)
-                if checkpoint.done:  # the last batch: the table's indexes are rebuilt in its transaction
+                if checkpoint.done:  # the last batch: indexes rebuilt and statistics taken in its transaction
                     indexes_restore(target, checkpoint.deferred_indexes)
                     checkpoint.deferred_indexes = []
+                    target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(plan.table)))
                 checkpoint_save(target, state, plan.name, checkpoint)
                 target.commit()
             except psycopg.Error as exc:

@@ -21,7 +21,6 @@ from psycopg import sql
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE SCHEMA auth;
 CREATE TABLE auth.users (
     instance_id uuid,
