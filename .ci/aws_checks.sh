@@ -49,7 +49,7 @@ echo "== terraform fmt -check -recursive ($("$terraform" version | head -1))"
 echo "== checkov (terraform)"
 report=$(mktemp)
 status=0
-"$tools_venv/bin/checkov" --directory deploy/terraform --framework terraform --quiet --compact \
+"$tools_venv/bin/checkov" --directory deploy/terraform --framework terraform --compact \
   --skip-download --download-external-modules false --output json > "$report" || status=$?
 "$PYTHON" - "$report" "$status" <<'PY'
 import json, sys
@@ -66,13 +66,17 @@ for one in reports:
     for check in one.get("results", {}).get("failed_checks", []):
         print(f"FAILED {check['check_id']} {check['resource']} {check['file_path']}:{check['file_line_range']}"
               f" {check['check_name']}")
-skips: dict[str, str] = {}
+skips: dict[tuple[str, str], int] = {}
 for one in reports:
     for check in one.get("results", {}).get("skipped_checks", []):
-        skips.setdefault(check["check_id"], (check.get("check_result") or {}).get("suppress_comment", ""))
+        key = (check["check_id"], (check.get("check_result") or {}).get("suppress_comment", ""))
+        skips[key] = skips.get(key, 0) + 1
 print(f"checkov: {passed} passed, {failed} failed, {skipped} skipped, {parsing} parsing errors")
-for check_id, reason in sorted(skips.items()):
-    print(f"  skipped {check_id}: {reason}")
+print("skipped (check, times: reason; a module's skip counts once per environment using it):")
+for (check_id, reason), times in sorted(skips.items()):
+    print(f"  {check_id} x{times}: {reason}")
+    if not reason.strip():
+        sys.exit(f"{check_id} is skipped without a reason: justify every skip inline")
 if parsing:
     sys.exit("checkov could not parse some files (it exits 0 on those): see parsing_errors above")
 if failed or status not in (0, 1):

@@ -41,14 +41,13 @@ def _flatten_message(detail: Any) -> str:
 
 
 def _suspicious_request(exc: SuspiciousOperation) -> Response:
-    """A request Django refuses to read (too big, too many fields): the client's mistake, answered and
-    logged in one line. Left to Django, DEBUG answers its HTML debug page and the log gets a traceback."""
+    """A request Django refuses to read (too big, too many fields): the client's mistake, answered here
+    (django.request logs it in one line, as every 4xx). Left to Django, DEBUG answers its HTML debug page
+    and the log gets a traceback."""
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        logger.warning("request body over DATA_UPLOAD_MAX_MEMORY_SIZE (%s bytes) refused", limit)
         message = f"Request body too large: the limit is {limit} bytes."
         return Response(error_body("request_too_large", message, {"limit_bytes": limit}), status=413)
-    logger.warning("suspicious request refused: %s", exc)
     return Response(error_body("bad_request", str(exc) or "The request could not be understood."), status=400)
 
 

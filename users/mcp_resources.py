@@ -12,7 +12,7 @@ from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_resource
 from users import resource_cache, scopes
 from users.models import User
-from users.selectors import credits_balance
+from users.selectors import credits_balance, user_get
 from users.serializers import balance_dict
 
 
@@ -24,7 +24,7 @@ from users.serializers import balance_dict
 )
 async def me(ctx: RequestScope, uri: str) -> Any:
     def read() -> dict[str, Any]:
-        user = User.objects.get(pk=ctx.principal.user_id)
+        user = user_get(user_id=ctx.principal.user_id)
         limits = {**settings.MCP_RATE_LIMITS, **(user.rate_limits or {})}
         return {
             "username": user.username,

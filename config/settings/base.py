@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.conf import global_settings
@@ -183,7 +185,7 @@ MEDIA_ROOT = Path(env.str_("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 # Recordings and other files: local disk by default, S3 (django-storages) when a bucket is configured.
 RECORDINGS_S3_BUCKET = env.str_("RECORDINGS_S3_BUCKET", "")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -259,6 +261,26 @@ CALLMCP_ENVIRONMENT = env.str_("CALLMCP_ENVIRONMENT", "local")  # dev, staging, 
 METRICS_BACKEND = env.choice_("METRICS_BACKEND", ("off", "emf", "cloudwatch"), "off")
 METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
 METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
+# Static files (admin, Swagger UI) on S3 behind CloudFront: `collectstatic` uploads them, hashed names.
+STATIC_S3_BUCKET = env.str_("STATIC_S3_BUCKET", "")
+if STATIC_S3_BUCKET:
+    STATIC_URL = env.str_("STATIC_URL")  # required then: the CDN's URL, e.g. https://static.example.com/static/
+    _static = urlsplit(STATIC_URL)
+    STORAGES["staticfiles"] = {
+        "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+        "OPTIONS": {
+            "bucket_name": STATIC_S3_BUCKET,
+            "location": _static.path.strip("/"),
+            "custom_domain": _static.netloc or None,
+            "url_protocol": f"{_static.scheme or 'https'}:",
+            "querystring_auth": False,
+            "default_acl": None,
+            "file_overwrite": True,
+            "region_name": env.str_("AWS_REGION", "us-east-1"),
+            "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),
+            "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
+        },
+    }
 TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
 TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)
 

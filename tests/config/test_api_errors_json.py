@@ -31,6 +31,7 @@ def test_an_oversized_body_to_post_calls_is_413_json_stating_the_limit(api, debu
     assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes" in error["message"]
     assert error["details"] == {"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
     _no_traceback(caplog)
+    assert [r.getMessage() for r in caplog.records] == ["Request Entity Too Large: /api/v1/calls/"]  # one line
 
 
 def test_an_unknown_api_path_is_404_json(api, debug, caplog):

@@ -95,8 +95,15 @@ locals {
       resources = [var.static_bucket_arn]
     },
   ]
+  static_manifest = [
+    {
+      sid       = "StaticManifest" # hashed static file names, read once per process
+      actions   = ["s3:GetObject"]
+      resources = ["${var.static_bucket_arn}/static/staticfiles.json"]
+    },
+  ]
   task_permissions = {
-    web    = concat(local.read_settings, local.recordings)
+    web    = concat(local.read_settings, local.recordings, local.static_manifest)
     worker = concat(local.read_settings, local.recordings, local.dead_letters)
     beat   = local.read_settings
     # one-off tasks: migrate and collectstatic

@@ -35,10 +35,18 @@ locals {
   }, var.environment_variables)
 
   roles = {
-    web    = { cpu = var.web.cpu, memory = var.web.memory, port = true, extra = {} }
-    worker = { cpu = var.worker.cpu, memory = var.worker.memory, port = false, extra = { CELERY_CONCURRENCY = tostring(var.worker.concurrency) } }
-    beat   = { cpu = var.beat.cpu, memory = var.beat.memory, port = false, extra = {} }
-    tasks  = { cpu = 512, memory = 1024, port = false, extra = {} }
+    web    = { cpu = var.web.cpu, memory = var.web.memory, port = true, extra = tomap({}) }
+    worker = { cpu = var.worker.cpu, memory = var.worker.memory, port = false, extra = tomap({ CELERY_CONCURRENCY = tostring(var.worker.concurrency) }) }
+    beat   = { cpu = var.beat.cpu, memory = var.beat.memory, port = false, extra = tomap({}) }
+    tasks  = { cpu = 512, memory = 1024, port = false, extra = tomap({}) }
+  }
+
+  health_check = {
+    command     = ["CMD", "/app/deploy/entrypoint.sh", "healthcheck"]
+    interval    = 30
+    timeout     = 10
+    retries     = 3
+    startPeriod = 60
   }
 
   collector = {
@@ -77,7 +85,7 @@ resource "aws_ecs_task_definition" "this" {
     name = "tmp"
   }
   container_definitions = jsonencode(concat([
-    {
+    merge({
       name                   = "app"
       image                  = var.image
       essential              = true
@@ -87,14 +95,7 @@ resource "aws_ecs_task_definition" "this" {
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
       portMappings           = each.value.port ? [{ containerPort = 8000, protocol = "tcp" }] : []
       environment            = [for key, value in merge(local.base_environment, each.value.extra, { CALLMCP_ROLE = each.key == "tasks" ? "migrate" : each.key }) : { name = key, value = value }]
-      healthCheck = each.key == "tasks" ? null : {
-        command     = ["CMD", "/app/deploy/entrypoint.sh", "healthcheck"]
-        interval    = 30
-        timeout     = 10
-        retries     = 3
-        startPeriod = 60
-      }
-      stopTimeout = each.key == "worker" ? 120 : 30 # a worker finishes its task (acks late) before it stops
+      stopTimeout            = each.key == "worker" ? 120 : 30 # a worker finishes its task (acks late) before it stops
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -103,7 +104,7 @@ resource "aws_ecs_task_definition" "this" {
           awslogs-stream-prefix = each.key
         }
       }
-    }
+    }, [for check in [local.health_check] : { healthCheck = check } if each.key != "tasks"]...),
   ], var.tracing_enabled ? [local.collector] : []))
 }
 

@@ -59,7 +59,7 @@ locals {
 }
 
 resource "aws_ssm_parameter" "generated" {
-  for_each = nonsensitive(toset(keys(local.generated)))
+  for_each = toset(["SECRET_KEY", "JWT_SIGNING_KEY", "DATABASE_URL", "REDIS_URL"]) # the keys of local.generated
   name     = "${var.parameter_prefix}/${each.key}"
   type     = "SecureString"
   key_id   = aws_kms_key.config.arn

@@ -31,7 +31,7 @@ resource "aws_cloudfront_distribution" "static" {
   #checkov:skip=CKV_AWS_310:One origin (the bucket) and nothing to fail over to: the files are rebuilt from the image
   #checkov:skip=CKV_AWS_374:Static assets for every country; no geo restriction
   #checkov:skip=CKV_AWS_305:No root object: the distribution serves /static/ files only
-  #checkov:skip=CKV2_AWS_47:The static distribution serves files only (no Log4j surface); its WAF has the common and bad-inputs groups
+  #checkov:skip=CKV2_AWS_47:Static files only (no Log4j surface); its WAF still has the known-bad-inputs group and a rate rule
   enabled             = true
   comment             = "${var.name} static files"
   aliases             = [var.static_domain]

@@ -66,7 +66,7 @@ resource "aws_sqs_queue_policy" "failed_invocations" {
 
 # --- The function ---------------------------------------------------------------------------------
 resource "aws_lambda_function" "poller" {
-  #checkov:skip=CKV_AWS_272:Code signing applies to .zip packages only; the image is pinned by digest from our ECR
+  #checkov:skip=CKV_AWS_272:Code signing applies to .zip packages only; the image comes from our ECR with immutable tags
   function_name                  = local.function_name
   description                    = "callmcp poller: brings every call to its final state (manage.py poll_calls)"
   package_type                   = "Image"
