@@ -39,8 +39,10 @@ class WorkItem:
 
 
 def in_flight() -> QuerySet[Call]:
-    """Calls placed with the provider that have not reached a final state."""
-    return Call.objects.filter(status__in=IN_FLIGHT, provider_call_id__isnull=False)
+    """Calls placed with the provider that have not reached a final state, and cancelled calls that talked
+    and still wait for the provider's report of what they cost (``services.call_cancel``)."""
+    awaiting_cost = Q(status=CallStatus.CANCELED, cost_credits__isnull=True)
+    return Call.objects.filter(Q(status__in=IN_FLIGHT) | awaiting_cost, provider_call_id__isnull=False)
 
 
 def _eligible(*, pass_id: uuid.UUID, now: datetime) -> QuerySet[Call]:

@@ -654,6 +654,31 @@ def test_cancel_call_stops_queued_and_scheduled_calls_gives_the_credits_back_and
     assert balance(mcp_user) == GRANTED
 
 
+def test_cancelling_a_live_call_charges_its_connected_time_and_releases_only_the_rest(
+        tools, mcp_server, mcp_user, serial_sim):
+    call_id = place(tools, HUMAN)["call_id"]
+    sim_advance(serial_sim, 41)  # dialled at 3 s, picked up at 8 s: 33 s of conversation so far
+
+    answer = tools.call("cancelCall", {"call_id": call_id})
+
+    assert not answer.is_error, answer.text
+    cancelled = answer.structured
+    assert cancelled is not None
+    reported = sim_details(serial_sim, provider_call(call_id))
+    assert (reported["completed"], reported["corrected_duration"]) == (True, "33")
+    cost = real_cost(serial_sim, call_id)
+    assert cost == math.ceil(33 / 60 * 0.14 * 100) == 8  # what Bland charges for 33 connected seconds
+    assert (cancelled["status"], cancelled["answered_by"], cancelled["duration_seconds"]) == ("canceled", "human", 33)
+    assert cancelled["cost_credits"] == cost
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
+
+    webhook_reported(mcp_server, serial_sim, call_id)  # the provider's report of the stopped call, twice
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    shown = details(tools, call_id)
+    assert (shown["status"], shown["cost_credits"]) == ("canceled", cost)
+
+
 def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
         sdk, mcp_server, mcp_user, serial_sim):
     clock = DriveClock(serial_sim, {"Call queued": 15})  # dialled at 3 s, picked up at 8 s: talking at 15 s
@@ -683,8 +708,10 @@ def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
     webhook_reported(mcp_server, serial_sim, call["call_id"])  # the provider reports the stopped call as ended
     assert sim_details(serial_sim, provider_call(call["call_id"]))["completed"] is True
     assert details(sdk, call["call_id"])["status"] == "canceled"
-    assert ledger(mcp_user, call["call_id"]) == [reserved(), released()]
-    assert balance(mcp_user) == GRANTED
+    cost = real_cost(serial_sim, call["call_id"])  # 7 s of conversation: charged, the rest released
+    assert cost > 0
+    assert ledger(mcp_user, call["call_id"]) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
 
 
 # --- credits and validation: nothing reserved or placed --------------------------------------------------------

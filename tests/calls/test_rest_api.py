@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -336,6 +338,31 @@ def test_cancel_stops_a_queued_call_releases_its_credits_and_is_idempotent(api, 
     balance = credits_balance(user=user)
     assert (balance.available, balance.reserved) == (1000, 0)
     assert credits_ledger(user=user).filter(kind="release").count() == 1
+
+
+def test_a_live_call_cancelled_before_its_price_is_known_keeps_its_hold_until_the_provider_reports_it(
+        api, anon, user, sim):
+    placed = _place(api)
+    call = Call.objects.get(pk=placed.json()["call_id"])
+    sim.advance(41)  # 33 s of conversation
+    sim_faults(sim, error_rate=0.5)  # the stop goes through; the read right after it fails
+    cancelled = api.post(f"{CALLS}{call.pk}/cancel/")
+    sim_faults(sim, error_rate=0)
+
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["cost_credits"]) == ("canceled", None)
+    assert credits_balance(user=user).reserved == call.reserved_credits  # not given away before the price is known
+
+    report = sim_details(sim, call.provider_call_id)
+    assert post_webhook(anon, report).status_code == 200
+    cost = math.ceil(Decimal(str(report["price"])) * 100)
+    assert cost == 8
+    shown = api.get(f"{CALLS}{call.pk}/").json()
+    assert (shown["status"], shown["duration_seconds"], shown["cost_credits"]) == ("canceled", 33, cost)
+    balance = credits_balance(user=user)
+    assert (balance.available, balance.reserved) == (1000 - cost, 0)
+    assert post_webhook(anon, report).status_code == 200  # a redelivery charges nothing more
+    assert credits_balance(user=user).available == 1000 - cost
 
 
 def test_cancelling_a_call_that_ended_is_409(api, user):
