@@ -155,7 +155,9 @@ class CallDetailApi(APIView):
     @extend_schema(tags=[TAG], operation_id="calls_retrieve", summary="One call's details (getCallDetails)",
                    parameters=[CALL_ID], responses={200: CallDetails, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
-        return Response(_details(_own_call(request, call_id)))
+        call = services.call_refresh_if_stale(provider=configured_provider(), call=_own_call(request, call_id),
+                                              source="api")
+        return Response(_details(call))
 
 
 class CallCancelApi(APIView):

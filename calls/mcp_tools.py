@@ -113,7 +113,9 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
 )
 async def get_call_details(ctx: RequestScope, arguments: CallRef) -> CallDetails:
     def read() -> CallDetails:
-        return presenters.call_details(own_call(ctx, arguments.call_id))
+        call = services.call_refresh_if_stale(provider=configured_provider(), call=own_call(ctx, arguments.call_id),
+                                              source="tool")
+        return presenters.call_details(call)
 
     return await db.run(read)
 
