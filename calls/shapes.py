@@ -41,7 +41,7 @@ def _absent(value: Any) -> bool:
 
 
 # An instant as ISO 8601 with its offset, as Python writes it (``2026-12-01T15:00:00.123456+00:00``).
-Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str),
+Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str),
                     WithJsonSchema({"type": "string", "format": "date-time"})]
 Status = Annotated[str, one_of(CallStatus.values), enum_schema(CallStatus.values)]
 Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.values)]
