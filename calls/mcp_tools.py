@@ -35,7 +35,7 @@ from mcp_gateway.registry import mcp_tool
 from users import scopes
 from users.selectors import user_get
 
-STAGES = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
+STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
           CallStatus.IN_PROGRESS: 3}
 
 

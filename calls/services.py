@@ -177,7 +177,8 @@ def call_place(
 
 
 def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
-    metadata = update.raw.get("metadata") if isinstance(update.raw.get("metadata"), dict) else {}
+    raw_metadata = update.raw.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     try:
         call_id = uuid.UUID(str(metadata.get(CALL_ID_METADATA_KEY)))
     except ValueError:

@@ -520,6 +520,17 @@ def test_swagger_schema_documents_every_calls_operation(api):
     assert "jwtAuth" in schema["components"]["securitySchemes"]
 
 
+def test_the_documented_call_shape_is_the_one_rest_and_mcp_answer_with(api, user, sim):
+    """One source per shape: the OpenAPI component, the REST answer and the tool's outputSchema agree."""
+    from mcp_gateway.registry import Registry
+
+    documented = api.get("/api/schema/?format=json").json()["components"]["schemas"]["CallDetails"]
+    answered = _place(api).json()
+    tool = Registry.discover().tools["getCallDetails"].definition()["outputSchema"]
+    assert set(documented["properties"]) == set(answered) == set(tool["properties"])
+    assert {"task", "voice", "metadata", "queue_status", "from"} <= set(answered)
+
+
 def test_rest_placing_spends_the_same_per_user_budget_as_mcp_and_answers_429(api, user, settings):
     from mcp_gateway.apps import gateway
     from mcp_gateway.ratelimit import RateLimiter
