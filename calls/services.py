@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -154,7 +155,8 @@ def call_place(
 
 
 def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
-    metadata = update.raw.get("metadata") if isinstance(update.raw.get("metadata"), dict) else {}
+    raw_metadata = update.raw.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     try:
         call_id = uuid.UUID(str(metadata.get(CALL_ID_METADATA_KEY)))
     except ValueError:
@@ -248,6 +250,24 @@ def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> C
         return call
     update = provider.get_call(call.provider_call_id)
     return call_apply_provider_update(update=update, source=source, call=call) or call
+
+
+def call_refresh_if_stale(*, provider: Provider, call: Call, source: str) -> Call:
+    """The call, asked about again if it is in flight and has not changed for CALL_DETAILS_REFRESH_SECONDS.
+
+    Bounded: at most one ask per call per interval across all workers (a cache key), however often it
+    is read. A provider that fails leaves the call as it was: a read never fails because of it."""
+    interval = settings.CALL_DETAILS_REFRESH_SECONDS
+    if call.is_terminal or not call.provider_call_id:
+        return call
+    if interval > 0 and (call.updated_at > timezone.now() - timedelta(seconds=interval)
+                         or not cache.add(f"calls:refresh:{call.pk}", 1, timeout=interval)):
+        return call
+    try:
+        return call_refresh(provider=provider, call=call, source=source)
+    except errors.ProviderError as exc:
+        logger.info("call %s not refreshed on read: %s", call.id, exc.code)
+        return call
 
 
 def _stop(*, provider: Provider, call: Call, source: str) -> tuple[bool, ProviderCall | None]:

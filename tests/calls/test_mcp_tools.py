@@ -388,11 +388,29 @@ def test_get_call_details_shows_how_a_finished_call_went(sdk, live_sim):
     assert shown["answered_by"] == "human"
     assert shown["duration_seconds"] == 45
     assert shown["cost_credits"] == real_cost(live_sim, call_id) == 11  # 45 s at $0.14 a minute, in cents
-    assert datetime.fromisoformat(shown["started_at"]) < datetime.fromisoformat(shown["ended_at"])
+    # One advance of the simulated clock ran the whole call: on the wall clock it started and ended then.
+    assert datetime.fromisoformat(shown["created_at"]) <= datetime.fromisoformat(shown["started_at"])
+    assert datetime.fromisoformat(shown["started_at"]) <= datetime.fromisoformat(shown["ended_at"])
     assert "Topic: Book a table for two at 7 pm tonight." in shown["summary"]
     assert shown["has_transcript"] is True
     assert shown["has_recording"] is False
     assert shown["error"] is None
+
+
+def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
+        tools, mcp_user, live_sim, calls_settings):
+    calls_settings.PUBLIC_BASE_URL = NOWHERE  # the provider's webhook never reaches us
+    calls_settings.CALL_DETAILS_REFRESH_SECONDS = 0  # every read of a call in flight asks the provider
+    call_id = place(tools, HUMAN, max_duration=3)["call_id"]
+
+    seen = [details(tools, call_id)["status"]]
+    for seconds in (2.5, 10, 60):  # allocated at 2 s, dialling at 3 s, ended at 53 s
+        sim_advance(live_sim, seconds)
+        seen.append(details(tools, call_id)["status"])
+
+    assert seen == ["queued", "ringing", "in_progress", "completed"]
+    assert details(tools, call_id)["cost_credits"] == real_cost(live_sim, call_id)
+    assert balance(mcp_user) == GRANTED - real_cost(live_sim, call_id)
 
 
 def test_get_call_details_names_the_number_the_provider_called_from(sdk, live_sim):
@@ -614,6 +632,7 @@ def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk,
         frames, rate = audio.getnframes(), audio.getframerate()
     assert frames > 0
     assert info["duration_seconds"] == pytest.approx(frames / rate, abs=0.01)
+    assert info["duration_seconds"] == details(sdk, recorded_call)["duration_seconds"]  # as long as the call
     assert httpx.get(info["url"][:-4] + "AAAA", timeout=WAIT).status_code == 404
 
 
