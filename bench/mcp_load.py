@@ -28,6 +28,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import secrets
@@ -172,31 +173,45 @@ user.is_active = True
 user.rate_limits = {{"read": "100000000/minute", "place": "100000000/minute"}}
 user.save()
 print("BENCH_TOKEN=" + token_for_user(user=user, lifetime=timedelta(days=1)))
+# One finished call of the bench user, for a one-row read such as getCallDetails {{"call_id": "{{call_id}}"}}.
+from calls.models import Call, CallStatus
+call = Call.objects.filter(owner=user).order_by("created_at").first() or Call.objects.create(
+    owner=user, to_number="+12125550100", task="Say hello.", max_duration=1, status=CallStatus.COMPLETED,
+    answered_by="human", duration_seconds=42, cost_credits=10, summary="The callee said hello.",
+    transcript=[{{"speaker": "agent", "text": "Hello!"}}, {{"speaker": "callee", "text": "Hi."}}])
+print("BENCH_CALL=" + str(call.id))
 """
 
 
 def ours_env(tmp: Path) -> dict[str, str]:
+    """Production settings when Redis is given (production refuses to start without it); otherwise the base
+    settings with DEBUG off, on a throwaway SQLite file and the in-memory channel layer."""
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    production = bool(os.environ.get("REDIS_URL"))
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SETTINGS_MODULE="config.settings.production" if production else "config.settings.base",
+        DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:9",  # no webhooks in this bench
     )
     env.pop("JWT_SIGNING_KEY", None)  # production signs with SECRET_KEY then; the token is minted with the same
     return env
 
 
-def prepare_ours(env: dict[str, str]) -> str:
+def prepare_ours(env: dict[str, str]) -> tuple[str, str]:
+    """The bench user's token and the id of one of its calls."""
     python = str(PYTHON)
     run_checked([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, timeout=600)
     out = run_checked(
         [python, "manage.py", "shell", "-c", USER_SCRIPT.format(username=BENCH_USER)], env=env, cwd=ROOT, timeout=300
     )
     match = re.search(r"BENCH_TOKEN=(\S+)", out)
-    if not match:
-        raise RuntimeError(f"no token in manage.py shell output:\n{out[-2000:]}")
-    return match.group(1)
+    call = re.search(r"BENCH_CALL=(\S+)", out)
+    if not match or not call:
+        raise RuntimeError(f"no token or call in manage.py shell output:\n{out[-2000:]}")
+    return match.group(1), call.group(1)
 
 
 def ours_server(env: dict[str, str], tmp: Path, tag: str) -> Server:
@@ -207,10 +222,10 @@ def ours_server(env: dict[str, str], tmp: Path, tag: str) -> Server:
 
 
 def ours_echo_server(env: dict[str, str], tmp: Path) -> Server:
-    """The same ASGI app in conformance mode (``manage.py mcp_conformance_server``): the gateway with a
-    trivial fixture tool, for a tools/call like-for-like with the anchors' echo. That mode has no auth
-    (the settings module is ``config.settings.base``: production refuses conformance mode)."""
-    env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings.base", "MCP_RATE_LIMIT_READ": "100000000/minute"}
+    """The same ASGI app as the conformance server (``manage.py mcp_conformance_server``, which runs it with
+    ``config.settings.conformance``): the gateway with a trivial fixture tool and an anonymous caller, for a
+    tools/call like-for-like with the anchors' echo."""
+    env = {**env, "MCP_RATE_LIMIT_READ": "100000000/minute"}
     port = free_port()
     argv = [str(PYTHON), "manage.py", "mcp_conformance_server", "--port", str(port)]
     return Server("callmcp (echo)", argv, port, tmp / "ours-echo.log", env)
@@ -483,7 +498,7 @@ async def drive(channels: list[Channel], count: int, result: Result | None, star
 
 
 async def run_case(target: Target, transport: str, era: str, method: str, concurrency: int,
-                   args: argparse.Namespace) -> Result:
+                   args: argparse.Namespace, barrier: Any = None) -> Result:
     result = Result(target.name, transport, era, method, concurrency, target.tool)
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
@@ -504,12 +519,49 @@ async def run_case(target: Target, transport: str, era: str, method: str, concur
                 result.skipped = f"handshake failed: {str(failures[0])[:90] or type(failures[0]).__name__}"
                 return result
             await drive(channels, args.warmup, None, 1_000_000)
+            if barrier is not None:  # one of several client processes: start together, the parent counts CPU
+                await asyncio.to_thread(barrier.wait, args.timeout * 4)
             before = cpu_seconds(target.pid)
             await drive(channels, args.requests, result, 1)
             result.server_cpu = cpu_seconds(target.pid) - before
         finally:
             await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
     return result
+
+
+def _child_case(target: Target, transport: str, era: str, method: str, concurrency: int, args: argparse.Namespace,
+                barrier: Any, results: Any) -> None:
+    """One client process of a case: its share of the workers and requests, measured between the barriers."""
+    results.put(asyncio.run(run_case(target, transport, era, method, concurrency, args, barrier=barrier)))
+
+
+def run_case_in_processes(target: Target, transport: str, era: str, method: str, concurrency: int,
+                          args: argparse.Namespace) -> Result:
+    """The case split over ``args.client_procs`` client processes (for when one client process is the
+    bottleneck): all handshake and warm up, then all start the measured requests at once."""
+    procs = min(args.client_procs, concurrency)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(procs + 1)
+    queue = context.Queue()
+    share = argparse.Namespace(**{**vars(args), "requests": args.requests // procs, "warmup": args.warmup // procs})
+    children = [context.Process(target=_child_case, args=(target, transport, era, method, concurrency // procs,
+                                                          share, barrier, queue)) for _ in range(procs)]
+    for child in children:
+        child.start()
+    barrier.wait(timeout=args.timeout * 4)
+    before = cpu_seconds(target.pid)
+    parts = [queue.get(timeout=args.timeout * 20) for _ in children]
+    server_cpu = cpu_seconds(target.pid) - before
+    for child in children:
+        child.join(timeout=args.timeout)
+    merged = Result(target.name, transport, era, method, concurrency, target.tool, server_cpu=server_cpu)
+    merged.skipped = next((p.skipped for p in parts if p.skipped), "")
+    merged.requests = sum(p.requests for p in parts)
+    merged.seconds = max(p.seconds for p in parts)
+    merged.latencies = [latency for p in parts for latency in p.latencies]
+    for part in parts:
+        merged.errors.update(part.errors)
+    return merged
 
 
 async def idle_sessions(target: Target, server: Server, count: int, timeout: float) -> dict[str, float]:
@@ -612,11 +664,15 @@ def verdict(ok: bool, goal: str, method: str) -> str:
     return f"(goal {goal}: {'PASS' if ok else 'FAIL'})"
 
 
-def ratios(results: list[Result], c: int) -> Iterator[str]:
-    ours, sdk, djmcp = "callmcp", "sdk-2.3-anchor", "django-mcp-server-0.5.7"
-    for era in ("legacy", "modern"):  # tools/call like-for-like: our gateway's trivial tool against their echo
-        mine = find(results, "callmcp-echo", "http", era, "tools/call", c)
-        for other, label, goal in ((sdk, "SDK", 0.5), (djmcp, "django-mcp-server", 4.0)):
+OURS, SDK, DJMCP, ECHO = "callmcp", "sdk-2.3-anchor", "django-mcp-server-0.5.7", "callmcp-echo"
+ERAS = ("legacy", "modern")
+
+
+def _echo_ratios(results: list[Result], c: int) -> Iterator[str]:
+    """tools/call like-for-like: our gateway's trivial tool against their echo."""
+    for era in ERAS:
+        mine = find(results, ECHO, "http", era, "tools/call", c)
+        for other, label, goal in ((SDK, "SDK", 0.5), (DJMCP, "django-mcp-server", 4.0)):
             theirs = find(results, other, "http", era, "tools/call", c)
             if mine and theirs:
                 value = mine.rps / theirs.rps
@@ -625,48 +681,76 @@ def ratios(results: list[Result], c: int) -> Iterator[str]:
         if mine:
             p99 = mine.pct(0.99)
             yield f"ours (echo) p99 HTTP {era:<6} tools/call c={c}: {p99:6.2f} ms  {verdict(p99 < 50, '< 50 ms', '')}"
-        theirs = find(results, sdk, "http", era, "tools/call", c)
-        ws = find(results, "callmcp-echo", "ws", "legacy", "tools/call", c)
+        theirs = find(results, SDK, "http", era, "tools/call", c)
+        ws = find(results, ECHO, "ws", "legacy", "tools/call", c)
         if ws and theirs:
             value = ws.rps / theirs.rps
             yield (f"ours WS (echo) / SDK HTTP {era:<6} tools/call c={c}: {value:5.2f}x  "
                    f"{verdict(value >= 3, '>= 3x', '')}")
-    for method in ("tools/list", "tools/call"):
-        for era in ("legacy", "modern"):
-            mine = find(results, ours, "http", era, method, c)
-            for other, label, goal in ((sdk, "SDK", 0.5), (djmcp, "django-mcp-server", 4.0)):
-                theirs = find(results, other, "http", era, method, c)
-                if mine and theirs:
-                    value = mine.rps / theirs.rps
-                    yield (f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}: {value:5.2f}x  "
-                           f"{verdict(value >= goal, f'>= {goal}x', method)}")
-                else:
-                    yield f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}:   n/a"
-        ws = find(results, ours, "ws", "legacy", method, c)
-        for era in ("legacy", "modern"):
-            theirs = find(results, sdk, "http", era, method, c)
-            if ws and theirs:
-                value = ws.rps / theirs.rps
-                yield (f"ours WS / SDK HTTP {era:<6}        {method:<10} c={c}: {value:5.2f}x  "
-                       f"{verdict(value >= 3, '>= 3x', method)}")
-    # The same WebSocket comparison per second of server CPU: at these rates the one-process client can
-    # be the bottleneck (it is for WebSocket here), so this is what each server does with one busy core.
-    for method, name in (("tools/list", ours), ("tools/call", "callmcp-echo")):
+
+
+def _ours_ratios(results: list[Result], c: int, method: str) -> Iterator[str]:
+    for era in ERAS:
+        mine = find(results, OURS, "http", era, method, c)
+        for other, label, goal in ((SDK, "SDK", 0.5), (DJMCP, "django-mcp-server", 4.0)):
+            theirs = find(results, other, "http", era, method, c)
+            if mine and theirs:
+                value = mine.rps / theirs.rps
+                yield (f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}: {value:5.2f}x  "
+                       f"{verdict(value >= goal, f'>= {goal}x', method)}")
+            else:
+                yield f"ours / {label:<18} HTTP {era:<6} {method:<10} c={c}:   n/a"
+    ws = find(results, OURS, "ws", "legacy", method, c)
+    for era in ERAS:
+        theirs = find(results, SDK, "http", era, method, c)
+        if ws and theirs:
+            value = ws.rps / theirs.rps
+            yield (f"ours WS / SDK HTTP {era:<6}        {method:<10} c={c}: {value:5.2f}x  "
+                   f"{verdict(value >= 3, '>= 3x', method)}")
+
+
+def _cpu_ratios(results: list[Result], c: int) -> Iterator[str]:
+    """The WebSocket comparison per second of server CPU: at these rates the one-process client can be the
+    bottleneck (it is for WebSocket here), so this is what each server does with one busy core."""
+    for method, name in (("tools/list", OURS), ("tools/call", ECHO)):
         ws = find(results, name, "ws", "legacy", method, c)
-        for era in ("legacy", "modern"):
-            theirs = find(results, sdk, "http", era, method, c)
+        for era in ERAS:
+            theirs = find(results, SDK, "http", era, method, c)
             if ws and theirs and ws.per_cpu_second and theirs.per_cpu_second:
                 value = ws.per_cpu_second / theirs.per_cpu_second
-                label = "ours WS (echo)" if name != ours else "ours WS"
+                label = "ours WS (echo)" if name != OURS else "ours WS"
                 yield (f"per server CPU-second: {label} / SDK HTTP {era:<6} {method:<10} c={c}: {value:5.2f}x  "
                        f"({ws.per_cpu_second:,.0f} vs {theirs.per_cpu_second:,.0f} requests per CPU-second)")
-    for era in ("legacy", "modern"):
+
+
+def _tool_vs_list(results: list[Result], c: int) -> Iterator[str]:
+    """Our tools/call against our own tools/list: what the tool adds (goal for a one-row read: within 1.5x)."""
+    for transport, era in (("http", "legacy"), ("http", "modern"), ("ws", "legacy")):
+        listed = find(results, OURS, transport, era, "tools/list", c)
+        called = find(results, OURS, transport, era, "tools/call", c)
+        if listed and called:
+            value = listed.rps / called.rps
+            yield (f"ours tools/list / tools/call {called.tool} {transport} {era:<6} c={c}: {value:5.2f}x  "
+                   f"(goal for a one-row read: <= 1.5x: {'PASS' if value <= 1.5 else 'FAIL'})")
+
+
+def _p99s(results: list[Result], c: int) -> Iterator[str]:
+    for era in ERAS:
         for method in ("tools/list", "tools/call"):
-            mine = find(results, ours, "http", era, method, c)
+            mine = find(results, OURS, "http", era, method, c)
             if mine:
                 p99 = mine.pct(0.99)
                 yield (f"ours p99 HTTP {era:<6} {method:<10} c={c}: {p99:6.2f} ms  "
                        f"{verdict(p99 < 50, '< 50 ms', method)}")
+
+
+def ratios(results: list[Result], c: int) -> Iterator[str]:
+    yield from _echo_ratios(results, c)
+    for method in ("tools/list", "tools/call"):
+        yield from _ours_ratios(results, c, method)
+    yield from _cpu_ratios(results, c)
+    yield from _tool_vs_list(results, c)
+    yield from _p99s(results, c)
 
 
 def server_problems(server: Server) -> list[str]:
@@ -689,7 +773,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated worker counts")
     parser.add_argument("--methods", default="tools/list,tools/call", help="which of tools/list, tools/call")
     parser.add_argument("--tool", default="getCallHistory", help="our cheap tool for tools/call")
-    parser.add_argument("--tool-args", default='{"limit": 1}', help="its arguments as JSON")
+    parser.add_argument("--tool-args", default='{"limit": 1}',
+                        help='its arguments as JSON; "{call_id}" stands for a finished call of the bench user, '
+                             'e.g. --tool getCallDetails --tool-args \'{"call_id": "{call_id}"}\'')
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request / handshake")
     parser.add_argument("--idle-sessions", type=int, default=1000, help="idle WebSocket sessions (0: skip)")
     parser.add_argument("--targets", default="ours,ours-echo,sdk,djmcp",
@@ -699,120 +785,153 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--setup", action="store_true", help="(re)create bench/.venv-djmcp first")
     parser.add_argument("--profile", metavar="FILE", help="py-spy our server during its load (collapsed stacks)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the server logs")
+    parser.add_argument("--client-procs", type=int, default=1,
+                        help="client processes per case (workers and requests split between them; default 1)")
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    targets = {t.strip() for t in args.targets.split(",") if t.strip()}
-    tool_args = json.loads(args.tool_args)
-    tmp = Path(tempfile.mkdtemp(prefix="callmcp-bench-"))
-    servers: list[Server] = []
-    results: list[Result] = []
-    idle: dict[str, float] | None = None
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    wanted = {t.strip() for t in args.transports.split(",") if t.strip()}
+class Bench:
+    """One run: the servers it starts, the cases it loads, what it reports."""
 
-    def load(target: Target, transports: list[tuple[str, str]], only: list[str] | None = None) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+        self.targets = {t.strip() for t in args.targets.split(",") if t.strip()}
+        self.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        self.wanted = {t.strip() for t in args.transports.split(",") if t.strip()}
+        self.tmp = Path(tempfile.mkdtemp(prefix="callmcp-bench-"))
+        self.servers: list[Server] = []
+        self.results: list[Result] = []
+        self.idle: dict[str, float] | None = None
+        self.env = ours_env(self.tmp)
+        self.token = ""
+        self.tool_args: dict[str, Any] = {}
+
+    def case(self, target: Target, transport: str, era: str, method: str, c: int) -> Result:
+        if self.args.client_procs > 1:
+            return run_case_in_processes(target, transport, era, method, c, self.args)
+        return asyncio.run(run_case(target, transport, era, method, c, self.args))
+
+    def load(self, target: Target, transports: list[tuple[str, str]], only: list[str] | None = None) -> None:
         for transport, era in transports:
-            if (transport if transport == "ws" else f"{transport}-{era}") not in wanted:
+            if (transport if transport == "ws" else f"{transport}-{era}") not in self.wanted:
                 continue
-            for method in only or methods:
-                for c in levels:
-                    r = asyncio.run(run_case(target, transport, era, method, c, args))
-                    results.append(r)
+            for method in only or self.methods:
+                for c in self.levels:
+                    r = self.case(target, transport, era, method, c)
+                    self.results.append(r)
                     print(row(r), flush=True)
                     for kind, n in r.errors.most_common(3):
                         print(f"{'':<30}error x{n}: {kind}", flush=True)
 
-    print(f"# client: aiohttp {aiohttp.__version__}, {os.cpu_count()} cores shared with the server; "
-          f"n={args.requests}, warm-up {args.warmup}; logs in {tmp}", flush=True)
+    def start(self, server: Server, ready_path: str) -> Server:
+        self.servers.append(server)
+        server.start(ready_path)
+        return server
+
+    def prepare(self) -> None:
+        if self.targets & {"ours", "ours-echo"} or self.args.idle_sessions:
+            self.token, call_id = prepare_ours(self.env)
+            self.args.tool_args = self.args.tool_args.replace("{call_id}", call_id)
+            db = self.env["DATABASE_URL"].split("@")[-1]
+            print(f"# callmcp: {self.env['DJANGO_SETTINGS_MODULE']}, uvicorn, DB {db}, REDIS_URL "
+                  f"{self.env.get('REDIS_URL') or '(none)'}", flush=True)
+        self.tool_args = json.loads(self.args.tool_args)
+
+    def ours(self, server: Server) -> Target:
+        base = f"127.0.0.1:{server.port}"
+        return Target(OURS, f"http://{base}/api/v1/mcp", self.token, self.args.tool, self.tool_args,
+                      f"ws://{base}/mcp", server.pid)
+
+    def run_ours(self) -> None:
+        server = self.start(ours_server(self.env, self.tmp, "load"), "/healthz")
+        spy = start_profiler(server, self.args.profile, self.tmp) if self.args.profile else None
+        try:
+            self.load(self.ours(server), [("http", "legacy"), ("http", "modern"), ("ws", "legacy")])
+        finally:
+            if spy is not None:
+                stop_profiler(spy, self.args.profile)
+        server.stop()
+
+    def run_echo(self) -> None:
+        server = self.start(ours_echo_server(self.env, self.tmp), "/healthz")
+        base = f"127.0.0.1:{server.port}"
+        target = Target(ECHO, f"http://{base}/api/v1/mcp", None, "test_simple_text", {}, f"ws://{base}/mcp",
+                        server.pid)
+        if "tools/call" in self.methods:
+            self.load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")], ["tools/call"])
+        server.stop()
+
+    def run_anchor(self, server: Server, name: str) -> None:
+        self.start(server, "/mcp")
+        target = Target(name, f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"}, pid=server.pid)
+        self.load(target, [("http", "legacy"), ("http", "modern")])
+        server.stop()
+
+    def run_idle(self) -> None:
+        server = self.start(ours_server(self.env, self.tmp, "idle"), "/healthz")
+        target = self.ours(server)
+        self.idle = asyncio.run(idle_sessions(target, server, self.args.idle_sessions, self.args.timeout))
+        server.stop()
+
+    def run(self) -> None:
+        self.prepare()
+        if "ours" in self.targets:
+            self.run_ours()
+        if "ours-echo" in self.targets:
+            self.run_echo()
+        if "sdk" in self.targets:
+            self.run_anchor(sdk_server(self.tmp), SDK)
+        if "djmcp" in self.targets:
+            self.run_anchor(djmcp_server(self.tmp, self.args.setup), DJMCP)
+        if self.args.idle_sessions:
+            self.run_idle()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def report(self) -> None:
+        print(f"\n# load average at the end (1 min): {os.getloadavg()[0]:.2f}")
+        print(f"Ratios at c=16 (req/s over req/s; our tools/call is {self.args.tool} {self.args.tool_args}, "
+              "theirs echo):")
+        for line in ratios(self.results, 16 if 16 in self.levels else self.levels[-1]):
+            print("  " + line)
+        if self.idle is not None:
+            idle = self.idle
+            ok = "PASS" if idle["after"] < 300 and idle["opened"] == self.args.idle_sessions else "FAIL"
+            per = (idle["after"] - idle["before"]) * 1024 / max(1, idle["opened"])
+            print(f"\nIdle WebSocket sessions: {idle['opened']}/{self.args.idle_sessions} opened and initialized "
+                  f"in {idle['open_seconds']:.1f} s; server RSS {idle['before']:.0f} MB before, {idle['after']:.0f} "
+                  f"MB with them open ({per:.0f} KB per session; peak {idle['hwm']:.0f} MB); goal < 300 MB: {ok}")
+        problems = {s.name: server_problems(s) for s in self.servers}
+        if any(problems.values()):
+            print("\nServer log lines that look like errors:")
+            for name, lines in problems.items():
+                for line in lines:
+                    print(f"  [{name}] {line}")
+        else:
+            print("\nNo errors in the server logs.")
+
+
+def main() -> int:
+    bench = Bench(parse_args())
+    args = bench.args
+    print(f"# client: aiohttp {aiohttp.__version__}, {args.client_procs} client process(es), {os.cpu_count()} "
+          f"cores shared with the server; n={args.requests}, warm-up {args.warmup}; logs in {bench.tmp}", flush=True)
     load_1m = os.getloadavg()[0]
     if load_1m > 0.5:
         print(f"# WARNING: load average {load_1m:.2f} before start: something else is using the CPU", flush=True)
     print(HEADER, flush=True)
     try:
-        env = ours_env(tmp)
-        db = env["DATABASE_URL"].split("@")[-1]
-        if targets & {"ours", "ours-echo"} or args.idle_sessions:
-            token = prepare_ours(env)
-            print(f"# callmcp: production settings, uvicorn, DB {db}, REDIS_URL {env.get('REDIS_URL') or '(none)'}",
-                  flush=True)
-        if "ours" in targets:
-            server = ours_server(env, tmp, "load")
-            servers.append(server)
-            server.start("/healthz")
-            base = f"127.0.0.1:{server.port}"
-            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp",
-                            server.pid)
-            spy = start_profiler(server, args.profile, tmp) if args.profile else None
-            try:
-                load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")])
-            finally:
-                if spy is not None:
-                    stop_profiler(spy, args.profile)
-            server.stop()
-        if "ours-echo" in targets:
-            server = ours_echo_server(env, tmp)
-            servers.append(server)
-            server.start("/healthz")
-            base = f"127.0.0.1:{server.port}"
-            target = Target("callmcp-echo", f"http://{base}/api/v1/mcp", None, "test_simple_text", {},
-                            f"ws://{base}/mcp", server.pid)
-            if "tools/call" in methods:
-                load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")], ["tools/call"])
-            server.stop()
-        if "sdk" in targets:
-            server = sdk_server(tmp)
-            servers.append(server)
-            server.start("/mcp")
-            target = Target("sdk-2.3-anchor", f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"},
-                            pid=server.pid)
-            load(target, [("http", "legacy"), ("http", "modern")])
-            server.stop()
-        if "djmcp" in targets:
-            server = djmcp_server(tmp, args.setup)
-            servers.append(server)
-            server.start("/mcp")
-            target = Target("django-mcp-server-0.5.7", f"http://127.0.0.1:{server.port}/mcp", None, "echo",
-                            {"text": "hi"}, pid=server.pid)
-            load(target, [("http", "legacy"), ("http", "modern")])
-            server.stop()
-        if args.idle_sessions:
-            server = ours_server(env, tmp, "idle")
-            servers.append(server)
-            server.start("/healthz")
-            base = f"127.0.0.1:{server.port}"
-            target = Target("callmcp", f"http://{base}/api/v1/mcp", token, args.tool, tool_args, f"ws://{base}/mcp")
-            idle = asyncio.run(idle_sessions(target, server, args.idle_sessions, args.timeout))
-            server.stop()
+        bench.run()
     finally:
-        for server in servers:
-            server.stop()
-
-    print(f"\n# load average at the end (1 min): {os.getloadavg()[0]:.2f}")
-    print("Ratios at c=16 (req/s over req/s; our tools/call is " f"{args.tool} {args.tool_args}, theirs echo):")
-    for line in ratios(results, 16 if 16 in levels else levels[-1]):
-        print("  " + line)
-    if idle is not None:
-        verdict = "PASS" if idle["after"] < 300 and idle["opened"] == args.idle_sessions else "FAIL"
-        per = (idle["after"] - idle["before"]) * 1024 / max(1, idle["opened"])
-        print(f"\nIdle WebSocket sessions: {idle['opened']}/{args.idle_sessions} opened and initialized in "
-              f"{idle['open_seconds']:.1f} s; server RSS {idle['before']:.0f} MB before, {idle['after']:.0f} MB "
-              f"with them open ({per:.0f} KB per session; peak {idle['hwm']:.0f} MB); goal < 300 MB: {verdict}")
-    problems = {s.name: server_problems(s) for s in servers}
-    if any(problems.values()):
-        print("\nServer log lines that look like errors:")
-        for name, lines in problems.items():
-            for line in lines:
-                print(f"  [{name}] {line}")
-    else:
-        print("\nNo errors in the server logs.")
+        bench.stop()
+    bench.report()
     if args.keep_logs:
-        print(f"Logs kept in {tmp}")
+        print(f"Logs kept in {bench.tmp}")
     else:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(bench.tmp, ignore_errors=True)
     return 0
 
 

@@ -35,7 +35,7 @@ from calls.serializers import (
     validated,
 )
 from calls.shapes import CallDetails, CallListPage, RecordingLink, Transcript
-from calls.throttles import PlaceCallsThrottle
+from calls.throttles import CancelCallsThrottle, PlaceCallsThrottle, RefundOnClientMistake
 from users import scopes
 from users.models import User
 from users.permissions import scope_required
@@ -111,7 +111,7 @@ class CallListApi(APIView):
                                      next_cursor=page.next_cursor, next=next_url).as_json())
 
 
-class CallCreateApi(APIView):
+class CallCreateApi(RefundOnClientMistake, APIView):
     permission_classes = WRITE
     throttle_classes = [PlaceCallsThrottle]
 
@@ -169,7 +169,7 @@ class CallDetailApi(APIView):
 
 class CallCancelApi(APIView):
     permission_classes = WRITE
-    throttle_classes = [PlaceCallsThrottle]
+    throttle_classes = [CancelCallsThrottle]
 
     @extend_schema(
         tags=[TAG], operation_id="calls_cancel", summary="Cancel a call (cancelCall)",

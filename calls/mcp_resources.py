@@ -1,5 +1,9 @@
 """MCP resources of the calls app: history (with a filtering template), each call, its transcript and
-recording, and usage. Only the owner (or staff) can read a call; anyone else gets "not found"."""
+recording, and usage. Only the owner (or staff) can read a call; anyone else gets "not found".
+
+Call changes (``calls.events``) drop the owner's cached resources and reach subscribers of the call,
+of the history (new calls) and of the resource list.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from calls import presenters, selectors, services
+from calls.events import CallChanged, call_changes
 from calls.mcp_access import history_page, own_call, owner_id, recent_call_ids
 from calls.mcp_models import GetCallHistoryInput
 from calls.models import AnsweredBy, CallStatus
@@ -19,7 +24,7 @@ from calls.providers import configured_provider
 from calls.recordings import recording_link
 from calls.usage import GROUPINGS, usage_report
 from config.errors import InvalidInput
-from mcp_gateway import db
+from mcp_gateway import db, notify
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_resource, mcp_resource_lister, mcp_resource_template
 from mcp_gateway.tool_models import validation_problem
@@ -27,6 +32,11 @@ from users import resource_cache, scopes
 from users.selectors import user_get
 
 LISTED_CALLS = 20
+HISTORY_URI = "calls://history"
+
+
+def call_uri(call_id: object) -> str:
+    return f"calls://{call_id}"
 
 
 def _values(choices: list[str]) -> Any:
@@ -47,7 +57,7 @@ def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
 
 
 @mcp_resource(
-    uri="calls://history",
+    uri=HISTORY_URI,
     name="Call history",
     description="Your 20 most recent calls as JSON, with the total and a cursor for the next page.",
     mime_type="application/json",
@@ -170,9 +180,19 @@ async def usage_period(ctx: RequestScope, uri: str, **values: str) -> Any:
 async def recent_calls(ctx: RequestScope) -> list[dict[str, Any]]:
     def read() -> list[dict[str, Any]]:
         calls = selectors.call_recent(owner_id=owner_id(ctx), limit=LISTED_CALLS)
-        return [{"uri": f"calls://{c.id}", "name": f"Call to {c.to_number}",
+        return [{"uri": call_uri(c.id), "name": f"Call to {c.to_number}",
                  "description": f"{c.status} call created {c.created_at:%Y-%m-%d %H:%M} UTC",
                  "mimeType": "application/json"} for c in calls]
 
     return await db.run(read)
 
+
+
+@call_changes.subscribe
+def call_changed(event: CallChanged) -> None:
+    """Cached resources go stale the moment the change commits: drop them before anyone reads them again."""
+    resource_cache.invalidate(event.owner_id, *resource_cache.HOT)
+    notify.resource_updated(user_id=event.owner_id, uri=call_uri(event.call_id))
+    if event.created:
+        notify.resource_updated(user_id=event.owner_id, uri=HISTORY_URI)
+        notify.list_changed(user_id=event.owner_id, kind="resources")

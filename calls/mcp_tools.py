@@ -189,7 +189,7 @@ async def get_call_recording(ctx: RequestScope, arguments: CallRef) -> ToolResul
     annotations={"title": "Cancel a call", "readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
                  "openWorldHint": True},
     scopes=[scopes.CALLS_WRITE],
-    rate_class="place",
+    rate_class="cancel",
 )
 async def cancel_call(ctx: RequestScope, arguments: CallRef) -> CallDetails:
     def cancel() -> CallDetails:

@@ -1,7 +1,7 @@
 """Writes for calls: the one write path for tools, the REST API, webhooks and the poller.
 
 Every change goes through ``call_apply_provider_update`` or the small functions here: they lock the
-call row, record a ``CallEvent``, move credits exactly once and notify MCP subscribers after commit.
+call row, record a ``CallEvent``, move credits exactly once and announce ``calls.events`` after commit.
 Functions that talk to the phone provider take it as ``provider=`` (interfaces pass
 ``calls.providers.configured_provider()``; tests may hand any client). Callers catch
 ``config.errors.DomainError`` (``calls.errors`` and ``users.errors``).
@@ -23,12 +23,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import errors
+from calls.events import call_changed, recording_available
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
 from calls.validation import check_language, normalize_phone_number
 from config import metrics
-from users import resource_cache as call_cache
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
 
@@ -54,28 +54,6 @@ def credits_for_price(price: Decimal | None) -> int:
 
 def _webhook_url() -> str:
     return f"{settings.PUBLIC_BASE_URL}/api/v1/webhooks/bland"
-
-
-# --- notifications ---------------------------------------------------------------------------------
-
-
-def _notify_after_commit(call: Call, *, new: bool = False) -> None:
-    user_id, uri = call.owner_id, f"calls://{call.id}"
-    # Cached resources go stale the moment this commits: drop them before anyone can read them again.
-    transaction.on_commit(lambda: call_cache.invalidate(user_id, *call_cache.HOT))
-
-    def send() -> None:
-        from mcp_gateway import notify
-
-        try:
-            notify.resource_updated(user_id=user_id, uri=uri)
-            if new:
-                notify.resource_updated(user_id=user_id, uri="calls://history")
-                notify.list_changed(user_id=user_id, kind="resources")
-        except Exception:  # noqa: BLE001 - a notification must never undo or fail a committed change
-            logger.exception("could not publish MCP notifications for call %s", call.id)
-
-    transaction.on_commit(send)
 
 
 # --- placing ---------------------------------------------------------------------------------------
@@ -168,7 +146,7 @@ def call_place(
         locked.save(update_fields=["provider", "provider_call_id", "status", "updated_at"])
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
-        _notify_after_commit(locked, new=True)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, created=True)
     metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
@@ -217,7 +195,7 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
                 payload={"queue_status": update.queue_status, "status": update.status},
             )
         if changed:
-            _notify_after_commit(locked)  # first, so subscribers hear of the call before its credits
+            call_changed(call_id=locked.id, owner_id=locked.owner_id)  # first: the call, then its credits
         awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
         if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)
@@ -225,9 +203,7 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
         if changed:
             locked.save(update_fields=[*sorted(changed), "updated_at"])
     if locked.status == CallStatus.COMPLETED and locked.record and locked.recording_url and not locked.recording_file:
-        from calls.tasks import fetch_recording
-
-        transaction.on_commit(lambda: fetch_recording.delay(str(locked.id)))
+        recording_available(call_id=locked.id)
     return locked
 
 
@@ -345,7 +321,7 @@ def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
-        _notify_after_commit(locked)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id)
         if locked.cost_credits is None and not _cost_pending(stopped, report):
             _settle(locked)
             changed.add("cost_credits")
@@ -378,7 +354,7 @@ def call_attach_recording(*, provider: Provider, call: Call) -> Call:
         locked.save(update_fields=["recording_file", "recording_content_type", "recording_bytes", "updated_at"])
         CallEvent.objects.create(call=locked, source="system", from_status=locked.status, to_status=locked.status,
                                  detail=f"recording stored ({len(recording.content)} bytes)")
-        _notify_after_commit(locked)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id)
     return locked
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from calls import errors, services
+from calls.events import RecordingAvailable, recordings_available
 from calls.models import Call
 from calls.poller import PollOptions, poll_calls
 from calls.providers import configured_provider
@@ -20,13 +21,11 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="calls.fetch_recording", bind=True, max_retries=5, default_retry_delay=30, acks_late=True)
 def fetch_recording(self, call_id: str) -> None:  # noqa: ANN001
-    from calls.services import call_attach_recording
-
     call = Call.objects.filter(pk=call_id).first()
     if call is None or call.recording_file:
         return
     try:
-        call_attach_recording(provider=configured_provider(), call=call)
+        services.call_attach_recording(provider=configured_provider(), call=call)
     except (errors.ProviderUnavailable, errors.ProviderRateLimited) as exc:
         raise self.retry(exc=exc) from exc
     except errors.RecordingNotAvailable:
@@ -50,3 +49,9 @@ def poll_calls_task(max_seconds: float | None = None) -> dict[str, Any]:
     summary = poll_calls(options=PollOptions.from_settings(
         max_seconds=max_seconds or settings.POLLER_CELERY_MAX_SECONDS, trigger="celery"))
     return summary.as_dict()
+
+
+@recordings_available.subscribe
+def fetch_when_available(event: RecordingAvailable) -> None:
+    """After commit: the task runs once the finished call is visible to the worker."""
+    fetch_recording.delay(event.call_id)

@@ -1,4 +1,5 @@
-"""ASGI entrypoint: HTTP through Django, WebSocket through Channels (MCP at /mcp)."""
+"""ASGI entrypoint: HTTP through Django (the MCP paths through the gateway's lean entry), WebSocket MCP at
+/mcp. The gateway is built here, once, from the settings, and given to both."""
 
 import gc
 import logging
@@ -10,20 +11,13 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
+from config import tracing  # noqa: E402 - needs Django set up first
+from mcp_gateway.asgi import mcp_application  # noqa: E402
+from mcp_gateway.gateway import build_gateway  # noqa: E402
 
-from config import tracing  # noqa: E402
-from mcp_gateway.asgi import McpAsgiApp  # noqa: E402
-from mcp_gateway.routing import websocket_urlpatterns  # noqa: E402
-
-application = ProtocolTypeRouter(
-    {
-        # MCP paths take the lean entry into the same DRF views; static files (admin, Swagger UI
-        # assets) are served by the app itself so the service works offline with nothing in front.
-        "http": McpAsgiApp(ASGIStaticFilesHandler(django_asgi_app)),
-        "websocket": URLRouter(websocket_urlpatterns),
-    }
-)
+# Static files (admin, Swagger UI assets) are served by the app itself so the service works offline
+# with nothing in front.
+application = mcp_application(ASGIStaticFilesHandler(django_asgi_app), gateway=build_gateway())
 # X-Ray tracing when TRACING_ENABLED: a server span per request and WebSocket connection.
 if tracing.setup("web"):
     application = tracing.wrap_asgi(application)

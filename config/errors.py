@@ -20,6 +20,11 @@ class DomainError(Exception):
         self.message = message or self.message_template.format(**data)
         super().__init__(self.message)
 
+    @property
+    def is_client_mistake(self) -> bool:
+        """A request the client must fix (it failed validation): it should not spend a rate budget."""
+        return self.http_status == 400
+
 
 class NotFound(DomainError):
     code = "not_found"

@@ -16,7 +16,6 @@ urlpatterns = [
     path("api/v1/credits/usage/", UsageApi.as_view(), name="credits_usage"),
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("calls.urls")),
-    path("", include("mcp_gateway.urls")),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),  # last: any other /api/ path answers JSON 404
 ]
 

@@ -1,48 +1,55 @@
-"""A lean ASGI entry for the MCP HTTP paths.
+"""The MCP ASGI application: a lean entry for the MCP HTTP paths and the WebSocket route, both given one
+gateway.
 
-Requests for ``/api/v1/mcp`` (and the HTTP+SSE paths) go straight to the same DRF views that the
-URLconf routes, without Django's middleware chain (but for CORS) and request signals: under ASGI each of those is
+Requests for ``/api/v1/mcp`` (and the HTTP+SSE paths and the OAuth metadata) go straight to the DRF
+views without Django's middleware chain (but for CORS) and request signals: under ASGI each of those is
 a thread hop (reference: django_perf.md), and the MCP views need none of them (no sessions, CSRF,
-messages or templates; auth, Host and Origin checks happen in the view). Everything else goes to
-Django's handler unchanged. The views close their own database connections (see ``db.py``).
+messages or templates; auth, Host and Origin checks happen in the view). Everything else goes to the
+fallback (Django's handler) unchanged. The views close their own database connections (see ``db.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import tempfile
-from typing import Any
+from typing import IO, Any
 
-from django.conf import settings
+from channels.routing import ProtocolTypeRouter, URLRouter
+from corsheaders.middleware import CorsMiddleware
 from django.core.handlers.asgi import ASGIHandler
+from django.urls import path
+
+from mcp_gateway import codec, jsonrpc
+from mcp_gateway.gateway import Gateway
+from mcp_gateway.http.legacy_sse import LegacySseView
+from mcp_gateway.http.metadata import ProtectedResourceMetadata
+from mcp_gateway.http.streamable import MCP_PATH, McpView
+from mcp_gateway.transport.frames import FrameTooLarge
+from mcp_gateway.websocket import McpConsumer
 
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+METADATA_PATHS = ("/.well-known/oauth-protected-resource", f"/.well-known/oauth-protected-resource{MCP_PATH}")
 
 
 class _Aborted(Exception):
     pass
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class McpAsgiApp:
-    def __init__(self, fallback: Any) -> None:
-        from corsheaders.middleware import CorsMiddleware
-
-        from mcp_gateway.views import LegacySseView, McpView
-
+    def __init__(self, fallback: Any, *, gateway: Gateway) -> None:
         self.fallback = fallback
+        self.limit = gateway.limits.max_body_bytes
         self.handler = ASGIHandler()
         # The one middleware these paths keep: CORS for browser clients (preflights answered, headers
         # exposed), async like the views, so it costs no thread hop.
-        self.views = {
-            "/api/v1/mcp": CorsMiddleware(McpView.as_view()),
-            "/api/v1/mcp/sse": CorsMiddleware(LegacySseView.as_view()),
-            "/api/v1/mcp/messages": CorsMiddleware(LegacySseView.as_view()),
+        sse = CorsMiddleware(LegacySseView.as_view(gateway=gateway))
+        metadata = CorsMiddleware(ProtectedResourceMetadata.as_view(gateway=gateway))
+        self.views: dict[str, Any] = {
+            MCP_PATH: CorsMiddleware(McpView.as_view(gateway=gateway)),
+            f"{MCP_PATH}/sse": sse,
+            f"{MCP_PATH}/messages": sse,
+            **{route: metadata for route in METADATA_PATHS},
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -54,24 +61,14 @@ class McpAsgiApp:
             body_file = await self._read_body(receive)
         except _Aborted:
             return
-        except _TooLarge:
-            await self._send_json(
-                send,
-                413,
-                {
-                    "jsonrpc": "2.0",
-                    "id": None,
-                    "error": {
-                        "code": -32600,
-                        "message": f"Request body too large: the limit is {settings.MCP_MAX_BODY_BYTES} bytes.",
-                    },
-                },
-            )
+        except FrameTooLarge as exc:
+            await self._send_json(send, 413, jsonrpc.error_response(None, exc))
             return
         request, error_response = self.handler.create_request(scope, body_file)
         try:
             if request is None:
-                await self.handler.send_response(error_response, send)
+                if error_response is not None:
+                    await self.handler.send_response(error_response, send)
                 return
             respond = asyncio.ensure_future(self._respond(view, request, send))
             disconnect = asyncio.ensure_future(self._wait_for_disconnect(receive))
@@ -97,10 +94,8 @@ class McpAsgiApp:
             if message["type"] == "http.disconnect":
                 return
 
-    @staticmethod
-    async def _read_body(receive: Any) -> Any:
-        limit = settings.MCP_MAX_BODY_BYTES
-        body_file = tempfile.SpooledTemporaryFile(max_size=limit + 1, mode="w+b")  # noqa: SIM115 - closed by caller
+    async def _read_body(self, receive: Any) -> IO[bytes]:
+        body_file = tempfile.SpooledTemporaryFile(max_size=self.limit + 1, mode="w+b")  # noqa: SIM115 - closed by caller
         size = 0
         while True:
             message = await receive()
@@ -109,9 +104,9 @@ class McpAsgiApp:
                 raise _Aborted
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > limit:
+            if size > self.limit:
                 body_file.close()
-                raise _TooLarge
+                raise FrameTooLarge("Request body", self.limit)
             body_file.write(chunk)
             if not message.get("more_body", False):
                 break
@@ -120,16 +115,16 @@ class McpAsgiApp:
 
     @staticmethod
     async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    *SECURITY_HEADERS,
-                ],
-            }
-        )
+        payload = codec.dumps(body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                   *SECURITY_HEADERS]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def mcp_application(http_fallback: Any, *, gateway: Gateway) -> ProtocolTypeRouter:
+    """HTTP: the MCP paths, everything else to ``http_fallback``; WebSocket: MCP at ``/mcp``."""
+    return ProtocolTypeRouter({
+        "http": McpAsgiApp(http_fallback, gateway=gateway),
+        "websocket": URLRouter([path("mcp", McpConsumer.as_asgi(gateway=gateway))]),
+    })

@@ -1,96 +1,66 @@
-"""Bearer-token authentication for every MCP transport.
+"""Who is calling: the gateway asks one injected ``Authenticator`` and knows nothing of users.
 
-The JWT is decoded once per token and the user's current scopes are re-read at most every
-``MCP_AUTH_CACHE_SECONDS``, so the hot path costs no database hop. A deactivated user or a removed
-scope takes effect within that many seconds.
+The users app provides the real one (``users.mcp_auth.JwtAuthenticator``: bearer JWTs, scopes);
+the conformance server injects ``AnonymousAuthenticator``. ``settings.MCP_AUTHENTICATOR`` names the
+class the gateway factory builds.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Protocol
 
-from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
-
-from mcp_gateway import db
 from mcp_gateway.context import Principal
 from mcp_gateway.errors import Unauthorized
-from users import scopes as scope_names
-
-_token_cache: dict[str, tuple[float, dict[str, Any]]] = {}
-_user_cache: dict[int, tuple[float, tuple[str, frozenset[str], bool, dict[str, str]] | None]] = {}
 
 
-def _decode(raw: str) -> dict[str, Any]:
-    now = time.time()
-    cached = _token_cache.get(raw)
-    if cached and cached[0] > now:
-        return cached[1]
-    try:
-        claims = dict(AccessToken(raw).payload)
-    except TokenError as exc:
-        raise Unauthorized(f"Invalid token: {exc}", data={"error": "invalid_token"}) from exc
-    if len(_token_cache) > 10_000:
-        _token_cache.clear()
-    _token_cache[raw] = (float(claims.get("exp", now)), claims)
-    return claims
+class Authenticator(Protocol):
+    """Raises ``Unauthorized`` (with ``data={"error": "invalid_request" | "invalid_token"}``)."""
+
+    scopes_supported: tuple[str, ...]
+    anonymous: bool
+
+    async def authenticate(self, token: str | None) -> Principal:
+        """The principal of a bearer token; a missing, malformed, expired or tampered one is refused."""
+        ...
+
+    async def for_username(self, username: str) -> Principal | None:
+        """The principal of an active user, with all the user's scopes (local, trusted callers only)."""
+        ...
 
 
-def _load_user(user_id: int) -> tuple[str, frozenset[str], bool, dict[str, str]] | None:
-    from users.models import User
+class AnonymousAuthenticator:
+    """Everyone is the same anonymous caller: for the conformance server on 127.0.0.1 only."""
 
-    row = (
-        User.objects.filter(pk=user_id, is_active=True)
-        .values_list("username", "scopes", "is_staff", "rate_limits")
-        .first()
-    )
-    if row is None:
-        return None
-    username, scopes, is_staff, rate_limits = row
-    return username, frozenset(scopes or ()), is_staff, dict(rate_limits or {})
+    anonymous = True
 
+    def __init__(self, scopes: Iterable[str] = ()) -> None:
+        self.scopes_supported = tuple(scopes)
+        self._principal = Principal(user_id=0, username="anonymous", scopes=frozenset(self.scopes_supported),
+                                    subject="anonymous")
 
-async def principal_from_token(raw: str | None) -> Principal:
-    """Raises ``Unauthorized`` for a missing, malformed, expired or tampered token."""
-    if not raw:
-        raise Unauthorized("Missing bearer token.", data={"error": "invalid_request"})
-    claims = _decode(raw)
-    user_id = claims.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError) as exc:
-        raise Unauthorized("Invalid token: no user.", data={"error": "invalid_token"}) from exc
-    now = time.monotonic()
-    cached = _user_cache.get(user_id)
-    if cached is None or cached[0] < now:
-        cached = (now + settings.MCP_AUTH_CACHE_SECONDS, await db.run(_load_user, user_id))
-        _user_cache[user_id] = cached
-    user = cached[1]
-    if user is None:
-        raise Unauthorized("Invalid token: the user is inactive or gone.", data={"error": "invalid_token"})
-    username, held, is_staff, rate_limits = user
-    return Principal(
-        user_id=user_id,
-        username=username,
-        scopes=scope_names.parse(claims.get("scope")) & held,
-        is_staff=is_staff,
-        rate_limits=rate_limits,
-    )
+    async def authenticate(self, token: str | None) -> Principal:
+        return self._principal
+
+    async def for_username(self, username: str) -> Principal | None:
+        return self._principal
 
 
 def bearer_from_header(value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (scheme case-insensitive)."""
     if not value:
         return None
     kind, _, token = value.strip().partition(" ")
     return token.strip() if kind.lower() == "bearer" and token.strip() else None
 
 
-def conformance_principal() -> Principal:
-    return Principal(user_id=None, username="conformance", scopes=frozenset(scope_names.ALL_SCOPES))
+def missing_token() -> Unauthorized:
+    return Unauthorized("Missing bearer token.", data={"error": "invalid_request"})
 
 
-def clear_caches() -> None:
-    _token_cache.clear()
-    _user_cache.clear()
+def invalid_token(reason: str) -> Unauthorized:
+    """``Invalid token: <reason>.`` (one sentence, whatever punctuation the reason came with)."""
+    return Unauthorized(f"Invalid token: {reason.rstrip('. ')}.", data={"error": "invalid_token"})
+
+
+__all__ = ["AnonymousAuthenticator", "Authenticator", "bearer_from_header", "invalid_token", "missing_token"]

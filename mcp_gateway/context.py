@@ -1,13 +1,21 @@
-"""Facts about one request, frozen, handed from a transport to the dispatcher and on to handlers."""
+"""Facts about one request, handed from a transport to the dispatcher and on to handlers.
+
+``Principal`` and ``Connection`` are frozen: what the transport established. ``RequestScope`` is the
+per-request state handlers use: progress, logging, cancellation, requests to the client.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_gateway import errors
+from mcp_gateway.jsonrpc import notification_message
+
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+RequestClient = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
@@ -21,17 +29,22 @@ class InputRequired(Exception):  # noqa: N818 - it is an answer, not a failure
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user and the scopes of their token. ``user_id`` None only in conformance mode."""
+    """Who is calling: a user and the scopes of their token (from the injected authenticator).
 
-    user_id: int | None
+    ``subject`` names a caller that is no user (the anonymous principal of the conformance server,
+    whose ``user_id`` is 0); sessions, rate limits and notifications are keyed by ``rate_key``.
+    """
+
+    user_id: int
     username: str
     scopes: frozenset[str]
     is_staff: bool = False
-    rate_limits: dict[str, str] = field(default_factory=dict)
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+    subject: str | None = None
 
     @property
     def rate_key(self) -> str:
-        return str(self.user_id) if self.user_id is not None else "anonymous"
+        return self.subject or str(self.user_id)
 
 
 async def _discard(message: dict[str, Any]) -> None:
@@ -46,9 +59,6 @@ class Connection:
     principal: Principal
     session_id: str | None = None
     protocol_version: str | None = None  # negotiated (legacy); per request on modern
-    client_capabilities: dict[str, Any] = field(default_factory=dict)
-    log_level: str | None = None
-    batch_allowed: bool = False
 
 
 @dataclass
@@ -65,7 +75,7 @@ class RequestScope:
     log_level: str | None = None
     client_capabilities: dict[str, Any] = field(default_factory=dict)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    request_client: Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+    request_client: RequestClient | None = None
     input_responses: dict[str, Any] = field(default_factory=dict)
     request_state: dict[str, Any] | None = None  # verified: the server signed it
     _last_progress: float = -1.0
@@ -84,7 +94,7 @@ class RequestScope:
             params["total"] = total
         if message is not None:
             params["message"] = message
-        await self.emit({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+        await self.emit(notification_message("notifications/progress", params))
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         """Send notifications/message at ``level`` if the client's level lets it through."""
@@ -96,7 +106,7 @@ class RequestScope:
         params: dict[str, Any] = {"level": level, "data": data}
         if logger:
             params["logger"] = logger
-        await self.emit({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+        await self.emit(notification_message("notifications/message", params))
 
     def needs_input(self, requests: dict[str, dict[str, Any]], state: dict[str, Any] | None = None) -> InputRequired:
         """2026-07-28: ask the client for input by answering the request with ``input_required``.
@@ -109,7 +119,5 @@ class RequestScope:
     async def ask_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send a request to the client (sampling, elicitation) and wait for its answer."""
         if self.request_client is None:
-            from mcp_gateway.errors import McpError
-
-            raise McpError("This transport cannot send requests to the client.")
+            raise errors.McpError("This transport cannot send requests to the client.")
         return await self.request_client(method, params)

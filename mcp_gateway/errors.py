@@ -1,7 +1,8 @@
-"""Protocol errors: each knows its JSON-RPC code and the HTTP status the HTTP transport answers with.
+"""Protocol errors: the JSON-RPC ones and the codes MCP and this server add. Each knows only its code.
 
-Tool failures a model can fix are not raised as these: a tool raises ``config.errors.DomainError``
-and the dispatcher turns it into an ``isError`` result.
+What HTTP status a code is answered with is the HTTP transport's business (``mcp_gateway.http.status``).
+Failures a model can fix are not raised as these: a tool raises ``config.errors.DomainError`` and the
+tools method turns it into an ``isError`` result (``mcp_gateway.boundary``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ from typing import Any
 
 from mcp_types import jsonrpc as codes
 
-PARSE_ERROR = codes.PARSE_ERROR
-INVALID_REQUEST = codes.INVALID_REQUEST
-METHOD_NOT_FOUND = codes.METHOD_NOT_FOUND
-INVALID_PARAMS = codes.INVALID_PARAMS
-INTERNAL_ERROR = codes.INTERNAL_ERROR
+from mcp_gateway.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    InvalidParams,
+    InvalidRequest,
+    JsonRpcError,
+    MethodNotFound,
+    NoResponse,
+    ParseError,
+)
+
 RESOURCE_NOT_FOUND = -32002  # legacy revisions; 2026-07-28 uses INVALID_PARAMS with data.uri
 HEADER_MISMATCH = codes.HEADER_MISMATCH
 MISSING_CLIENT_CAPABILITY = codes.MISSING_REQUIRED_CLIENT_CAPABILITY
@@ -24,43 +34,7 @@ UNAUTHORIZED = -31001
 INSUFFICIENT_SCOPE = -31003
 RATE_LIMITED = -31029
 
-
-class McpError(Exception):
-    code: int = INTERNAL_ERROR
-    http_status: int = 200
-
-    def __init__(self, message: str, *, data: Any = None, code: int | None = None, http_status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.data = data
-        if code is not None:
-            self.code = code
-        if http_status is not None:
-            self.http_status = http_status
-
-    def to_error(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-class ParseError(McpError):
-    code = PARSE_ERROR
-    http_status = 400
-
-
-class InvalidRequest(McpError):
-    code = INVALID_REQUEST
-    http_status = 400
-
-
-class MethodNotFound(McpError):
-    code = METHOD_NOT_FOUND
-
-
-class InvalidParams(McpError):
-    code = INVALID_PARAMS
+McpError = JsonRpcError
 
 
 class ResourceNotFound(McpError):
@@ -69,42 +43,48 @@ class ResourceNotFound(McpError):
 
 class HeaderMismatch(McpError):
     code = HEADER_MISMATCH
-    http_status = 400
 
 
 class UnsupportedProtocolVersion(McpError):
     code = UNSUPPORTED_PROTOCOL_VERSION
-    http_status = 400
 
 
 class MissingClientCapability(McpError):
     code = MISSING_CLIENT_CAPABILITY
-    http_status = 400
 
 
 class SessionNotFound(McpError):
     code = INVALID_REQUEST
-    http_status = 404
 
 
 class Unauthorized(McpError):
     code = UNAUTHORIZED
-    http_status = 401
 
 
 class InsufficientScope(McpError):
     code = INSUFFICIENT_SCOPE
-    http_status = 403
+
+    def __init__(self, message: str, *, required: list[str]) -> None:
+        super().__init__(message, data={"error": "insufficient_scope", "requiredScopes": required})
+        self.required = required
 
 
 class RateLimited(McpError):
     code = RATE_LIMITED
-    http_status = 429
 
-    def __init__(self, message: str, *, retry_after: int, data: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, retry_after: int, data: dict[str, Any] | None = None) -> None:
         super().__init__(message, data={"retryAfter": retry_after, **(data or {})})
         self.retry_after = retry_after
 
 
-class RequestCancelled(Exception):
+class RequestCancelled(NoResponse):
     """The client cancelled the request: no response is sent."""
+
+
+__all__ = [
+    "HEADER_MISMATCH", "INSUFFICIENT_SCOPE", "INTERNAL_ERROR", "INVALID_PARAMS", "INVALID_REQUEST",
+    "METHOD_NOT_FOUND", "MISSING_CLIENT_CAPABILITY", "PARSE_ERROR", "RATE_LIMITED", "RESOURCE_NOT_FOUND",
+    "UNAUTHORIZED", "UNSUPPORTED_PROTOCOL_VERSION", "HeaderMismatch", "InsufficientScope", "InvalidParams",
+    "InvalidRequest", "McpError", "MethodNotFound", "MissingClientCapability", "ParseError", "RateLimited",
+    "RequestCancelled", "ResourceNotFound", "SessionNotFound", "Unauthorized", "UnsupportedProtocolVersion",
+]

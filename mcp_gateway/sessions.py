@@ -5,24 +5,22 @@ A session belongs to the user who opened it; anyone else asking for it gets "not
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.utils import timezone
 
+from config.redis_clients import redis_for_loop
 from mcp_gateway import db
 
 
 @dataclass
 class SessionState:
     id: str
-    owner: str  # Principal.rate_key: user id, or "anonymous" in conformance mode
+    owner: str  # Principal.rate_key: the user id, or the subject of a caller that is no user
     protocol_version: str
     client_info: dict[str, Any] = field(default_factory=dict)
     client_capabilities: dict[str, Any] = field(default_factory=dict)
@@ -42,21 +40,6 @@ class SessionState:
         return cls(**json.loads(raw))
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def redis_for_loop(url: str) -> Any:
-    """One asyncio Redis client per event loop and URL: clients cannot cross loops, and a closed
-    loop's client goes with it (keys are the loops themselves, weakly held)."""
-    import redis.asyncio as aioredis
-
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    client = per_loop.get(url)
-    if client is None:
-        client = per_loop[url] = aioredis.from_url(url)
-    return client
-
-
 def new_session_id() -> str:
     return secrets.token_urlsafe(24)  # visible ASCII only, 192 random bits
 
@@ -74,7 +57,7 @@ class RedisSessionStore:
         self._ttl = int(ttl.total_seconds())
 
     @property
-    def _redis(self):  # noqa: ANN202
+    def _redis(self) -> Any:
         return redis_for_loop(self._url)
 
     @staticmethod
@@ -100,8 +83,8 @@ class DatabaseSessionStore:
         self._ttl = ttl
 
     @staticmethod
-    def _model():  # noqa: ANN205 - imported lazily: stores are built while apps load
-        from mcp_gateway.models import McpSession
+    def _model() -> Any:
+        from mcp_gateway.models import McpSession  # stores may be built before the app registry is ready
 
         return McpSession
 
@@ -137,10 +120,10 @@ class DatabaseSessionStore:
         return await db.run(remove)
 
 
-def build_session_store() -> SessionStore:
-    ttl = timedelta(seconds=settings.MCP_SESSION_TTL_SECONDS)
-    if settings.REDIS_URL:
-        return RedisSessionStore(settings.REDIS_URL, ttl)
+def build_session_store(*, redis_url: str, ttl_seconds: int) -> SessionStore:
+    ttl = timedelta(seconds=ttl_seconds)
+    if redis_url:
+        return RedisSessionStore(redis_url, ttl)
     return DatabaseSessionStore(ttl)
 
 

@@ -1,5 +1,4 @@
-"""Server-Sent Events: framing, stored events for resumption (Last-Event-ID), and the channel-layer
-groups that carry notifications and client replies between processes."""
+"""Server-Sent Events: framing, and the stored events that let a client resume a stream (Last-Event-ID)."""
 
 from __future__ import annotations
 
@@ -8,13 +7,12 @@ import secrets
 from collections import OrderedDict
 from typing import Any
 
-from django.conf import settings
-
+from config.redis_clients import redis_for_loop
 from mcp_gateway import codec
-from mcp_gateway.sessions import redis_for_loop
 
 EVENT_TTL_SECONDS = 3600
 MAX_EVENTS_PER_STREAM = 1000
+MAX_STREAMS_IN_MEMORY = 1000
 
 
 def sse_event(data: dict[str, Any] | str, *, event_id: str | None = None, event: str = "message") -> bytes:
@@ -32,22 +30,15 @@ def new_stream_id() -> str:
     return secrets.token_hex(8)
 
 
-def user_group(owner: str) -> str:
-    return f"mcp_user_{owner}"
-
-
-def reply_group(session_id: str, request_id: Any) -> str:
-    """Group names allow only [A-Za-z0-9._-]; server-to-client request ids are ours, so they fit."""
-    return f"mcp_reply_{session_id}_{request_id}"[:99]
-
-
 class EventStore:
     """Events of each stream kept for an hour so a client can resume after a dropped connection.
 
-    Redis lists when configured (any process can replay), otherwise this process's memory.
+    Redis lists when configured (any process can replay), otherwise this process's memory (at most
+    ``MAX_STREAMS_IN_MEMORY`` streams, the oldest dropped first).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, redis_url: str = "") -> None:
+        self._redis_url = redis_url
         self._memory: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
 
     @staticmethod
@@ -57,10 +48,9 @@ class EventStore:
     async def append(self, stream_id: str, seq: int, message: dict[str, Any]) -> str:
         event_id = f"{stream_id}-{seq}"
         raw = codec.dumps_text(message)
-        if settings.REDIS_URL:
-            redis = redis_for_loop(settings.REDIS_URL)
+        if self._redis_url:
             key = self._key(stream_id)
-            async with redis.pipeline(transaction=False) as pipe:
+            async with redis_for_loop(self._redis_url).pipeline(transaction=False) as pipe:
                 await (
                     pipe.rpush(key, f"{seq}\n{raw}")
                     .ltrim(key, -MAX_EVENTS_PER_STREAM, -1)
@@ -70,7 +60,7 @@ class EventStore:
         else:
             self._memory.setdefault(stream_id, []).append((seq, raw))
             self._memory.move_to_end(stream_id)
-            while len(self._memory) > 1000:
+            while len(self._memory) > MAX_STREAMS_IN_MEMORY:
                 self._memory.popitem(last=False)
         return event_id
 
@@ -80,8 +70,8 @@ class EventStore:
         if not stream_id or not seq_text.isdigit():
             return None
         seq = int(seq_text)
-        if settings.REDIS_URL:
-            raw_items = await redis_for_loop(settings.REDIS_URL).lrange(self._key(stream_id), 0, -1)
+        if self._redis_url:
+            raw_items = await redis_for_loop(self._redis_url).lrange(self._key(stream_id), 0, -1)
             items = []
             for raw in raw_items:
                 head, _, body = raw.decode().partition("\n")
@@ -91,6 +81,3 @@ class EventStore:
         if not items:
             return None
         return stream_id, seq, [(s, json.loads(body)) for s, body in items if s > seq]
-
-
-event_store = EventStore()

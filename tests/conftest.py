@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from config.ratelimit import KEY_PREFIX, forget_counts
 from users.models import User
 from users.services import credits_grant, token_for_user, user_create
 
+T = TypeVar("T")
 REQUIRE_SERVICES = os.environ.get("CALLMCP_REQUIRE_SERVICES") == "1"
 
 
@@ -67,3 +73,28 @@ def anon() -> APIClient:
 @pytest.fixture
 def db_vendor(db) -> str:  # noqa: ANN001
     return connection.vendor
+
+
+@pytest.fixture
+def fresh_rate_limits() -> None:
+    """No rate-limit counts left from earlier tests or runs (test databases reuse user ids)."""
+    forget_counts()
+    if settings.REDIS_URL:
+        store = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            keys = list(store.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
+            if keys:
+                store.delete(*keys)
+        finally:
+            store.close()
+
+
+def in_one_window(period: int, attempt: Callable[[], T]) -> T:
+    """``attempt()``, run again (once, with fresh state of its own) if a fixed rate-limit window of
+    ``period`` seconds rolled over while it ran: two roll-overs in one test cannot happen."""
+    for _ in range(2):
+        window = int(time.time()) // period
+        outcome = attempt()
+        if int(time.time()) // period == window:
+            return outcome
+    raise AssertionError(f"a {period}-second window rolled over twice during one test")

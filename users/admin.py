@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,7 @@ from users.services import credit_account_open, credits_grant
 
 @admin.register(User)
 class CallmcpUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("MCP access", {"fields": ("scopes", "plan", "rate_limits")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("MCP access", {"fields": ("scopes", "plan", "rate_limits")}))
     list_display = ("username", "email", "plan", "is_staff", "is_active", "date_joined")
     list_filter = ("plan", "is_staff", "is_active")
 
@@ -96,7 +97,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
             "title": "Grant credits",
             "form": form,
             "accounts": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/users/grant_credits.html", context)

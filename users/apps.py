@@ -6,4 +6,7 @@ class UsersConfig(AppConfig):
     verbose_name = "Users and credits"
 
     def ready(self) -> None:
-        from users import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from users import (  # noqa: F401
+            mcp_resources,  # subscribes to the users' events (MCP notifications), in every process
+            schema,  # registers the OpenAPI auth extension
+        )

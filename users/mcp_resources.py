@@ -1,4 +1,7 @@
-"""MCP resources of the users app: the caller's profile and credit balance."""
+"""MCP resources of the users app: the caller's profile and credit balance.
+
+Balance changes (``users.events``) drop the cached balance and reach subscribers of ``credits://balance``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,16 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_gateway import db
+from mcp_gateway import db, notify
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_resource
 from users import resource_cache, scopes
+from users.events import BalanceChanged, balance_changes
 from users.models import User
 from users.selectors import credits_balance, user_get
 from users.serializers import balance_dict
+
+BALANCE_URI = "credits://balance"
 
 
 @mcp_resource(
@@ -42,7 +48,7 @@ async def me(ctx: RequestScope, uri: str) -> Any:
 
 
 @mcp_resource(
-    uri="credits://balance",
+    uri=BALANCE_URI,
     name="Credit balance",
     description=("Credits you can spend now (available), credits held for calls in flight (reserved) and their "
                  "sum (total). Credits are cents: 100 = $1. Subscribe to hear of every change."),
@@ -57,3 +63,10 @@ async def balance(ctx: RequestScope, uri: str) -> Any:
         return {**balance_dict(current), "unit": "credit (1/100 USD)"}
 
     return json.dumps(await db.run(resource_cache.cached, user_id, "credits:balance", read))
+
+
+@balance_changes.subscribe
+def balance_changed(event: BalanceChanged) -> None:
+    """The cached balance is stale the moment the change commits: drop it, then tell subscribers."""
+    resource_cache.invalidate(event.user_id, "credits:balance")
+    notify.resource_updated(user_id=event.user_id, uri=BALANCE_URI)

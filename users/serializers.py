@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import AuthUser, TokenObtainPairSerializer
 from rest_framework_simplejwt.tokens import Token
 
 from users.models import CreditLedgerEntry, User
@@ -13,9 +13,9 @@ class ScopedTokenObtainPairSerializer(TokenObtainPairSerializer):
     """Tokens from a password carry every scope the user holds; refreshed tokens keep them."""
 
     @classmethod
-    def get_token(cls, user: User) -> Token:
+    def get_token(cls, user: AuthUser) -> Token:
         token = super().get_token(user)
-        token["scope"] = " ".join(sorted(user.scopes or ()))
+        token["scope"] = " ".join(sorted(getattr(user, "scopes", None) or ()))
         return token
 
 

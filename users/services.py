@@ -6,7 +6,6 @@ Callers catch ``InsufficientCredits`` and ``InvalidAmount`` (both ``DomainError`
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -17,12 +16,10 @@ from django.db.models import Sum
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config import metrics
-from users import resource_cache
 from users import scopes as scope_names
 from users.errors import InsufficientCredits, InvalidAmount, InvalidUsername, UnknownScopes, UsernameTaken
+from users.events import balance_changed
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
-
-logger = logging.getLogger(__name__)
 
 
 def user_create(
@@ -93,21 +90,6 @@ def _locked_account(user: User) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(user=user)
 
 
-def _balance_changed(user_id: int) -> None:
-    """After commit: drop the cached balance, then tell MCP subscribers of credits://balance."""
-
-    def after_commit() -> None:
-        resource_cache.invalidate(user_id, "credits:balance")
-        from mcp_gateway import notify
-
-        try:
-            notify.resource_updated(user_id=user_id, uri="credits://balance")
-        except Exception:  # noqa: BLE001 - a notification must never fail a committed credit movement
-            logger.exception("could not publish the balance change of user %s", user_id)
-
-    transaction.on_commit(after_commit)
-
-
 def _append(
     account: CreditAccount,
     *,
@@ -122,7 +104,7 @@ def _append(
     account.balance += amount
     account.reserved += reserved_delta
     account.save(update_fields=["balance", "reserved", "updated_at"])
-    _balance_changed(account.user_id)
+    balance_changed(user_id=account.user_id)
     return CreditLedgerEntry.objects.create(
         account=account,
         kind=kind,

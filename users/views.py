@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
@@ -7,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from users import scopes
-from users.permissions import scope_required
+from users.models import CreditLedgerEntry
+from users.permissions import authenticated_user, scope_required
 from users.selectors import credits_balance, credits_ledger
 from users.serializers import CreditsPageSerializer, LedgerEntrySerializer, MeSerializer, balance_dict
 
@@ -24,11 +26,11 @@ class CreditsApi(generics.ListAPIView):
     permission_classes = [IsAuthenticated, scope_required(scopes.CREDITS_READ)]
     serializer_class = LedgerEntrySerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        return credits_ledger(user=self.request.user)
+    def get_queryset(self) -> QuerySet[CreditLedgerEntry]:
+        return credits_ledger(user=authenticated_user(self.request))
 
     @extend_schema(summary="Credit balance and the ledger, newest first", responses=CreditsPageSerializer)
     def get(self, request: Request) -> Response:
         response = self.list(request)
-        response.data = {"balance": balance_dict(credits_balance(user=request.user)), **response.data}
+        response.data = {"balance": balance_dict(credits_balance(user=authenticated_user(request))), **response.data}
         return response

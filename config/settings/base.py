@@ -1,8 +1,10 @@
-"""All settings, read from the environment.
+"""All settings, read from the environment; the default module of ``manage.py``, ``config.asgi`` and
+``config.celery`` (the embedded defaults ``make run`` uses).
 
 With nothing set the service runs on a laptop: SQLite file, in-memory channel layer and cache,
 Celery tasks executed in-process. ``DATABASE_URL`` and ``REDIS_URL`` switch each part to the real
-server. ``production.py`` only tightens; ``test.py`` only speeds up.
+server. ``production.py`` only tightens (and refuses to start without the real services);
+``test.py`` only speeds up; ``conformance.py`` serves the MCP conformance fixtures without auth.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ else:
 
 CELERY_BROKER_URL = env.str_("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str_("CELERY_RESULT_BACKEND", REDIS_URL or None)
-# Without a broker the tasks still run, in the calling process, right when they are sent.
+# The embedded default only: without a broker the tasks still run, in the calling process, right when
+# they are sent. With a broker (and always in production) a worker runs them.
 CELERY_TASK_ALWAYS_EAGER = env.bool_("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or env.is_set("CELERY_BROKER_URL")))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
@@ -227,6 +230,8 @@ CORS_ALLOW_HEADERS = (*cors_default_headers, "mcp-session-id", "mcp-protocol-ver
 CORS_EXPOSE_HEADERS = ["Mcp-Session-Id", "MCP-Protocol-Version", "WWW-Authenticate", "Retry-After"]
 MCP_RATE_LIMITS = {
     "place": env.str_("MCP_RATE_LIMIT_PLACE", "10/minute"),
+    # Stopping a call must never wait on the placing budget: cancels have a class of their own.
+    "cancel": env.str_("MCP_RATE_LIMIT_CANCEL", "120/minute"),
     "read": env.str_("MCP_RATE_LIMIT_READ", "600/minute"),
 }
 MCP_INSTRUCTIONS = env.str_(
@@ -235,8 +240,15 @@ MCP_INSTRUCTIONS = env.str_(
     "follow up, getCallHistory to browse. Calls cost credits; check credits://balance first.",
 )
 MCP_SSE_KEEPALIVE_SECONDS = env.int_("MCP_SSE_KEEPALIVE_SECONDS", 15)
-# Serves the conformance fixtures without auth; only `manage.py mcp_conformance_server` turns it on.
-MCP_CONFORMANCE = env.bool_("MCP_CONFORMANCE", False)
+MCP_CLIENT_REQUEST_TIMEOUT_SECONDS = env.int_("MCP_CLIENT_REQUEST_TIMEOUT_SECONDS", 300)  # sampling, elicitation
+MCP_WS_AUTH_TIMEOUT_SECONDS = env.int_("MCP_WS_AUTH_TIMEOUT_SECONDS", 30)  # a WebSocket must authenticate by then
+MCP_SERVER_NAME = "callmcp"
+MCP_SERVER_VERSION = "1.0.0"
+# How the gateway is wired (mcp_gateway.gateway.build_gateway): who callers are, and which primitives it serves.
+MCP_AUTHENTICATOR = "users.mcp_auth.JwtAuthenticator"
+MCP_DISCOVER_APPS = True  # each installed app's mcp_tools, mcp_resources and mcp_prompts
+# And these modules' primitives (comma-separated), as a plugin app would add its own.
+MCP_PRIMITIVE_MODULES: list[str] = env.list_("MCP_PRIMITIVE_MODULES", [])
 
 # --- Calls and the phone provider (Bland AI) -------------------------------------------------------
 # Without BLAND_API_KEY the bundled simulator (manage.py bland_simulator) is the provider.

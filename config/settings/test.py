@@ -10,4 +10,4 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tasks run in-process, for real, when they are sent (no worker in the test run).
 CELERY_TASK_ALWAYS_EAGER = True
 # Generous defaults: tests place many calls as the same few users; rate-limit tests set their own limits.
-MCP_RATE_LIMITS = {"place": "10000/minute", "read": "100000/minute"}  # noqa: F405
+MCP_RATE_LIMITS = {"place": "10000/minute", "cancel": "10000/minute", "read": "100000/minute"}  # noqa: F405

@@ -24,8 +24,10 @@ from calls.models import Call, CallStatus
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from tests.mcp.conftest import live_db as live_db  # the live MCP server and its users, for test_mcp_tools.py
+from tests.mcp.conftest import live_gateway as live_gateway
 from tests.mcp.conftest import mcp_server as mcp_server
 from tests.mcp.conftest import mcp_user as mcp_user
+from tests.mcp.conftest import server_loop as server_loop
 from users.models import User
 from users.services import credits_reserve
 

@@ -49,6 +49,8 @@ from users.models import CreditLedgerEntry, User
 from users.services import credits_grant, credits_reserve, token_for_user
 
 # The live server of tests/mcp (uvicorn in a thread, the test database): shared, not copied.
+live_gateway = live_server.live_gateway
+server_loop = live_server.server_loop
 mcp_server = live_server.mcp_server
 live_db = live_server.live_db
 
@@ -57,6 +59,7 @@ ACCEPT_BOTH = "application/json, text/event-stream"
 MODERN = "2026-07-28"
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 RESOURCE_NOT_FOUND = -32002
+INSUFFICIENT_SCOPE = -31003
 INVALID_PARAMS = -32602
 WAIT = 10  # seconds: the bound on every wait in this module
 SIM_KEY = "sim-key"
@@ -328,7 +331,7 @@ def test_resources_and_templates_are_listed_with_descriptions_and_the_callers_la
         assert word in templates[HISTORY_TEMPLATE]["description"]
     assert "group_by" in templates[USAGE_TEMPLATE]["description"]
 
-    # A token without credits:read neither lists nor reads the credit resources.
+    # A token without credits:read neither lists nor reads the credit resources: reading says which scope.
     narrow = connect(alice, scopes=["calls:read"])
     assert "calls://history" in {r["uri"] for r in walk(narrow, "resources/list", "resources")}
     assert not {"credits://balance", "credits://usage"} & {r["uri"] for r in walk(narrow, "resources/list",
@@ -336,7 +339,25 @@ def test_resources_and_templates_are_listed_with_descriptions_and_the_callers_la
     assert USAGE_TEMPLATE not in {t["uriTemplate"] for t in walk(narrow, "resources/templates/list",
                                                                   "resourceTemplates")}
     for uri in ("credits://balance", "credits://usage", usage(group_by="month")):
-        assert read_error(narrow, uri)["code"] == RESOURCE_NOT_FOUND, uri
+        error = read_error(narrow, uri)
+        assert error["code"] == INSUFFICIENT_SCOPE, uri
+        assert error["data"] == {"error": "insufficient_scope", "requiredScopes": ["credits:read"]}
+        assert "credits:read" in error["message"]
+    blind = connect(alice, scopes=["credits:read"])  # no calls:read: even a call that does not exist says so
+    for uri in ("calls://history", f"calls://{uuid.uuid4()}", f"calls://{uuid.uuid4()}/transcript"):
+        assert read_error(blind, uri)["data"]["requiredScopes"] == ["calls:read"], uri
+
+
+def test_reading_a_resource_without_its_scope_over_http_is_403_naming_the_scope(mcp_server, alice):
+    token = token_for_user(user=alice, scopes=["calls:read"])
+    with HttpMcp(mcp_server, token) as client:
+        client.initialize()
+        answer = client.request("resources/read", {"uri": "credits://balance"})
+
+        response = client.responses[answer["id"]]
+        assert response.status_code == 403
+        assert 'scope="credits:read"' in response.headers["WWW-Authenticate"]
+        assert error_of(answer)["code"] == INSUFFICIENT_SCOPE
 
 
 # --- reading each resource -------------------------------------------------------------------------

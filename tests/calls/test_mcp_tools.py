@@ -57,6 +57,7 @@ from tests.calls.conftest import (
     sim_faults,
     sim_state,
 )
+from tests.conftest import in_one_window
 from tests.mcp.clients import WsMcp
 from users.models import CreditAccount, CreditLedgerEntry, User
 from users.services import token_for_user
@@ -234,17 +235,25 @@ def details(tools: Tools, call_id: str) -> dict[str, Any]:
     return answer.structured
 
 
-def error_text(tools: Tools, tool: str, arguments: dict[str, Any]) -> str:
-    return error_of(tools, tool, arguments)[1]
-
-
-def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str | None, str]:
-    """(machine code, text) of a call that must fail."""
+def tool_error(tools: Tools, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The error a failed call carries: ``{"code", "message", "data"?}``, the same in structured content and text."""
     answer = tools.call(tool, arguments)
     assert answer.is_error, f"{tool} answered {answer.structured}"
-    assert answer.structured is None or set(answer.structured) == {"error"}
+    assert answer.structured is not None
+    assert json.loads(answer.text) == answer.structured
     assert "Traceback" not in answer.text
-    return answer.error_code, answer.text
+    return answer.structured["error"]
+
+
+def error_text(tools: Tools, tool: str, arguments: dict[str, Any]) -> str:
+    """The message of a call that must fail (what a model reads)."""
+    return tool_error(tools, tool, arguments)["message"]
+
+
+def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    """(machine code, message) of a call that must fail."""
+    error = tool_error(tools, tool, arguments)
+    return error["code"], error["message"]
 
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
@@ -517,9 +526,13 @@ def test_get_call_history_filters_pages_with_a_cursor_and_counts_every_match(too
     assert ([call["call_id"] for call in one["calls"]], one["total"]) == ([no_answer], 4)
     assert one["next_cursor"]
 
-    for filters, mentions in (({"cursor": "garbage"}, "cursor"), ({"since": "yesterday"}, "since"),
-                              ({"number": "12"}, "number"), ({"status": "done"}, "status")):
-        assert mentions in error_text(tools, "getCallHistory", filters)
+    for filters, code, mentions in (({"cursor": "garbage"}, "invalid_input", "cursor"),
+                                    ({"since": "yesterday"}, "invalid_input", "since"),
+                                    ({"number": "12"}, "invalid_call_request", "number"),
+                                    ({"status": "done"}, "invalid_arguments", "status")):
+        error = tool_error(tools, "getCallHistory", filters)
+        assert error["code"] == code, (filters, error)
+        assert mentions in error["message"]
 
 
 # --- getCallTranscript and getCallRecording -----------------------------------------------------------------
@@ -626,21 +639,46 @@ def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk,
 def test_a_call_placed_without_record_has_no_recording_and_once_ended_cannot_be_cancelled(
         sdk, mcp_user, live_sim):
     running = place(sdk, "+12125550111", record=True)["call_id"]  # voicemail: ends before the human call
-    assert "has not ended yet" in error_text(sdk, "getCallRecording", {"call_id": running})
+    assert tool_error(sdk, "getCallRecording", {"call_id": running})["code"] == "recording_not_available"
     call_id = place(sdk, HUMAN, max_duration=3)["call_id"]
     finish_calls(live_sim)
     before = ledger(mcp_user)
 
-    no_recording = error_text(sdk, "getCallRecording", {"call_id": call_id})
-    ended = error_text(sdk, "cancelCall", {"call_id": call_id})
+    no_recording = tool_error(sdk, "getCallRecording", {"call_id": call_id})
+    ended = tool_error(sdk, "cancelCall", {"call_id": call_id})
 
-    assert "placed without record=true, so it has no recording" in no_recording
-    assert "already ended (completed)" in ended
+    assert no_recording["code"] == "recording_not_available"
+    assert ended["code"] == "call_not_cancellable"
+    assert ended["data"] == {"call_id": call_id, "status": "completed"}
     assert details(sdk, call_id)["status"] == "completed"
     assert ledger(mcp_user) == before
 
 
 # --- cancelCall ------------------------------------------------------------------------------------------------
+
+
+def test_cancel_call_is_never_blocked_by_a_spent_placing_budget(mcp_server, make_user, live_db, live_sim,
+                                                                fresh_rate_limits):
+    def attempt() -> tuple[dict[str, Any], dict[str, Any], Answer]:
+        user = make_user(credits=GRANTED)
+        User.objects.filter(pk=user.pk).update(rate_limits={"place": "1/hour"})
+        tools = WsTools(mcp_server, token_for_user(user=user))
+        try:
+            placed = place(tools, HUMAN)
+            over = tools.client.request("tools/call", {"name": "makePhoneCall",
+                                                       "arguments": {"phone_number": VOICEMAIL, "task": TASK}})
+            return placed, over, tools.call("cancelCall", {"call_id": placed["call_id"]})
+        finally:
+            tools.close()
+
+    placed, over, cancelled = in_one_window(3600, attempt)
+
+    assert over["error"]["code"] == -31029
+    assert over["error"]["data"]["class"] == "place"
+    assert not cancelled.is_error, cancelled.text
+    assert cancelled.structured is not None
+    assert (cancelled.structured["call_id"], cancelled.structured["status"]) == (placed["call_id"], "canceled")
+
 
 
 def test_cancel_call_stops_queued_and_scheduled_calls_gives_the_credits_back_and_is_idempotent(
@@ -735,17 +773,17 @@ def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
 
 # --- credits and validation: nothing reserved or placed --------------------------------------------------------
 
-INVALID = [
-    ({"phone_number": "2125550100", "task": TASK}, "E.164"),
-    ({"phone_number": "call mom", "task": TASK}, "E.164"),
-    ({"phone_number": "+1 555", "task": TASK}, "'+1 555'"),
-    ({"phone_number": "+999 1234567", "task": TASK}, "country code"),
-    ({"phone_number": HUMAN}, "task"),
-    ({"phone_number": HUMAN, "task": "   "}, "task"),
-    ({"task": TASK}, "phone_number"),
-    ({"phone_number": HUMAN, "task": TASK, "max_duration": 0}, "max_duration"),
-    ({"phone_number": HUMAN, "task": TASK, "start_time": "soon"}, "start_time"),
-    ({"phone_number": HUMAN, "task": TASK, "start_time": "2030-01-01T10:00:00"}, "UTC offset"),
+INVALID = [  # arguments, the error code, what the message names
+    ({"phone_number": "2125550100", "task": TASK}, "invalid_call_request", "E.164"),
+    ({"phone_number": "call mom", "task": TASK}, "invalid_call_request", "E.164"),
+    ({"phone_number": "+1 555", "task": TASK}, "invalid_call_request", "'+1 555'"),
+    ({"phone_number": "+999 1234567", "task": TASK}, "invalid_call_request", "country code"),
+    ({"phone_number": HUMAN}, "invalid_call_request", "task"),
+    ({"phone_number": HUMAN, "task": "   "}, "invalid_call_request", "task"),
+    ({"task": TASK}, "invalid_arguments", "phone_number"),
+    ({"phone_number": HUMAN, "task": TASK, "max_duration": 0}, "invalid_arguments", "max_duration"),
+    ({"phone_number": HUMAN, "task": TASK, "start_time": "soon"}, "invalid_input", "start_time"),
+    ({"phone_number": HUMAN, "task": TASK, "start_time": "2030-01-01T10:00:00"}, "invalid_call_request", "UTC offset"),
 ]
 
 
@@ -753,15 +791,17 @@ def test_invalid_requests_and_insufficient_credits_are_errors_that_reserve_and_p
         connect, mcp_user, make_user, live_sim):
     tools = connect(mcp_user)
     soon = (timezone.now() + timedelta(minutes=2)).isoformat()
-    for arguments, mentions in [*INVALID, ({"phone_number": HUMAN, "task": TASK, "start_time": soon},
-                                           "at least 5 minutes")]:
-        assert mentions in error_text(tools, "makePhoneCall", arguments), arguments
+    too_soon = ({"phone_number": HUMAN, "task": TASK, "start_time": soon}, "invalid_call_request", "5 minutes")
+    for arguments, code, mentions in [*INVALID, too_soon]:
+        error = tool_error(tools, "makePhoneCall", arguments)
+        assert error["code"] == code, (arguments, error)
+        assert mentions in error["message"], (arguments, error)
 
     poor = make_user("mcp-poor", credits=10)
-    text = error_text(connect(poor), "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
+    short = tool_error(connect(poor), "makePhoneCall", {"phone_number": HUMAN, "task": TASK})
 
-    assert "insufficient credits" in text.lower()
-    assert "140 needed, 10 available" in text
+    assert short["code"] == "insufficient_credits"
+    assert short["data"] == {"required": 140, "available": 10}
     assert not Call.objects.exists()
     assert sim_state(live_sim)["total_calls"] == 0
     assert ledger(mcp_user) == [("grant", GRANTED, 0, 0)]
@@ -783,11 +823,11 @@ def test_another_user_can_never_see_cancel_or_fetch_the_recording_of_your_call(
 
     for tool in ("getCallDetails", "getCallTranscript", "getCallRecording", "cancelCall"):
         for call_id in (recorded, running):
-            text = error_text(bob, tool, {"call_id": call_id})
-            assert f"Call {call_id} not found" in text
-            assert "forbidden" not in text.lower()
-            assert "permission" not in text.lower()
-            assert text.replace(call_id, missing) == error_text(bob, tool, {"call_id": missing}), "it leaks existence"
+            error = tool_error(bob, tool, {"call_id": call_id})
+            assert error["code"] == "call_not_found"
+            assert error["data"] == {"call_id": call_id}
+            unknown = tool_error(bob, tool, {"call_id": missing})
+            assert error["message"].replace(call_id, missing) == unknown["message"], "it leaks existence"
     for filters in ({}, {"number": HUMAN}, {"status": "completed"}, {"status": "queued"}):
         assert page_of(bob, **filters) == {"calls": [], "total": 0, "next_cursor": None}
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import secrets
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from django.core import signing
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.recordings import SALT
@@ -29,6 +30,9 @@ from tests.calls.conftest import (
     sim_details,
     sim_faults,
 )
+from tests.conftest import in_one_window
+from tests.mcp.clients import HttpMcp
+from users.models import User
 from users.selectors import credits_balance, credits_ledger
 from users.services import token_for_user
 
@@ -531,23 +535,57 @@ def test_the_documented_call_shape_is_the_one_rest_and_mcp_answer_with(api, user
     assert {"task", "voice", "metadata", "queue_status", "from"} <= set(answered)
 
 
-def test_rest_placing_spends_the_same_per_user_budget_as_mcp_and_answers_429(api, user, settings):
-    from mcp_gateway.apps import gateway
-    from mcp_gateway.ratelimit import RateLimiter
+def _limited(make_user, **limits: str) -> tuple[User, APIClient]:  # noqa: ANN001
+    user = make_user(credits=10_000)
+    user.rate_limits = limits
+    user.save(update_fields=["rate_limits"])
+    return user, bearer(token_for_user(user=user))
 
-    limiter = gateway().dispatcher.rate_limiter
-    hour = 3600.0 * secrets.randbelow(10**9)  # a window of its own: Redis may keep counters of earlier runs
-    gateway().dispatcher.rate_limiter = RateLimiter({"place": "1/hour", "read": "100/minute"}, settings.REDIS_URL,
-                                                    clock=lambda: hour)
-    try:
-        user.rate_limits = {"place": "1/hour"}
-        user.save(update_fields=["rate_limits"])
-        body = {"phone_number": "not a number", "task": "x"}
-        first = api.post("/api/v1/calls/", body, format="json")
-        second = api.post("/api/v1/calls/", body, format="json")
-    finally:
-        gateway().dispatcher.rate_limiter = limiter
-    assert first.status_code == 400  # counted, then refused for its bad number
-    assert second.status_code == 429
-    assert int(second["Retry-After"]) > 0
-    assert second.json()["error"]["code"] == "throttled"
+
+def test_a_rest_placement_that_fails_validation_spends_no_placing_budget(make_user, sim, fresh_rate_limits):
+    def attempt() -> tuple[Any, Any, Any]:
+        _, api = _limited(make_user, place="1/hour")
+        bad = _place(api, "not a number")
+        placed = _place(api, HUMAN)
+        over = _place(api, VOICEMAIL)
+        return bad, placed, over
+
+    bad, placed, over = in_one_window(3600, attempt)
+
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_call_request"
+    assert placed.status_code == 201, placed.json()
+    assert over.status_code == 429
+    assert int(over["Retry-After"]) > 0
+    assert over.json()["error"]["code"] == "throttled"
+
+
+def test_cancelling_over_rest_is_never_blocked_by_a_spent_placing_budget(make_user, sim, fresh_rate_limits):
+    def attempt() -> tuple[Any, Any, Any]:
+        _, api = _limited(make_user, place="1/hour")
+        placed = _place(api, HUMAN)
+        over = _place(api, VOICEMAIL)
+        cancelled = api.post(f"{CALLS}{placed.json()['call_id']}/cancel/")
+        return placed, over, cancelled
+
+    placed, over, cancelled = in_one_window(3600, attempt)
+
+    assert placed.status_code == 201
+    assert over.status_code == 429
+    assert cancelled.status_code == 200, cancelled.json()
+    assert cancelled.json()["status"] == "canceled"
+
+
+def test_rest_and_mcp_spend_one_placing_budget(make_user, sim, mcp_server, live_db, fresh_rate_limits):
+    def attempt() -> tuple[Any, dict[str, Any]]:
+        user, api = _limited(make_user, place="1/hour")
+        placed = _place(api, HUMAN)
+        with HttpMcp(mcp_server, token_for_user(user=user)) as mcp:
+            mcp.initialize()
+            over = mcp.request("tools/call", {"name": "test_place", "arguments": {}})
+        return placed, over
+
+    placed, over = in_one_window(3600, attempt)
+
+    assert placed.status_code == 201
+    assert over["error"]["code"] == -31029

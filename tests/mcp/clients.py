@@ -141,6 +141,11 @@ class McpClient:
         with self._inbox:
             return request_id in self._responses
 
+    def answer_to(self, request_id: Any) -> dict[str, Any] | None:
+        """The answer that arrived for ``request_id`` (None: an error the server could not tie to a request)."""
+        with self._inbox:
+            return self._responses.get(request_id)
+
     def wait_until(self, predicate: Callable[[], bool], *, timeout: float | None = None) -> bool:
         """Poll ``predicate`` as messages arrive, until it holds or ``timeout`` seconds pass."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)

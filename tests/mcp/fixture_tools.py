@@ -1,11 +1,11 @@
-"""Primitives the MCP behaviour tests add to the live server's registry (test-only, like a plugin app)."""
+"""Primitives the live test servers serve besides the apps' own (test-only, like a plugin app)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import PromptArgument, mcp_prompt, mcp_resource, mcp_resource_template, mcp_tool
 
@@ -34,12 +34,15 @@ async def echo(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
 
 @mcp_tool(
     name="test_place",
-    description="Pretend to place something (write scope, strict rate class).",
+    description="Pretend to place something (write scope, strict rate class); `reject` fails its validation.",
+    input_schema={"type": "object", "properties": {"reject": {"type": "boolean"}}, "additionalProperties": False},
     annotations={"readOnlyHint": False, "destructiveHint": False, "openWorldHint": True},
     scopes=["calls:write"],
     rate_class="place",
 )
 async def place(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
+    if arguments.get("reject"):
+        raise InvalidInput(reason="Rejected, as asked.")
     return "placed"
 
 

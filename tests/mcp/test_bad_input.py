@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from mcp_gateway.gateway import limits_from_settings
 from tests.mcp.clients import HttpMcp, iter_sse
+from tests.mcp.conftest import gateway_for_tests
 from users.services import token_for_user
 
 MCP = "/api/v1/mcp"
@@ -200,6 +203,14 @@ def test_an_unknown_session_id_is_not_found(http, auth):
     assert response.status_code == 404
 
 
+def test_deleting_a_session_answers_204_with_no_body_and_no_html(session):
+    deleted = session.delete()
+
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert "text/html" not in deleted.headers.get("Content-Type", "")
+
+
 def test_a_deleted_session_is_not_found_afterwards(session):
     deleted = session.delete()
     assert 200 <= deleted.status_code < 300
@@ -242,13 +253,14 @@ def test_a_body_that_is_not_json_is_unsupported_media(session):
     assert response.status_code == 415
 
 
-def test_a_body_over_the_size_limit_is_too_large(session, settings):
-    settings.MCP_MAX_BODY_BYTES = 1000
+def test_a_body_over_the_size_limit_is_too_large(serve, auth):
+    small = serve(gateway_for_tests(limits=replace(limits_from_settings(), max_body_bytes=1000)))
     message = {**PING, "params": {"_meta": {"padding": "x" * 2000}}}
 
-    response = session.post(message)
+    response = httpx.post(f"{small}{MCP}", json=message, headers=auth, timeout=10, trust_env=False)
 
-    assert response.status_code == 413
+    rpc_error(response, 413, -32600, None)
+    assert "1000 bytes" in response.json()["error"]["message"]
 
 
 def test_a_foreign_origin_is_forbidden(session):

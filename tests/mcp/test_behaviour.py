@@ -13,15 +13,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from websockets.exceptions import InvalidStatus
 
+from config.ratelimit import RateLimiter
 from mcp_gateway import notify
-from mcp_gateway.apps import gateway
-from mcp_gateway.dispatcher import Dispatcher
-from mcp_gateway.ratelimit import RateLimiter
 from tests.mcp.clients import HttpMcp, McpClient, WsMcp, error_of, iter_sse, request_log, result_of, walk_pages
+from tests.mcp.conftest import gateway_for_tests
 from users.services import token_for_user
 
 SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -36,8 +34,9 @@ def connect(request: pytest.FixtureRequest, mcp_server: str, live_db: None) -> I
     """Open clients of this test's transport; all are closed before the database is emptied."""
     opened: list[McpClient] = []
 
-    def open_client(token: str | None, **kwargs: Any) -> McpClient:
-        client: McpClient = (HttpMcp if request.param == "http" else WsMcp)(mcp_server, token, **kwargs)
+    def open_client(token: str | None, *, server: str | None = None, **kwargs: Any) -> McpClient:
+        kind = HttpMcp if request.param == "http" else WsMcp
+        client: McpClient = kind(server or mcp_server, token, **kwargs)
         opened.append(client)
         return client
 
@@ -55,31 +54,18 @@ def mcp(connect: Connect, mcp_token: str) -> McpClient:
 
 
 @pytest.fixture
-def small_pages() -> Iterator[Dispatcher]:
-    dispatcher = gateway().dispatcher
-    original = dispatcher.page_size
-    dispatcher.page_size = 2
-    yield dispatcher
-    dispatcher.page_size = original
+def small_pages(serve: Callable[..., str]) -> str:
+    """A live server whose gateway pages lists two items at a time."""
+    return serve(gateway_for_tests(page_size=2))
 
 
 @pytest.fixture
-def fresh_rate_limits() -> Iterator[None]:
-    """A rate limiter with a frozen clock (no window roll-over mid-test) and no counts left from earlier runs."""
-    if settings.REDIS_URL:
-        store = redis.Redis.from_url(settings.REDIS_URL)
-        try:
-            keys = list(store.scan_iter(match="callmcp:rl:*", count=1000))
-            if keys:
-                store.delete(*keys)
-        finally:
-            store.close()
-    dispatcher = gateway().dispatcher
-    original = dispatcher.rate_limiter
+def frozen_rate_limits(serve: Callable[..., str], fresh_rate_limits: None) -> str:
+    """A live server whose rate limiter has a frozen clock (no window roll-over mid-test), with no counts
+    left from earlier runs."""
     frozen = time.time()
-    dispatcher.rate_limiter = RateLimiter(settings.MCP_RATE_LIMITS, settings.REDIS_URL, clock=lambda: frozen)
-    yield
-    dispatcher.rate_limiter = original
+    limiter = RateLimiter(settings.MCP_RATE_LIMITS, settings.REDIS_URL, clock=lambda: frozen)
+    return serve(gateway_for_tests(rate_limiter=limiter))
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -249,19 +235,21 @@ def test_arguments_failing_the_schema_give_an_error_result_naming_the_field(mcp)
                                                       "arguments": {"text": "hi", "colour": "red"}}))
 
     assert wrong_type["isError"] is True
-    assert "text" in wrong_type["content"][0]["text"]
-    assert "string" in wrong_type["content"][0]["text"]
+    assert wrong_type["structuredContent"]["error"]["code"] == "invalid_arguments"
+    assert wrong_type["structuredContent"]["error"]["data"]["errors"][0]["path"] == "text"
     assert unexpected["isError"] is True
-    assert "colour" in unexpected["content"][0]["text"]
+    assert unexpected["structuredContent"]["error"]["code"] == "invalid_arguments"
+    assert "colour" in unexpected["structuredContent"]["error"]["message"]
 
 
-def test_a_domain_error_is_an_error_result_with_its_message_and_code(mcp):
+def test_a_domain_error_is_an_error_result_carrying_its_code_as_structured_content_and_text(mcp):
     result = result_of(mcp.request("tools/call", {"name": "test_refuse", "arguments": {}}))
 
     assert result["isError"] is True
-    text = result["content"][0]["text"]
-    assert "Refused: not today" in text
-    assert "refused" in text.replace("Refused", "")
+    error = result["structuredContent"]["error"]
+    assert error["code"] == "refused"
+    assert error["data"] == {"why": "not today"}
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
 
 
 def test_an_unknown_tool_is_invalid_params(mcp):
@@ -518,20 +506,25 @@ def test_completion_of_a_prompt_argument_without_suggestions_is_empty(mcp):
 # --- pagination ------------------------------------------------------------------------------------
 
 
-def test_lists_are_paginated_with_cursors_that_cover_everything_once(mcp, small_pages):
-    pages = walk_pages(mcp, "tools/list", "tools")
+def test_lists_are_paginated_with_cursors_that_cover_everything_once(connect, mcp_token, mcp, small_pages):
+    paging = connect(mcp_token, server=small_pages)
+    paging.initialize()
+
+    pages = walk_pages(paging, "tools/list", "tools")
 
     assert len(pages) >= 2
     assert all(1 <= len(page) <= 2 for page in pages)
     paged = [tool["name"] for page in pages for tool in page]
-    small_pages.page_size = 1000
-    everything = [tool["name"] for tool in result_of(mcp.request("tools/list"))["tools"]]
+    everything = [tool["name"] for tool in result_of(mcp.request("tools/list"))["tools"]]  # one page of 50
     assert paged == everything
     assert len(set(paged)) == len(paged)
 
 
-def test_an_invalid_cursor_is_invalid_params(mcp, small_pages):
-    error = error_of(mcp.request("tools/list", {"cursor": "not a cursor we gave out"}))
+def test_an_invalid_cursor_is_invalid_params(connect, mcp_token, small_pages):
+    paging = connect(mcp_token, server=small_pages)
+    paging.initialize()
+
+    error = error_of(paging.request("tools/list", {"cursor": "not a cursor we gave out"}))
 
     assert error["code"] == -32602
 
@@ -540,11 +533,11 @@ def test_an_invalid_cursor_is_invalid_params(mcp, small_pages):
 
 
 def test_calls_over_the_users_rate_limit_are_refused_with_a_retry_time(connect, make_user, live_db,
-                                                                       fresh_rate_limits):
+                                                                       frozen_rate_limits):
     user = make_user("mcp-limited", scopes=["calls:read", "calls:write"])
     user.rate_limits = {"place": "2/minute"}
     user.save(update_fields=["rate_limits"])
-    client = connect(token_for_user(user=user))
+    client = connect(token_for_user(user=user), server=frozen_rate_limits)
     client.initialize()
 
     for _ in range(2):
@@ -561,6 +554,27 @@ def test_calls_over_the_users_rate_limit_are_refused_with_a_retry_time(connect, 
         response = client.responses[third["id"]]
         assert response.status_code == 429
         assert int(response.headers["Retry-After"]) == retry_after
+
+
+def test_calls_that_fail_validation_spend_no_rate_budget(connect, make_user, live_db, frozen_rate_limits):
+    user = make_user("mcp-validated", scopes=["calls:read", "calls:write"])
+    user.rate_limits = {"place": "2/minute"}
+    user.save(update_fields=["rate_limits"])
+    client = connect(token_for_user(user=user), server=frozen_rate_limits)
+    client.initialize()
+
+    def place(arguments: dict[str, Any]) -> dict[str, Any]:
+        return client.request("tools/call", {"name": "test_place", "arguments": arguments})
+
+    failed_schema = result_of(place({"reject": "yes"}))
+    failed_check = result_of(place({"reject": True}))
+    placed = [result_of(place({})) for _ in range(2)]
+    over = place({})
+
+    assert failed_schema["structuredContent"]["error"]["code"] == "invalid_arguments"
+    assert failed_check["structuredContent"]["error"]["code"] == "invalid_input"
+    assert [p["content"][0]["text"] for p in placed] == ["placed", "placed"]
+    assert error_of(over)["code"] == -31029
 
 
 # --- Streamable HTTP streams ------------------------------------------------------------------------
@@ -631,11 +645,51 @@ def test_websocket_accepts_a_token_in_the_first_messages_meta(mcp_server, mcp_to
         client.close()
 
 
-def test_websocket_with_a_bad_token_is_refused_at_the_handshake(mcp_server, live_db):
-    with pytest.raises(InvalidStatus) as refused:
-        WsMcp(mcp_server, "not-a-valid-token")
+def test_websocket_with_a_bad_token_is_accepted_then_answers_unauthorized_and_closes_4401(mcp_server, live_db):
+    client = WsMcp(mcp_server, "not-a-valid-token")
+    try:
+        answer = client.initialize()
 
-    assert refused.value.response.status_code == 403
+        error = error_of(answer)
+        assert error["code"] == -31001
+        assert error["data"] == {"error": "invalid_token"}
+        assert error["message"].startswith("Invalid token: ")
+        assert answer["id"] is not None
+        assert client.wait_closed() == 4401
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("query", ["", "access_token=not-a-valid-token"])
+def test_websocket_without_a_good_token_is_closed_4401_when_it_sends_nothing(serve, live_db, query):
+    from mcp_gateway.gateway import TransportLimits
+
+    quick = serve(gateway_for_tests(limits=TransportLimits(ws_auth_timeout=0.2)))
+    client = WsMcp(quick, None, query=query)
+    try:
+        assert client.wait_closed() == 4401
+        refusal = client.answer_to(None)
+        assert refusal is not None
+        assert refusal["error"]["code"] == -31001
+    finally:
+        client.close()
+
+
+def test_websocket_message_over_the_size_limit_is_refused_naming_the_limit_then_closed_1009(mcp_server, mcp_token,
+                                                                                            settings):
+    client = WsMcp(mcp_server, mcp_token)
+    try:
+        assert "result" in client.initialize()
+        client.send_text(json.dumps({"jsonrpc": "2.0", "id": 99, "method": "ping",
+                                     "params": {"pad": "x" * (settings.MCP_MAX_BODY_BYTES + 1)}}))
+
+        assert client.wait_closed() == 1009
+        refusal = client.answer_to(None)
+        assert refusal is not None
+        assert refusal["error"]["code"] == -32600
+        assert str(settings.MCP_MAX_BODY_BYTES) in refusal["error"]["message"]
+    finally:
+        client.close()
 
 
 def test_websocket_from_a_foreign_origin_is_refused_at_the_handshake(mcp_server, mcp_token):

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from mcp_gateway.gateway import limits_from_settings
+from tests.mcp.conftest import gateway_for_tests
+
 MCP = "/api/v1/mcp"
 ALLOWED = "https://inspector.example"
 FOREIGN = "https://evil.example"
@@ -20,10 +23,13 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
 
 
 @pytest.fixture
-def http(mcp_server: str, live_db: None, settings) -> Iterator[httpx.Client]:  # noqa: ANN001
-    settings.MCP_ALLOWED_ORIGINS = [ALLOWED]  # what MCP_ALLOWED_ORIGINS=https://inspector.example sets
+def http(serve, live_db: None, settings) -> Iterator[httpx.Client]:  # noqa: ANN001
+    """A server started as with MCP_ALLOWED_ORIGINS=https://inspector.example (the gateway's Origin check
+    and the CORS grants, which django-cors-headers reads per request)."""
+    settings.MCP_ALLOWED_ORIGINS = [ALLOWED]
     settings.CORS_ALLOWED_ORIGINS = [ALLOWED]
-    with httpx.Client(base_url=mcp_server, timeout=10, trust_env=False) as client:
+    server = serve(gateway_for_tests(limits=limits_from_settings()))
+    with httpx.Client(base_url=server, timeout=10, trust_env=False) as client:
         yield client
 
 

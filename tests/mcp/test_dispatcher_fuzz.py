@@ -12,10 +12,11 @@ from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcp_gateway.apps import gateway
+from config.redis_clients import redis_for_loop
 from mcp_gateway.context import Connection, Principal
-from mcp_gateway.sessions import SessionState, redis_for_loop
-from tests.mcp import fixture_tools
+from mcp_gateway.gateway import Gateway
+from mcp_gateway.sessions import SessionState
+from tests.mcp.conftest import gateway_for_tests
 from users.scopes import ALL_SCOPES
 
 # subscriptions/listen is left out: it streams until the client goes away, by design.
@@ -138,13 +139,15 @@ def check(payload: Any, answer: Any, session: SessionState | None) -> None:
 
 
 @pytest.fixture(scope="module")
+def gateway(django_db_setup) -> Gateway:  # noqa: ANN001
+    """A gateway of its own with the test primitives, so generated calls reach real tool, resource and
+    prompt handlers."""
+    return gateway_for_tests()
+
+
+@pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """One event loop for every example (the Redis client is per loop), with the test primitives
-    registered so generated calls reach real tool, resource and prompt handlers."""
-    registry = gateway().dispatcher.registry
-    tables = (registry.tools, registry.resources, registry.templates, registry.prompts)
-    before = [set(table) for table in tables]
-    registry.add_module(fixture_tools)
+    """One event loop for every example (the Redis client is per loop)."""
     loop = asyncio.new_event_loop()
     yield loop
     if django_settings.REDIS_URL:
@@ -154,28 +157,24 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
         loop.run_until_complete(close_redis())
     loop.close()
-    for table, names in zip(tables, before, strict=True):
-        for name in set(table) - names:
-            table.pop(name)
 
 
-async def dispatch(payload: Any, session: SessionState | None) -> Any:
-    principal = Principal(user_id=None, username="fuzz", scopes=frozenset(ALL_SCOPES))
+async def dispatch(gateway: Gateway, payload: Any, session: SessionState | None) -> Any:
+    principal = Principal(user_id=0, username="fuzz", scopes=frozenset(ALL_SCOPES), subject="fuzz")
     connection = Connection(transport="test", principal=principal, session_id=session.id if session else None,
                             protocol_version=session.protocol_version if session else None)
-    return await asyncio.wait_for(
-        gateway().dispatcher.handle(payload, connection=connection, session=session), timeout=5
-    )
+    return await asyncio.wait_for(gateway.dispatcher.handle(payload, connection=connection, session=session),
+                                  timeout=5)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payload=payloads, version=st.sampled_from(SESSION_VERSIONS), initialized=st.booleans())
-def test_the_dispatcher_answers_any_json_with_well_formed_json_rpc(loop, payload, version, initialized):
+def test_the_dispatcher_answers_any_json_with_well_formed_json_rpc(gateway, loop, payload, version, initialized):
     session = None
     if version is not None or initialized:
         session = SessionState(id="fuzz-session", owner="anonymous", protocol_version=version or "",
                                initialized=initialized)
 
-    answer = loop.run_until_complete(dispatch(payload, session))
+    answer = loop.run_until_complete(dispatch(gateway, payload, session))
 
     check(payload, answer, session)

@@ -27,19 +27,15 @@ VERSION = "2025-11-25"
 TIMEOUT = 10.0
 
 # The same application production serves, plus the test primitives (test_echo, test://hello) that
-# tests/mcp/conftest.py adds to the in-process live server.
-FIXTURES = """
-from mcp_gateway.apps import gateway
-from tests.mcp import fixture_tools
-gateway().dispatcher.registry.add_module(fixture_tools)
-"""
+# the in-process live server of tests/mcp/conftest.py serves too.
+FIXTURES = {"MCP_PRIMITIVE_MODULES": "tests.mcp.fixture_tools"}
 
 
 @pytest.fixture(scope="module")
 def two_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[tuple[ServerProcess, ServerProcess]]:  # noqa: ANN001
     """Servers A and B: separate processes on the test database and Redis, ready to serve."""
     with django_db_blocker.unblock(), server_processes(
-        ["A", "B"], tmp_path_factory.mktemp("servers"), extra=FIXTURES
+        ["A", "B"], tmp_path_factory.mktemp("servers"), env=FIXTURES
     ) as (a, b):
         yield a, b
 
@@ -114,7 +110,7 @@ def test_a_session_opened_on_one_process_is_served_by_both_until_deleted(two_ser
         read = session.request(server, "resources/read", {"uri": "test://hello"})
         assert read["result"]["contents"][0]["text"] == "Hello, mcp-alice", (server.name, read)
 
-    assert session.delete(b).status_code == 200
+    assert session.delete(b).status_code == 204
     after = session.http.post(f"{a.url}{MCP_PATH}", headers=session._headers(),
                               json={"jsonrpc": "2.0", "id": 99, "method": "tools/list"})
     assert after.status_code == 404, after.text

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+SETTINGS = "config.settings.conformance"
+
 
 class Command(BaseCommand):
     help = (
@@ -18,22 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=3001)
 
     def handle(self, *args: Any, port: int, **options: Any) -> None:
-        # The setting is read at start-up, so the server runs in a fresh interpreter with it set.
-        env = {**os.environ, "MCP_CONFORMANCE": "true"}
+        # The server runs in a fresh interpreter with the conformance settings (anonymous authenticator,
+        # the suite's fixtures instead of the apps' primitives).
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS}
         os.execvpe(  # noqa: S606 - replaces this process with the server, no shell involved
             sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "warning", "--no-access-log"],
             env,
         )

@@ -1,42 +1,55 @@
-"""MCP over stdio for desktop clients: one JSON-RPC message per line on stdin and stdout.
+"""MCP over stdio for desktop clients: ``manage.py mcp_stdio`` (see ``mcp_gateway.stdio``).
 
 The user comes from a token in ``CALLMCP_TOKEN`` (its scopes apply) or from ``--user`` (all the
-user's scopes: whoever can run manage.py already holds the database). Logs go to stderr.
+user's scopes: whoever can run manage.py already holds the database). Logs go to stderr, warnings
+and up only for the HTTP client libraries (their request lines would drown the rest).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
-import threading
 from typing import Any
 
-from asgiref.sync import sync_to_async
+import httpx
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mcp_gateway import errors
-from mcp_gateway.apps import gateway
-from mcp_gateway.auth import principal_from_token
-from mcp_gateway.context import Connection, Principal
-from mcp_gateway.sessions import SessionState, new_session_id
+from mcp_gateway.context import Principal
+from mcp_gateway.gateway import Gateway, build_gateway
+from mcp_gateway.stdio import StdioServer
+
+QUIET_LOGGERS = ("httpx", "httpcore")
+logger = logging.getLogger("mcp_gateway.stdio")
 
 
-def _principal_for_username(username: str) -> Principal | None:
-    from users.models import User
+async def principal_for(gateway: Gateway, username: str | None) -> Principal:
+    if username:
+        principal = await gateway.authenticator.for_username(username)
+        if principal is None:
+            raise CommandError(f"No active user named {username!r}.")
+        return principal
+    try:
+        return await gateway.authenticator.authenticate(os.environ.get("CALLMCP_TOKEN"))
+    except errors.Unauthorized as exc:
+        raise CommandError(f"{exc.message} Set CALLMCP_TOKEN or pass --user.") from exc
 
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        return None
-    return Principal(
-        user_id=user.pk,
-        username=user.username,
-        scopes=frozenset(user.scopes or ()),
-        is_staff=user.is_staff,
-        rate_limits=dict(user.rate_limits or {}),
-    )
+
+async def warn_if_unreachable(base_url: str, *, timeout: float = 2.0) -> bool:
+    """Calls placed here get their webhooks at PUBLIC_BASE_URL: say so when nothing answers there."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            await client.get(f"{base_url}/healthz")
+    except httpx.HTTPError as exc:
+        logger.warning(
+            "PUBLIC_BASE_URL %s is not reachable (%s): calls placed over stdio will not hear from the phone "
+            "provider until the web server runs there. Start it (make run) or set PUBLIC_BASE_URL to where it "
+            "runs.", base_url, type(exc).__name__)
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -47,72 +60,15 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Act as this user (default: the user of the token in CALLMCP_TOKEN).")
 
     def handle(self, *args: Any, user: str | None, **options: Any) -> None:
-        logging.getLogger().handlers = [logging.StreamHandler(sys.stderr)]
+        root = logging.getLogger()
+        root.handlers = [logging.StreamHandler(sys.stderr)]
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         asyncio.run(self._serve(user))
 
     async def _serve(self, username: str | None) -> None:
-        if username:
-            principal = await sync_to_async(_principal_for_username)(username)
-            if principal is None:
-                raise CommandError(f"No active user named {username!r}.")
-        else:
-            try:
-                principal = await principal_from_token(os.environ.get("CALLMCP_TOKEN"))
-            except errors.Unauthorized as exc:
-                raise CommandError(f"{exc.message} Set CALLMCP_TOKEN or pass --user.") from exc
-        session = SessionState(id=new_session_id(), owner=principal.rate_key, protocol_version="")
-        connection = Connection(transport="stdio", principal=principal, session_id=session.id)
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-        write_lock = asyncio.Lock()
-        pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        tasks: set[asyncio.Task[Any]] = set()
-        counter = iter(range(1, 1 << 62))
-
-        def read_stdin() -> None:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(lines.put_nowait, line)
-            loop.call_soon_threadsafe(lines.put_nowait, None)
-
-        threading.Thread(target=read_stdin, daemon=True).start()
-
-        async def write(message: Any) -> None:
-            async with write_lock:
-                sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-                sys.stdout.flush()
-
-        async def ask_client(method: str, params: dict[str, Any]) -> dict[str, Any]:
-            request_id = f"srv-{next(counter)}"
-            future: asyncio.Future[dict[str, Any]] = loop.create_future()
-            pending[request_id] = future
-            await write({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-            reply = await future
-            if "error" in reply:
-                raise errors.McpError(f"The client refused {method}: {reply['error'].get('message')}")
-            return reply.get("result") or {}
-
-        async def dispatch(payload: Any) -> None:
-            answer = await gateway().dispatcher.handle(
-                payload, connection=connection, session=session, emit=write, request_client=ask_client
-            )
-            if answer is not None:
-                await write(answer)
-
-        while (line := await lines.get()) is not None:
-            if not line.strip():
-                continue
-            try:
-                payload = json.loads(line)
-            except json.JSONDecodeError as exc:
-                await write(
-                    {"jsonrpc": "2.0", "id": None, "error": errors.ParseError(f"Parse error: {exc}").to_error()}
-                )
-                continue
-            if isinstance(payload, dict) and "method" not in payload and str(payload.get("id")) in pending:
-                pending.pop(str(payload["id"])).set_result(payload)
-                continue
-            task = asyncio.ensure_future(dispatch(payload))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks, timeout=30)
+        gateway = build_gateway()
+        principal = await principal_for(gateway, username)
+        reachable = asyncio.ensure_future(warn_if_unreachable(settings.PUBLIC_BASE_URL))
+        await StdioServer(gateway=gateway, principal=principal).serve()
+        reachable.cancel()

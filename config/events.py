@@ -1,0 +1,41 @@
+"""Typed domain events, announced after the transaction commits (as Zulip's actions send theirs).
+
+Each app declares its events in ``<app>/events.py``: a frozen dataclass and a ``DomainEvent`` of it.
+Services announce with ``send_on_commit``; interfaces (the MCP resource modules, task modules) subscribe
+when their app is ready. A receiver that fails is logged and never undoes or fails the committed change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from django.db import transaction
+from django.dispatch import Signal
+
+E = TypeVar("E")
+logger = logging.getLogger(__name__)
+
+
+class DomainEvent(Generic[E]):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._signal = Signal()
+
+    def subscribe(self, receiver: Callable[[E], None]) -> Callable[[E], None]:
+        """Call ``receiver(event)`` after each commit that announced one (usable as a decorator)."""
+
+        def deliver(sender: Any, event: E, **kwargs: Any) -> None:
+            receiver(event)
+
+        self._signal.connect(deliver, weak=False, dispatch_uid=f"{receiver.__module__}.{receiver.__qualname__}")
+        return receiver
+
+    def send_on_commit(self, event: E) -> None:
+        transaction.on_commit(lambda: self.send_now(event))
+
+    def send_now(self, event: E) -> None:
+        for _receiver, outcome in self._signal.send_robust(sender=type(event), event=event):
+            if isinstance(outcome, Exception):
+                logger.error("a receiver of %s failed: %r", self.name, outcome, exc_info=outcome)

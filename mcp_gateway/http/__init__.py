@@ -1,0 +1,1 @@
+"""The HTTP transports: Streamable HTTP (both protocol generations) and the older HTTP+SSE transport."""

@@ -1,0 +1,94 @@
+"""What every method module gets: the call (scope, params, session) and the server it runs in."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from config.ratelimit import RateLimiter
+from mcp_gateway import errors
+from mcp_gateway.context import RequestScope
+from mcp_gateway.jsonrpc import MethodTable
+from mcp_gateway.notify import Notifier
+from mcp_gateway.registry import Registry
+from mcp_gateway.sessions import SessionState
+from mcp_gateway.wire import Definitions
+
+
+@dataclass(frozen=True)
+class Server:
+    """The parts of the gateway the methods use."""
+
+    registry: Registry
+    rate_limiter: RateLimiter
+    notifier: Notifier
+    server_info: dict[str, Any]
+    capabilities: dict[str, Any]
+    definitions: Definitions
+    instructions: str | None = None
+    page_size: int = 50
+    list_ttl_ms: int = 60_000
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    scope: RequestScope
+    params: dict[str, Any]
+    session: SessionState | None
+    server: Server
+
+
+Methods = MethodTable[MethodCall]
+
+
+def allowed(spec: Any, scope: RequestScope) -> bool:
+    return spec.scopes <= scope.principal.scopes
+
+
+def missing_scopes(spec: Any, scope: RequestScope) -> list[str]:
+    return sorted(spec.scopes - scope.principal.scopes)
+
+
+async def call_handler(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a primitive's handler, sync (in a worker thread) or async."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    return await sync_to_async(fn)(*args, **kwargs)
+
+
+# --- pagination --------------------------------------------------------------------------------------
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: Any) -> int:
+    if cursor is None:
+        return 0
+    try:
+        padded = str(cursor) + "=" * (-len(str(cursor)) % 4)
+        offset = json.loads(base64.urlsafe_b64decode(padded))["o"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise errors.InvalidParams(f"Invalid cursor: {str(cursor)[:40]!r}") from exc
+    return offset
+
+
+def page(call: MethodCall, items: list[Any], key: str) -> dict[str, Any]:
+    """One page of ``items`` from the request's cursor, with ``nextCursor`` unless it is the last."""
+    size = call.server.page_size
+    offset = decode_cursor(call.params.get("cursor"))
+    if offset > len(items):
+        raise errors.InvalidParams("Invalid cursor: past the end of the list.")
+    result: dict[str, Any] = {key: items[offset : offset + size]}
+    if offset + size < len(items):
+        result["nextCursor"] = encode_cursor(offset + size)
+    return result
