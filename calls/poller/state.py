@@ -84,7 +84,7 @@ def run_begin(*, trigger: str, now: datetime) -> PollRun:
             pass_started_at=latest.pass_started_at, list_since=latest.list_since, cursor=latest.cursor,
         )
     return PollRun.objects.create(trigger=trigger, host=host, started_at=now, pass_started_at=now,
-                                  list_since=list_window_start(now), cursor={"phase": "list"})
+                                  list_since=list_window_start(now), cursor={"phase": "list", "position": 0})
 
 
 def run_checkpoint(*, run: PollRun, counts: Counts, cursor: dict[str, Any], errors: list[dict[str, str]],
