@@ -105,7 +105,8 @@ class CallPoller:
                 last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
                 poll_pass=self.pass_id, last_poll_error="",
             )
-            dead_letters_resolve(call_id=item.pk, now=now)
+            if item.failed_before:
+                dead_letters_resolve(call_id=item.pk, now=now)
         changed = call is not None and (call.status != item.status or call.updated_at != item.updated_at)
         return Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, requests, rate_limited)
 
