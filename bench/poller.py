@@ -62,10 +62,13 @@ import json, resource, sys, time
 import django
 django.setup()
 from calls.poller import PollOptions, poll_calls
+before = resource.getrusage(resource.RUSAGE_SELF)
 began = time.monotonic()
 summary = poll_calls(options=PollOptions.from_settings(max_seconds=float(sys.argv[1]), trigger="bench"))
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"summary": summary.as_dict(), "wall_seconds": time.monotonic() - began,
-                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak_rss_kb": usage.ru_maxrss,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime}))
 """
 
 
@@ -109,6 +112,11 @@ class Simulator:
         response = httpx.request(method, f"{self.url}/_sim/{path}", json=body, timeout=120)
         response.raise_for_status()
         return response.json()
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU the simulator process has used so far (from /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -255,6 +263,8 @@ def report(name: str, result: dict[str, Any], asked: dict[str, Any], *, calls: i
         f"answered 429: {asked['rate_limited']:,} (the pass counted {summary['rate_limited']:,})")
     log(f"  duplicates (calls asked about twice): {asked['details_repeated']}")
     log(f"  runner peak memory (max RSS): {peak_mb:.0f} MB")
+    log(f"  CPU during the pass: runner {result['cpu_seconds']:.1f} s, simulator "
+        f"{result['sim_cpu_seconds']:.1f} s, for {duration:.1f} s of wall time on {os.cpu_count()} CPUs")
     for label, ok in checks.items():
         log(f"  {verdict(ok)}  {label}")
     return all(checks.values())
@@ -273,7 +283,9 @@ def scenario(sim: Simulator, env: dict[str, str], args: argparse.Namespace, *, n
     end_calls(sim, [provider_id for _, provider_id, _ in changed])
     sim.control("DELETE", "requests")
     sim.control("POST", "faults", {"rate_limit_rps": args.rate})
+    sim_cpu = sim.cpu_seconds()
     result = run_pass(env, args.max_seconds)
+    result["sim_cpu_seconds"] = sim.cpu_seconds() - sim_cpu
     sim.control("POST", "faults", {"rate_limit_rps": 0, "list_disabled": False})
     asked = sim.control("GET", "requests")
     final, once = settled([ours for ours, _, _ in changed])

@@ -98,15 +98,17 @@ class CallPoller:
             return self._failed(item, exc, requests, rate_limited)
 
     def _apply(self, item: WorkItem, update: ProviderCall, requests: int, rate_limited: int) -> Outcome:
+        """Apply through ``calls.services`` (its own transaction), then mark the call done for this pass. A
+        runner killed between the two only makes the next run ask about the call again: applying the same
+        state twice changes nothing. (Marking inside the same transaction would cost a savepoint per call.)"""
         now = self.clock()
-        with transaction.atomic():
-            call = services.call_apply_provider_update(update=update, source=EventSource.POLLER, call=Call(pk=item.pk))
-            Call.objects.filter(pk=item.pk).update(
-                last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
-                poll_pass=self.pass_id, last_poll_error="",
-            )
-            if item.failed_before:
-                dead_letters_resolve(call_id=item.pk, now=now)
+        call = services.call_apply_provider_update(update=update, source=EventSource.POLLER, call=Call(pk=item.pk))
+        Call.objects.filter(pk=item.pk).update(
+            last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
+            poll_pass=self.pass_id, last_poll_error="",
+        )
+        if item.failed_before:
+            dead_letters_resolve(call_id=item.pk, now=now)
         changed = call is not None and (call.status != item.status or call.updated_at != item.updated_at)
         return Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, requests, rate_limited)
 

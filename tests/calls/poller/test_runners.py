@@ -80,7 +80,9 @@ def test_a_runner_killed_mid_pass_is_resumed_from_its_checkpoint_and_every_call_
     assert killed.status == PollRunStatus.INTERRUPTED
     assert (resumed.status, resumed.resumed_from_id, resumed.pass_id) == (PollRunStatus.SUCCEEDED, killed.pk,
                                                                           killed.pass_id)
-    assert resumed.processed == 80 - done_before  # only what the killed runner had not finished
+    # Only what the killed runner had not finished: a call it had applied but not yet marked done (at most one
+    # per worker) is asked about once more, which changes nothing.
+    assert 80 - done_before <= resumed.processed <= 80 - done_before + 2
     for call in Call.objects.filter(pk__in=[c.pk for c in calls]):
         assert call.status in (CallStatus.COMPLETED, CallStatus.BUSY)
         assert settled_once(call)
