@@ -9,16 +9,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY config ./config
-COPY users ./users
-COPY calls ./calls
-COPY mcp_gateway ./mcp_gateway
-COPY sheets_sync ./sheets_sync
-# Install the project with its dependencies and the Lambda runtime interface client, then remove the
-# project itself: the application runs from /app (templates and static files with it), not site-packages.
-RUN pip install --no-cache-dir ".[lambda]" && pip uninstall --yes callmcp \
-    && python -m compileall -q /opt/venv
+# Pinned versions (deploy/requirements.txt, resolved from pyproject.toml): the same image every build.
+# The application itself runs from /app (templates and static files with it), not site-packages.
+COPY deploy/requirements.txt ./
+RUN pip install --no-cache-dir --requirement requirements.txt && python -m compileall -q /opt/venv
 
 # --- runtime: the virtualenv, the application, an unprivileged user ---------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -441,10 +441,11 @@ def bench_selector(user: Any, kinds: list[Kind], samples: int) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from calls import selectors
-    from calls.mcp_tools import history_filters
+    from calls.mcp_access import history_filters
+    from calls.mcp_models import GetCallHistoryInput
 
     for kind in kinds:
-        filters = history_filters(kind.arguments)
+        filters = history_filters(GetCallHistoryInput.model_validate(kind.arguments))
         kind.rows = selectors.call_history_queryset(owner_id=user.pk, filters=filters).count()
         # Walk the cursors from page 1 to the deepest page wanted (or the last page), timing every page.
         cursor: str | None = None

@@ -24,19 +24,15 @@ from rest_framework.views import APIView
 from calls import errors, presenters, selectors, services
 from calls.models import Call
 from calls.providers import configured_provider
-from calls.recordings import recording_duration_seconds, recording_link, recording_link_call
+from calls.recordings import recording_link_call
 from calls.serializers import (
     CallCreateSerializer,
-    CallDetailsSerializer,
-    CallHistoryPageSerializer,
     CallHistoryQuerySerializer,
-    CallSummarySerializer,
     ErrorSerializer,
-    RecordingSerializer,
     TranscriptQuerySerializer,
-    TranscriptSerializer,
     validated,
 )
+from calls.shapes import CallDetails, CallListPage, RecordingLink, Transcript
 from calls.throttles import PlaceCallsThrottle
 from users import scopes
 from users.permissions import scope_required
@@ -54,13 +50,13 @@ READ = [IsAuthenticated, scope_required(scopes.CALLS_READ)]
 WRITE = [IsAuthenticated, scope_required(scopes.CALLS_WRITE)]
 
 
-def _details(call: Any) -> dict[str, Any]:
-    return CallDetailsSerializer(presenters.call_details(call)).data
-
+def _details(call: Call) -> dict[str, Any]:
+    return presenters.call_details(call).as_json()
 
 
 def _own_call(request: Request, call_id: str) -> Call:
     return selectors.call_get_for_user(user_id=request.user.pk, call_id=call_id, staff=request.user.is_staff)
+
 
 class _FormatIsAQueryParameter(DefaultContentNegotiation):
     """``?format=`` names the transcript format here, not DRF's renderer override."""
@@ -91,7 +87,7 @@ class CallListApi(APIView):
         description=("Newest first, filtered like getCallHistory. `total` counts every match; follow `next` "
                      "(or pass `next_cursor` as `cursor`) for the next page."),
         parameters=[CallHistoryQuerySerializer],
-        responses={200: CallHistoryPageSerializer, 400: ERROR},
+        responses={200: CallListPage, 400: ERROR},
     )
     def get(self, request: Request) -> Response:
         query = CallHistoryQuerySerializer(data=request.query_params)
@@ -104,10 +100,8 @@ class CallListApi(APIView):
             params = request.query_params.copy()
             params["cursor"] = page.next_cursor
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-        return Response({
-            "results": CallSummarySerializer([presenters.call_summary(c) for c in page.calls], many=True).data,
-            "total": page.total, "next_cursor": page.next_cursor, "next": next_url,
-        })
+        return Response(CallListPage(results=[presenters.call_summary(c) for c in page.calls], total=page.total,
+                                     next_cursor=page.next_cursor, next=next_url).as_json())
 
 
 class CallCreateApi(APIView):
@@ -122,7 +116,7 @@ class CallCreateApi(APIView):
                      "down (503). Resending with the same idempotency key returns the first call."),
         parameters=[IDEMPOTENCY_KEY],
         request=CallCreateSerializer,
-        responses={201: CallDetailsSerializer, 400: ERROR, 402: ERROR, 429: ERROR, 502: ERROR, 503: ERROR},
+        responses={201: CallDetails, 400: ERROR, 402: ERROR, 429: ERROR, 502: ERROR, 503: ERROR},
         examples=[OpenApiExample("Reminder call", request_only=True, value={
             "phone_number": "+12125550100", "task": "Remind Sam about the dentist at 3pm tomorrow.",
             "max_duration": 3, "record": True,
@@ -159,7 +153,7 @@ class CallDetailApi(APIView):
     permission_classes = READ
 
     @extend_schema(tags=[TAG], operation_id="calls_retrieve", summary="One call's details (getCallDetails)",
-                   parameters=[CALL_ID], responses={200: CallDetailsSerializer, 404: NOT_FOUND})
+                   parameters=[CALL_ID], responses={200: CallDetails, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
         return Response(_details(_own_call(request, call_id)))
 
@@ -173,7 +167,7 @@ class CallCancelApi(APIView):
         description=("Stops a queued, scheduled or live call and releases its reserved credits. Cancelling a "
                      "cancelled call changes nothing; a call that already ended is 409."),
         parameters=[CALL_ID], request=None,
-        responses={200: CallDetailsSerializer, 404: NOT_FOUND, 409: ERROR, 503: ERROR},
+        responses={200: CallDetails, 404: NOT_FOUND, 409: ERROR, 503: ERROR},
     )
     def post(self, request: Request, call_id: str) -> Response:
         call = _own_call(request, call_id)
@@ -187,13 +181,13 @@ class CallTranscriptApi(APIView):
 
     @extend_schema(tags=[TAG], operation_id="calls_transcript", summary="A call's transcript (getCallTranscript)",
                    parameters=[CALL_ID, TranscriptQuerySerializer],
-                   responses={200: TranscriptSerializer, 400: ERROR, 404: NOT_FOUND})
+                   responses={200: Transcript, 400: ERROR, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
         fmt = validated(TranscriptQuerySerializer(data=request.query_params))["format"]
         call = _own_call(request, call_id)
         if fmt == "corrected":
             call = services.call_store_corrected_transcript(provider=configured_provider(), call=call)
-        return Response(TranscriptSerializer(presenters.call_transcript(call, fmt)).data)
+        return Response(presenters.call_transcript(call, fmt).as_json())
 
 
 class CallRecordingApi(APIView):
@@ -204,17 +198,12 @@ class CallRecordingApi(APIView):
         description=("Stores the audio on first use, then answers a signed link that downloads it without a token "
                      "until `expires_at`. 404 recording_not_available for calls placed without record=true or "
                      "not ended yet."),
-        parameters=[CALL_ID], responses={200: RecordingSerializer, 404: NOT_FOUND, 503: ERROR},
+        parameters=[CALL_ID], responses={200: RecordingLink, 404: NOT_FOUND, 503: ERROR},
     )
     def get(self, request: Request, call_id: str) -> Response:
         call = _own_call(request, call_id)
         call = services.call_attach_recording(provider=configured_provider(), call=call)
-        url, expires_at = recording_link(call)
-        return Response(RecordingSerializer({
-            "call_id": str(call.id), "url": url, "expires_at": expires_at.isoformat(),
-            "content_type": call.recording_content_type, "bytes": call.recording_bytes,
-            "duration_seconds": recording_duration_seconds(call),
-        }).data)
+        return Response(presenters.call_recording(call).as_json())
 
 
 class CallRecordingDownloadApi(APIView):

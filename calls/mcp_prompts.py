@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from calls import presenters
-from calls.mcp_resources import _recent_call_ids
-from calls.mcp_tools import own_call
+from calls.mcp_access import own_call, recent_call_ids
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import PromptArgument, mcp_prompt
@@ -59,13 +58,13 @@ async def plan_call(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     name="review_call",
     title="Review a call",
     description="Summarise what happened on a call from its transcript and details, its outcome and the next step.",
-    arguments=[PromptArgument("call_id", "The call to review.", True, _recent_call_ids)],
+    arguments=[PromptArgument("call_id", "The call to review.", True, recent_call_ids)],
     scopes=[scopes.CALLS_READ],
 )
 async def review_call(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
     def read() -> tuple[dict[str, Any], str]:
         call = own_call(ctx, arguments["call_id"])
-        return presenters.call_details(call), presenters.transcript_text(list(call.transcript))
+        return presenters.call_details(call).as_json(), presenters.transcript_text(list(call.transcript))
 
     details, transcript = await db.run(read)
     call_id = details["call_id"]
@@ -95,5 +94,5 @@ async def spending_report(ctx: RequestScope, arguments: dict[str, Any]) -> Any:
         f"Write a short spending report for the last {period}. Read credits://balance and "
         f"credits://usage?group_by={group_by}. Credits are cents. Report: total spent, minutes "
         "called, calls by status (how many were answered), the average cost of an answered call, the busiest "
-        "day, and the remaining balance with how many average calls it still covers."
+        "day, and the credits still available with how many average calls they cover."
     )]

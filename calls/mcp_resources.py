@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from pydantic import ValidationError
 
 from calls import presenters, selectors, services
-from calls.mcp_tools import history_filters, own_call
-from calls.models import AnsweredBy, Call, CallStatus
+from calls.mcp_access import history_page, own_call, owner_id, recent_call_ids
+from calls.mcp_models import GetCallHistoryInput
+from calls.models import AnsweredBy, CallStatus
 from calls.providers import configured_provider
 from calls.recordings import recording_link
 from calls.usage import GROUPINGS, usage_report
@@ -20,32 +22,15 @@ from config.errors import InvalidInput
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_resource, mcp_resource_lister, mcp_resource_template
+from mcp_gateway.tool_models import validation_problem
 from users import resource_cache, scopes
-from users.models import User
+from users.selectors import user_get
 
 LISTED_CALLS = 20
 
 
-def _user(ctx: RequestScope) -> User:
-    return User.objects.get(pk=ctx.principal.user_id)
-
-
-def _recent_call_ids(ctx: RequestScope, value: str, context: dict[str, str]) -> list[str]:
-    ids = Call.objects.filter(owner_id=ctx.principal.user_id).order_by("-created_at").values_list("id", flat=True)
-    return [str(i) for i in ids[:100] if str(i).startswith(value)]
-
-
 def _values(choices: list[str]) -> Any:
     return lambda ctx, value, context: [c for c in choices if c.startswith(value)]
-
-
-def _int_arg(values: dict[str, str], name: str, default: int | None = None) -> int | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return default
-    if not str(raw).isdigit():
-        raise InvalidInput(reason=f"{name} must be a whole number, not {raw!r}.")
-    return int(raw)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -53,16 +38,12 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
-    arguments: dict[str, Any] = {k: v for k, v in values.items() if v not in (None, "")}
-    for name in ("status", "answered_by"):
-        if name in arguments:
-            arguments[name] = arguments[name].split(",")
-    filters = history_filters(arguments)  # a date without an offset is read as UTC there
-    limit = _int_arg(values, "limit")
-    page = selectors.call_history(owner_id=ctx.principal.user_id, filters=filters, cursor=values.get("cursor") or None,
-                                  limit=20 if limit is None else limit)
-    return {"calls": [presenters.call_summary(c) for c in page.calls], "total": page.total,
-            "next_cursor": page.next_cursor}
+    """A history page from the template's variables, read exactly as getCallHistory reads its arguments."""
+    try:
+        arguments = GetCallHistoryInput.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    return history_page(ctx, arguments).as_json()
 
 
 @mcp_resource(
@@ -73,7 +54,7 @@ def _history(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
     scopes=[scopes.CALLS_READ],
 )
 async def history(ctx: RequestScope, uri: str) -> Any:
-    user_id = ctx.principal.user_id
+    user_id = owner_id(ctx)
     return json.dumps(await db.run(resource_cache.cached, user_id, "calls:history", lambda: _history(ctx, {})))
 
 
@@ -86,7 +67,7 @@ async def history(ctx: RequestScope, uri: str) -> Any:
     scopes=[scopes.CALLS_READ],
     completers={"status": _values(CallStatus.values), "answered_by": _values(AnsweredBy.values)},
 )
-async def history_page(ctx: RequestScope, uri: str, **values: str) -> Any:
+async def filtered_history(ctx: RequestScope, uri: str, **values: str) -> Any:
     return json.dumps(await db.run(_history, ctx, values))
 
 
@@ -96,11 +77,11 @@ async def history_page(ctx: RequestScope, uri: str, **values: str) -> Any:
     description="One of your calls as JSON: status, parties, timestamps, duration, cost, summary.",
     mime_type="application/json",
     scopes=[scopes.CALLS_READ],
-    completers={"call_id": _recent_call_ids},
+    completers={"call_id": recent_call_ids},
 )
 async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> dict[str, Any]:
-        return presenters.call_details(own_call(ctx, call_id))
+        return presenters.call_details(own_call(ctx, call_id)).as_json()
 
     return json.dumps(await db.run(read))
 
@@ -111,7 +92,7 @@ async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
     description="What was said on one of your calls, as 'Agent: ... / Callee: ...' lines.",
     mime_type="text/plain",
     scopes=[scopes.CALLS_READ],
-    completers={"call_id": _recent_call_ids},
+    completers={"call_id": recent_call_ids},
 )
 async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> str:
@@ -127,7 +108,7 @@ async def transcript(ctx: RequestScope, uri: str, call_id: str) -> Any:
     description=("The audio of one of your recorded calls: inline (base64) up to the size limit, otherwise a "
                  "time-limited download link."),
     scopes=[scopes.CALLS_READ],
-    completers={"call_id": _recent_call_ids},
+    completers={"call_id": recent_call_ids},
 )
 async def recording(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> list[dict[str, Any]]:
@@ -156,7 +137,7 @@ def _usage(ctx: RequestScope, values: dict[str, str]) -> dict[str, Any]:
             raise InvalidInput(reason=f"{name} must be an ISO 8601 date or date-time, not {raw!r}.") from None
         return _utc(parsed)
 
-    return usage_report(user=_user(ctx), since=when("since"), until=when("until"),
+    return usage_report(user=user_get(user_id=owner_id(ctx)), since=when("since"), until=when("until"),
                         group_by=values.get("group_by") or "day")
 
 
@@ -186,7 +167,7 @@ async def usage_period(ctx: RequestScope, uri: str, **values: str) -> Any:
 @mcp_resource_lister(name="recent_calls", description="Your most recent calls", scopes=[scopes.CALLS_READ])
 async def recent_calls(ctx: RequestScope) -> list[dict[str, Any]]:
     def read() -> list[dict[str, Any]]:
-        calls = Call.objects.filter(owner_id=ctx.principal.user_id).order_by("-created_at", "-id")[:LISTED_CALLS]
+        calls = selectors.call_recent(owner_id=owner_id(ctx), limit=LISTED_CALLS)
         return [{"uri": f"calls://{c.id}", "name": f"Call to {c.to_number}",
                  "description": f"{c.status} call created {c.created_at:%Y-%m-%d %H:%M} UTC",
                  "mimeType": "application/json"} for c in calls]

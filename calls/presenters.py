@@ -1,53 +1,60 @@
-"""Calls as plain JSON-ready dicts, shared by MCP tools and resources (the REST API has serializers)."""
+"""Calls as the shapes of ``calls.shapes``: the one place that turns a ``Call`` into what clients see.
+
+MCP tools return these, MCP resources and the REST API render them (``Shape.as_json``).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from calls.models import Call
+from calls.recordings import recording_duration_seconds, recording_link
+from calls.shapes import CallDetails, CallSummary, RecordingLink, Transcript, TranscriptFormat, TranscriptSegment
 
 SPEAKER_LABELS = {"agent": "Agent", "callee": "Callee", "action": "Action"}
+NO_CORRECTED = "No corrected transcript (it needs record=true and a finished call); showing the live one."
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
-
-
-def call_summary(call: Call) -> dict[str, Any]:
+def _summary_fields(call: Call) -> dict[str, Any]:
     return {
         "call_id": str(call.id),
         "to": call.to_number,
         "status": call.status,
         "answered_by": call.answered_by or None,
-        "created_at": _iso(call.created_at),
+        "created_at": call.created_at,
         "duration_seconds": call.duration_seconds,
         "cost_credits": call.cost_credits,
     }
 
 
-def call_details(call: Call) -> dict[str, Any]:
-    return {
-        **call_summary(call),
-        "from": call.from_number or None,
-        "task": call.task or None,
-        "pathway_id": call.pathway_id or None,
-        "voice": call.voice or None,
-        "language": call.language or None,
-        "max_duration_minutes": call.max_duration,
-        "record": call.record,
-        "scheduled_for": _iso(call.start_time),
-        "queue_status": call.queue_status or None,
-        "started_at": _iso(call.started_at),
-        "ended_at": _iso(call.ended_at),
-        "reserved_credits": call.reserved_credits,
-        "summary": call.summary or None,
-        "error": call.error_message or None,
-        "ended_by": call.ended_by or None,
-        "disposition": call.disposition or None,
-        "has_transcript": bool(call.transcript),
-        "has_recording": bool(call.recording_file) or (call.record and bool(call.recording_url)),
-        "metadata": call.metadata,
-    }
+def call_summary(call: Call) -> CallSummary:
+    return CallSummary(**_summary_fields(call))
+
+
+def call_details(call: Call) -> CallDetails:
+    return CallDetails(
+        **_summary_fields(call),
+        from_number=call.from_number or None,
+        task=call.task or None,
+        pathway_id=call.pathway_id or None,
+        voice=call.voice or None,
+        language=call.language or None,
+        max_duration_minutes=call.max_duration,
+        record=call.record,
+        scheduled_for=call.start_time,
+        queue_status=call.queue_status or None,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        reserved_credits=call.reserved_credits,
+        summary=call.summary or None,
+        error=call.error_message or None,
+        ended_by=call.ended_by or None,
+        disposition=call.disposition or None,
+        has_transcript=bool(call.transcript),
+        has_recording=bool(call.recording_file) or (call.record and bool(call.recording_url)),
+        metadata=call.metadata,
+    )
 
 
 def transcript_text(segments: list[dict[str, Any]]) -> str:
@@ -55,25 +62,55 @@ def transcript_text(segments: list[dict[str, Any]]) -> str:
                      for s in segments)
 
 
-def call_transcript(call: Call, fmt: str) -> dict[str, Any]:
-    """The transcript in ``fmt`` (text, segments or corrected), with a note when there is none yet.
+def _segments_within(segments: list[dict[str, Any]], max_chars: int) -> tuple[list[TranscriptSegment], bool]:
+    """The segments whose JSON fits in ``max_chars``; when not even the first fits, it alone, its text cut
+    so that it does. The flag says whether anything was left out or cut."""
+    kept: list[TranscriptSegment] = []
+    used = 0
+    for segment in segments:
+        shaped = TranscriptSegment(**segment)
+        size = len(json.dumps(shaped.as_json()))
+        if used + size > max_chars:
+            if not kept:
+                room = max(0, len(shaped.text) - (used + size - max_chars))
+                kept.append(shaped.model_copy(update={"text": shaped.text[:room]}))
+            return kept, True
+        kept.append(shaped)
+        used += size
+    return kept, False
 
-    ``corrected`` falls back to the live transcript when the provider has no corrected one.
-    """
+
+def call_transcript(call: Call, fmt: TranscriptFormat, *, max_chars: int | None = None) -> Transcript:
+    """The transcript in ``fmt`` (text, segments or corrected), cut at ``max_chars`` when given, with a note
+    when there is none yet or it was cut. ``corrected`` falls back to the live transcript when the provider
+    has no corrected one."""
     segments = list(call.transcript)
     notes = []
     if fmt == "corrected":
         if call.corrected_transcript:
             segments = list(call.corrected_transcript)
         else:
-            notes.append("No corrected transcript (it needs record=true and a finished call); showing the live one.")
+            notes.append(NO_CORRECTED)
     if not segments:
         notes.append("The call has not produced a transcript yet." if not call.is_terminal
                      else "This call has no transcript (it was not answered).")
-    result: dict[str, Any] = {
-        "call_id": str(call.id), "status": call.status, "format": fmt,
-        "transcript": transcript_text(segments) if fmt == "text" else segments,
-    }
-    if notes:
-        result["note"] = " ".join(notes)
-    return result
+    truncated = False
+    transcript: str | list[TranscriptSegment]
+    if fmt == "text":
+        transcript = transcript_text(segments)
+        if max_chars is not None and len(transcript) > max_chars:
+            transcript, truncated = transcript[:max_chars], True
+    elif max_chars is not None:
+        transcript, truncated = _segments_within(segments, max_chars)
+    else:
+        transcript = [TranscriptSegment(**segment) for segment in segments]
+    if truncated:
+        notes.append(f"Cut at max_chars={max_chars}; ask again with a larger max_chars for the rest.")
+    return Transcript(call_id=str(call.id), status=call.status, format=fmt, transcript=transcript,
+                      truncated=truncated, note=" ".join(notes) or None)
+
+
+def call_recording(call: Call) -> RecordingLink:
+    url, expires = recording_link(call)
+    return RecordingLink(call_id=str(call.id), url=url, expires_at=expires, content_type=call.recording_content_type,
+                         bytes=call.recording_bytes, duration_seconds=recording_duration_seconds(call))

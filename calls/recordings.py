@@ -30,16 +30,20 @@ def recording_link(call: Call) -> tuple[str, datetime]:
     bucket needs no public access; otherwise a signed link to our download endpoint."""
     ttl = settings.RECORDING_LINK_TTL_SECONDS
     expires = timezone.now() + timedelta(seconds=ttl)
-    if call.recording_file and _presigns(call.recording_file.storage):
-        return call.recording_file.storage.url(call.recording_file.name, expire=ttl), expires
+    name = call.recording_file.name if call.recording_file else None
+    presigned = _presigned_url(call.recording_file.storage, name, ttl) if name else None
+    if presigned:
+        return presigned, expires
     token = signing.dumps({"c": str(call.id), "u": call.owner_id}, salt=SALT, compress=True)
     return f"{settings.PUBLIC_BASE_URL}/api/v1/calls/{call.id}/recording/download?token={token}", expires
 
 
-def _presigns(storage: Storage) -> bool:
+def _presigned_url(storage: Storage, name: str, ttl: int) -> str | None:
     from storages.backends.s3 import S3Storage
 
-    return isinstance(storage, S3Storage) and bool(storage.querystring_auth)  # isinstance sees through the lazy default
+    if isinstance(storage, S3Storage) and storage.querystring_auth:  # isinstance sees through the lazy default
+        return str(storage.url(name, expire=ttl))
+    return None
 
 
 def recording_link_target(token: str) -> tuple[str, int] | None:

@@ -40,6 +40,17 @@ def call_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Cal
     return call
 
 
+def call_recent(*, owner_id: int, limit: int = 20) -> list[Call]:
+    """The owner's newest calls (only the columns a summary shows)."""
+    return list(Call.objects.filter(owner_id=owner_id).order_by("-created_at", "-id").only(*SUMMARY_FIELDS)[:limit])
+
+
+def call_ids_starting_with(*, owner_id: int, prefix: str, among: int = 100) -> list[str]:
+    """Completion candidates: ids of the owner's ``among`` newest calls that start with ``prefix``."""
+    ids = Call.objects.filter(owner_id=owner_id).order_by("-created_at", "-id").values_list("id", flat=True)
+    return [str(i) for i in ids[:among] if str(i).startswith(prefix)]
+
+
 @dataclass(frozen=True)
 class HistoryFilters:
     status: tuple[str, ...] = ()

@@ -2,7 +2,8 @@
 
 Input serializers check types and shapes only; the rules of a call (E.164 numbers, task or pathway,
 durations, scheduling) live in ``calls.services`` so MCP and REST answer the same ``invalid_call_request``.
-Output serializers document and render the dicts of ``calls.presenters``, the shapes MCP returns too.
+Outputs are the shapes of ``calls.shapes`` (pydantic), which MCP returns too; only the webhook
+acknowledgement and the error body are serializers here.
 """
 
 from __future__ import annotations
@@ -15,28 +16,37 @@ from rest_framework import serializers
 from calls import errors
 from calls.models import AnsweredBy, CallStatus
 from calls.selectors import MAX_PAGE_SIZE, HistoryFilters
-from calls.services import normalize_phone_number
+from calls.shapes import TRANSCRIPT_FORMATS
+from calls.validation import normalize_phone_number
 from config.errors import DomainError, InvalidInput
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+MESSAGE_MAX_CHARS = 300  # DRF echoes some values ('"<value>" is not a valid choice.'); never a huge one
+
+
+def _bounded(message: Any) -> str:
+    text = str(message)
+    return text if len(text) <= MESSAGE_MAX_CHARS else f"{text[:MESSAGE_MAX_CHARS]}..."
 
 
 def _first_message(detail: Any) -> str:
     if isinstance(detail, dict) and detail:
         key, value = next(iter(detail.items()))
         inner = _first_message(value)
-        return inner if key == "non_field_errors" or str(key).isdigit() else f"{key}: {inner}"
+        return inner if key == "non_field_errors" or str(key).isdigit() else f"{_bounded(key)}: {inner}"
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
-    return str(detail)
+    return _bounded(detail)
 
 
 def _plain(detail: Any) -> Any:
     if isinstance(detail, dict):
-        return {str(key): _plain(value) for key, value in detail.items()}
+        return {_bounded(key): _plain(value) for key, value in detail.items()}
     if isinstance(detail, list):
         return [_plain(item) for item in detail]
-    return str(detail)
+    return _bounded(detail)
 
 
 def validated(serializer: serializers.Serializer, error: type[DomainError] = InvalidInput) -> dict[str, Any]:
@@ -154,9 +164,6 @@ class CallHistoryQuerySerializer(serializers.Serializer):
         )
 
 
-TRANSCRIPT_FORMATS = ("text", "segments", "corrected")
-
-
 class TranscriptQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=TRANSCRIPT_FORMATS, required=False, default="text",
                                      help_text="text: 'Agent: ...' lines; segments: speaker turns; corrected: the "
@@ -164,85 +171,6 @@ class TranscriptQuerySerializer(serializers.Serializer):
 
 
 # --- output ----------------------------------------------------------------------------------------
-
-
-class CallSummarySerializer(serializers.Serializer):
-    call_id = serializers.UUIDField()
-    to = serializers.CharField()
-    status = serializers.ChoiceField(choices=CallStatus.values)
-    answered_by = serializers.ChoiceField(choices=AnsweredBy.values, allow_null=True)
-    created_at = serializers.DateTimeField(allow_null=True)
-    duration_seconds = serializers.IntegerField(allow_null=True, help_text="Connected time.")
-    cost_credits = serializers.IntegerField(allow_null=True, help_text="Charged once the call ended.")
-
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
-        # The presenters already give JSON-ready values: render them as they are, in the documented keys.
-        return {name: instance.get(name) for name in self.fields}
-
-
-class CallDetailsSerializer(CallSummarySerializer):
-    task = serializers.CharField(allow_null=True)
-    pathway_id = serializers.CharField(allow_null=True)
-    voice = serializers.CharField(allow_null=True)
-    language = serializers.CharField(allow_null=True)
-    max_duration_minutes = serializers.IntegerField()
-    record = serializers.BooleanField()
-    scheduled_for = serializers.DateTimeField(allow_null=True)
-    queue_status = serializers.CharField(allow_null=True, help_text="The provider's queue status, verbatim.")
-    started_at = serializers.DateTimeField(allow_null=True)
-    ended_at = serializers.DateTimeField(allow_null=True)
-    reserved_credits = serializers.IntegerField()
-    summary = serializers.CharField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    ended_by = serializers.CharField(allow_null=True)
-    disposition = serializers.CharField(allow_null=True)
-    has_transcript = serializers.BooleanField()
-    has_recording = serializers.BooleanField()
-    metadata = serializers.DictField()
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["from"] = serializers.CharField(allow_null=True, help_text="The number the call came from.")
-        return fields
-
-
-class CallHistoryPageSerializer(serializers.Serializer):
-    results = CallSummarySerializer(many=True)
-    total = serializers.IntegerField(help_text="Every call matching the filters, not just this page.")
-    next_cursor = serializers.CharField(allow_null=True)
-    next = serializers.URLField(allow_null=True, help_text="The next page, as a full URL.")
-
-
-class TranscriptSegmentSerializer(serializers.Serializer):
-    speaker = serializers.CharField(help_text="agent, callee or action.")
-    text = serializers.CharField()
-    at = serializers.CharField(required=False, allow_null=True)
-    start = serializers.FloatField(required=False, allow_null=True)
-    end = serializers.FloatField(required=False, allow_null=True)
-    confidence = serializers.FloatField(required=False, allow_null=True)
-
-
-class TranscriptSerializer(serializers.Serializer):
-    call_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=CallStatus.values)
-    format = serializers.ChoiceField(choices=TRANSCRIPT_FORMATS)
-    transcript = serializers.JSONField(help_text="A string for format=text, a list of segments otherwise.")
-    note = serializers.CharField(required=False)
-
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
-        return {name: instance[name] for name in self.fields if name in instance}
-
-
-class RecordingSerializer(serializers.Serializer):
-    call_id = serializers.UUIDField()
-    url = serializers.URLField(help_text="Signed download link; works without a token until expires_at.")
-    expires_at = serializers.DateTimeField()
-    content_type = serializers.CharField()
-    bytes = serializers.IntegerField(allow_null=True)
-    duration_seconds = serializers.FloatField(allow_null=True)
-
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
-        return {name: instance.get(name) for name in self.fields}
 
 
 class WebhookAckSerializer(serializers.Serializer):

@@ -16,15 +16,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import errors
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus
+from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
+from calls.validation import check_language, normalize_phone_number
 from config import metrics
 from users import resource_cache as call_cache
 from users.models import User
@@ -32,40 +33,12 @@ from users.services import credits_release, credits_reserve, credits_settle
 
 logger = logging.getLogger(__name__)
 
-_PROGRESS_RANK = {
-    CallStatus.PENDING: 0, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 2, CallStatus.RINGING: 3,
-    CallStatus.IN_PROGRESS: 4,
-}
-_FINAL_STATUS = {
-    "completed": CallStatus.COMPLETED, "failed": CallStatus.FAILED, "busy": CallStatus.BUSY,
-    "no-answer": CallStatus.NO_ANSWER, "no_answer": CallStatus.NO_ANSWER, "canceled": CallStatus.CANCELED,
-    "cancelled": CallStatus.CANCELED,
-}
 # Our call id travels in the provider's metadata, so a webhook that overtakes the answer to
 # POST /v1/calls (before we know the provider's id) still finds its call.
 CALL_ID_METADATA_KEY = "callmcp_call_id"
-_ERROR_QUEUE_STATUSES = {"pre_queue_error", "queue_error", "call_error", "complete_error"}
 
 
-# --- validation ------------------------------------------------------------------------------------
-
-
-def normalize_phone_number(raw: object, *, field: str = "phone_number") -> str:
-    """E.164 (``+14155550123``) or ``InvalidCallRequest`` saying exactly what is wrong."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise errors.InvalidCallRequest(reason=f"{field} is required, in E.164 format such as +14155550123.")
-    text = raw.strip()
-    if not text.startswith("+"):
-        raise errors.InvalidCallRequest(
-            reason=f"{field} {text!r} must be in E.164 format: a + and the country code, e.g. +14155550123."
-        )
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as exc:
-        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a phone number: {exc}.") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise errors.InvalidCallRequest(reason=f"{field} {text!r} is not a valid, dialable phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+# --- rules ------------------------------------------------------------------------------------------
 
 
 def reservation_for(max_duration: int) -> int:
@@ -135,6 +108,7 @@ def call_place(
     """
     to_number = normalize_phone_number(to_number, field="phone_number")
     from_number = normalize_phone_number(from_number, field="from_number") if from_number else ""
+    language = check_language((language or "").strip())
     task, pathway_id = (task or "").strip(), (pathway_id or "").strip()
     if not task and not pathway_id:
         raise errors.InvalidCallRequest(reason="Give either task (what the AI agent should do) or pathway_id.")
@@ -214,24 +188,6 @@ def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
     return locked
 
 
-def _status_from_provider(call: Call, update: ProviderCall) -> str:
-    queue_status = update.queue_status
-    if update.completed or queue_status == "complete" or queue_status in _ERROR_QUEUE_STATUSES:
-        final = _FINAL_STATUS.get(update.status)
-        if final is not None:
-            return final
-        if queue_status in _ERROR_QUEUE_STATUSES or update.error_message:
-            return CallStatus.FAILED
-        return CallStatus.COMPLETED if (update.duration_seconds or 0) > 0 else CallStatus.FAILED
-    if queue_status == "started":
-        return CallStatus.IN_PROGRESS
-    if queue_status == "allocated":
-        return CallStatus.RINGING
-    if call.start_time and call.start_time > timezone.now():
-        return CallStatus.SCHEDULED
-    return CallStatus.QUEUED
-
-
 def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call | None = None) -> Call | None:
     """Apply what the provider says about a call. Idempotent: the same report twice changes nothing.
 
@@ -248,11 +204,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
         if locked is None:
             return None
         before = locked.status
-        new_status = _status_from_provider(locked, update)
-        if locked.is_terminal or (new_status not in TERMINAL_STATUSES
-                                  and _PROGRESS_RANK.get(new_status, 0) < _PROGRESS_RANK.get(before, 0)):
-            new_status = before
-        changed = _merge_details(locked, update)
+        new_status = next_status(locked, update)
+        changed = merge_details(locked, update)
         if new_status != before:
             locked.status = new_status
             changed.add("status")
@@ -273,47 +226,6 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
 
         transaction.on_commit(lambda: fetch_recording.delay(str(locked.id)))
     return locked
-
-
-def _e164_or_blank(raw: str) -> str:
-    """The provider's caller id, normalised; Bland sometimes reports national digits only."""
-    if not raw:
-        return ""
-    try:
-        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
-    except phonenumbers.NumberParseException:
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _merge_details(call: Call, update: ProviderCall) -> set[str]:
-    changed: set[str] = set()
-    values = {
-        "queue_status": update.queue_status,
-        "answered_by": update.answered_by if update.answered_by in AnsweredBy.values else "",
-        "started_at": update.started_at,
-        "ended_at": update.ended_at,
-        "duration_seconds": update.duration_seconds,
-        "provider_price": update.price,
-        "summary": update.summary,
-        "recording_url": update.recording_url,
-        "from_number": _e164_or_blank(update.from_number),
-        "error_message": update.error_message,
-        "ended_by": update.ended_by,
-        "disposition": update.disposition,
-        "provider_payload": update.raw,
-    }
-    if update.transcript:
-        values["transcript"] = [
-            {"speaker": s.speaker, "text": s.text, "at": s.at} for s in update.transcript if s.text
-        ]
-    for field, value in values.items():
-        if value in (None, "", {}, []):
-            continue  # a partial report never erases what we know
-        if getattr(call, field) != value:
-            setattr(call, field, value)
-            changed.add(field)
-    return changed
 
 
 def _settle(call: Call) -> bool:

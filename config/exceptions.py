@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -38,16 +40,34 @@ def _flatten_message(detail: Any) -> str:
     return str(detail)
 
 
+def _suspicious_request(exc: SuspiciousOperation) -> Response:
+    """A request Django refuses to read (too big, too many fields): the client's mistake, answered here
+    (django.request logs it in one line, as every 4xx). Left to Django, DEBUG answers its HTML debug page
+    and the log gets a traceback."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"Request body too large: the limit is {limit} bytes."
+        return Response(error_body("request_too_large", message, {"limit_bytes": limit}), status=413)
+    return Response(error_body("bad_request", str(exc) or "The request could not be understood."), status=400)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.data or None), status=exc.http_status)
+    if isinstance(exc, SuspiciousOperation):
+        set_rollback()
+        return _suspicious_request(exc)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = drf_exceptions.PermissionDenied()
     if not isinstance(exc, drf_exceptions.APIException):
-        return None  # a real server error: Django's handler500 logs it and answers JSON
+        # A real server error. Answered here, not by Django, so that DEBUG answers JSON too.
+        set_rollback()
+        request = context.get("request")
+        logger.exception("server error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
+        return Response(error_body("server_error", "Internal server error."), status=500)
     set_rollback()
     detail = exc.detail
     if isinstance(detail, dict) and "code" in detail and "detail" in detail:
@@ -69,7 +89,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", f"No such path: {request.path}"), status=404)
+    message = f"No such path: {request.path}"
+    if not request.path.endswith("/"):
+        try:
+            resolved = resolve(f"{request.path_info}/")
+        except Resolver404:
+            pass
+        else:
+            if resolved.func is not api_not_found:
+                message += f". Did you mean {request.path}/?"
+    return JsonResponse(error_body("not_found", message), status=404)
+
+
+def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Every path under /api/ that matches no route: JSON, with DEBUG on too (Django's DEBUG 404 is an
+    HTML page listing the URL patterns, and it ignores handler404)."""
+    return json_404(request)
 
 
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

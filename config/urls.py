@@ -1,11 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calls.usage_api import UsageApi
-from config import health
+from config import health, landing
+from config.exceptions import api_not_found
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -15,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("calls.urls")),
     path("", include("mcp_gateway.urls")),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),  # last: any other /api/ path answers JSON 404
 ]
 
 handler400 = "config.exceptions.json_400"

@@ -18,7 +18,9 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from jsonschema import Draft202012Validator
+from pydantic import BaseModel
+
+from mcp_gateway import tool_models
 
 DISCOVERED_MODULES = ("mcp_tools", "mcp_resources", "mcp_prompts")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -174,26 +176,38 @@ def mcp_tool(
     description: str,
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | None = None,
+    input_model: type[BaseModel] | None = None,
+    output_model: type[BaseModel] | None = None,
     title: str | None = None,
     annotations: dict[str, Any] | None = None,
     scopes: Iterable[str] = (),
     rate_class: str = "read",
 ) -> Callable[[Handler], Handler]:
-    """Declare a tool. The handler is ``(ctx, arguments) -> result`` (sync or async); see dispatcher."""
-    schema = input_schema or {"type": "object", "properties": {}}
+    """Declare a tool. The handler is ``(ctx, arguments) -> result`` (sync or async); see dispatcher.
+
+    With ``input_model`` (a pydantic model) the handler gets a validated instance instead of the arguments
+    dict, and the inputSchema is generated from the model; with ``output_model`` it returns an instance
+    of it, sent as structuredContent, and the outputSchema is generated (see ``tool_models``)."""
+    if (input_model and input_schema) or (output_model and output_schema):
+        raise ImproperlyConfigured(f"MCP tool {name!r}: give a schema or a model, not both")
+    schema = (tool_models.input_schema(input_model) if input_model else input_schema) or {
+        "type": "object", "properties": {}}
+    if output_model is not None:
+        output_schema = tool_models.output_schema(output_model)
 
     def decorate(fn: Handler) -> Handler:
+        typed = input_model is not None or output_model is not None
         fn.__mcp_tool__ = ToolSpec(  # type: ignore[attr-defined]
             name=name,
             description=description,
             input_schema=schema,
-            handler=fn,
+            handler=tool_models.typed_handler(fn, input_model, output_model) if typed else fn,
             output_schema=output_schema,
             title=title,
             annotations=annotations,
             scopes=frozenset(scopes),
             rate_class=rate_class,
-            validator=Draft202012Validator(schema),
+            validator=tool_models.ArgumentsValidator(schema),
         )
         return fn
 

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 
 from config.errors import DomainError
 from users.models import CreditAccount, CreditLedgerEntry, User
-from users.services import credits_grant
+from users.services import credit_account_open, credits_grant
 
 
 @admin.register(User)
@@ -20,15 +20,27 @@ class CallmcpUserAdmin(UserAdmin):
     list_display = ("username", "email", "plan", "is_staff", "is_active", "date_joined")
     list_filter = ("plan", "is_staff", "is_active")
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        credit_account_open(user=obj)  # so that Credit accounts -> Grant credits can reach the new user
+
 
 class GrantCreditsForm(forms.Form):
     amount = forms.IntegerField(min_value=1, help_text="Credits to add to each selected account.")
     memo = forms.CharField(max_length=200, required=False)
 
 
-class LedgerInline(admin.TabularInline):
+class AvailableAfter:
+    """The ledger's balance_after, named as users read it everywhere (REST, MCP, README): available."""
+
+    @admin.display(description="available after", ordering="balance_after")
+    def available_after(self, entry: CreditLedgerEntry) -> int:
+        return entry.balance_after
+
+
+class LedgerInline(AvailableAfter, admin.TabularInline):
     model = CreditLedgerEntry
-    fields = ("created_at", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference", "memo")
+    fields = ("created_at", "kind", "amount", "reserved_delta", "spent", "available_after", "reference", "memo")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -39,9 +51,9 @@ class LedgerInline(admin.TabularInline):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "balance", "reserved", "updated_at")
+    list_display = ("user", "available", "reserved", "total", "updated_at")
     search_fields = ("user__username", "user__email")
-    readonly_fields = ("user", "balance", "reserved", "updated_at")
+    fields = readonly_fields = ("user", "available", "reserved", "total", "updated_at")  # moved by the ledger only
     actions = ["grant_credits"]
     inlines = [LedgerInline]
     list_select_related = ("user",)
@@ -51,6 +63,14 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="available", ordering="balance")
+    def available(self, account: CreditAccount) -> int:
+        return account.balance
+
+    @admin.display(description="total")
+    def total(self, account: CreditAccount) -> int:
+        return account.balance + account.reserved
 
     @admin.action(description="Grant credits to the selected accounts")
     def grant_credits(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> HttpResponse | None:
@@ -83,8 +103,9 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditLedgerEntry)
-class CreditLedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "account", "kind", "amount", "reserved_delta", "spent", "balance_after", "reference")
+class CreditLedgerEntryAdmin(AvailableAfter, admin.ModelAdmin):
+    list_display = ("created_at", "account", "kind", "amount", "reserved_delta", "spent", "available_after",
+                    "reference")
     list_filter = ("kind",)
     search_fields = ("account__user__username", "reference", "memo")
     list_select_related = ("account__user",)

@@ -17,3 +17,15 @@ class UnknownScopes(DomainError):
     code = "unknown_scopes"
     http_status = 400
     message_template = "Unknown or not permitted scopes: {scopes}."
+
+
+class UsernameTaken(DomainError):
+    code = "username_taken"
+    http_status = 409
+    message_template = 'A user named "{username}" already exists.'
+
+
+class InvalidUsername(DomainError):
+    code = "invalid_username"
+    http_status = 400
+    message_template = "{reason}"

@@ -12,7 +12,8 @@ from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_resource
 from users import resource_cache, scopes
 from users.models import User
-from users.selectors import credits_balance
+from users.selectors import credits_balance, user_get
+from users.serializers import balance_dict
 
 
 @mcp_resource(
@@ -23,7 +24,7 @@ from users.selectors import credits_balance
 )
 async def me(ctx: RequestScope, uri: str) -> Any:
     def read() -> dict[str, Any]:
-        user = User.objects.get(pk=ctx.principal.user_id)
+        user = user_get(user_id=ctx.principal.user_id)
         limits = {**settings.MCP_RATE_LIMITS, **(user.rate_limits or {})}
         return {
             "username": user.username,
@@ -42,7 +43,7 @@ async def me(ctx: RequestScope, uri: str) -> Any:
     uri="credits://balance",
     name="Credit balance",
     description=("Credits you can spend now (available), credits held for calls in flight (reserved) and their "
-                 "sum (balance). Credits are cents: 100 = $1. Subscribe to hear of every change."),
+                 "sum (total). Credits are cents: 100 = $1. Subscribe to hear of every change."),
     mime_type="application/json",
     scopes=[scopes.CREDITS_READ],
 )
@@ -51,7 +52,6 @@ async def balance(ctx: RequestScope, uri: str) -> Any:
 
     def read() -> dict[str, Any]:
         current = credits_balance(user=User(pk=user_id))
-        return {"available": current.available, "reserved": current.reserved, "balance": current.total,
-                "unit": "credit (1/100 USD)"}
+        return {**balance_dict(current), "unit": "credit (1/100 USD)"}
 
     return json.dumps(await db.run(resource_cache.cached, user_id, "credits:balance", read))

@@ -19,6 +19,11 @@ class Balance:
         return self.available + self.reserved
 
 
+def user_get(*, user_id: int) -> User:
+    """An active or inactive user by id (callers hold an authenticated principal for it)."""
+    return User.objects.get(pk=user_id)
+
+
 def credits_balance(*, user: User) -> Balance:
     account = CreditAccount.objects.filter(user=user).only("balance", "reserved").first()
     if account is None:

@@ -32,6 +32,12 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
+    amount = serializers.IntegerField(read_only=True, help_text="Change of the available credits.")
+    reserved_delta = serializers.IntegerField(read_only=True, help_text="Change of the reserved credits.")
+    available_after = serializers.IntegerField(source="balance_after", read_only=True,
+                                               help_text="Available credits after this entry.")
+    reserved_after = serializers.IntegerField(read_only=True, help_text="Reserved credits after this entry.")
+
     class Meta:
         model = CreditLedgerEntry
         fields = [
@@ -40,7 +46,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "amount",
             "reserved_delta",
             "spent",
-            "balance_after",
+            "available_after",
             "reserved_after",
             "reference",
             "memo",
@@ -52,7 +58,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 class BalanceSerializer(serializers.Serializer):
     available = serializers.IntegerField(help_text="Credits you can spend now.")
     reserved = serializers.IntegerField(help_text="Credits held for calls in flight.")
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="available + reserved.")
 
 
 class CreditsPageSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from rest_framework_simplejwt.tokens import AccessToken
@@ -18,7 +19,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from config import metrics
 from users import resource_cache
 from users import scopes as scope_names
-from users.errors import InsufficientCredits, InvalidAmount, UnknownScopes
+from users.errors import InsufficientCredits, InvalidAmount, InvalidUsername, UnknownScopes, UsernameTaken
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,38 @@ def user_create(
     email: str = "",
     scopes: Iterable[str] | None = None,
     is_staff: bool = False,
+    credits: int = 0,
 ) -> User:
+    """A user with a credit account, holding ``scopes`` (default: all) and granted ``credits``.
+
+    Raises ``InvalidUsername``, ``UsernameTaken``, ``UnknownScopes`` or ``InvalidAmount``; then nothing
+    is created.
+    """
     chosen = list(scopes) if scopes is not None else scope_names.default_scopes()
     if bad := scope_names.unknown(set(chosen)):
         raise UnknownScopes(scopes=", ".join(bad))
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise InvalidUsername(reason=" ".join(exc.messages)) from exc
+    if credits:
+        _check_amount(credits)
     with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise UsernameTaken(username=username)
         user = User(username=username, email=email, scopes=chosen, is_staff=is_staff)
         user.set_password(password) if password else user.set_unusable_password()
         user.save()
         CreditAccount.objects.create(user=user)
+        if credits:
+            credits_grant(user=user, amount=credits, memo="initial credits")
     return user
+
+
+def credit_account_open(*, user: User) -> CreditAccount:
+    """The user's credit account, created empty if missing (users added in the admin get one on save)."""
+    account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
 
 
 def token_for_user(*, user: User, scopes: Iterable[str] | None = None, lifetime: timedelta | None = None) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as cors_default_headers
+from django.conf import global_settings
 
 from config import aws_ssm, env
 from config.logs import logging_config
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
     "users",
     "calls",
     "mcp_gateway",
+    "deploy.dbmove",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +83,16 @@ TEMPLATES = [
 DATABASES = {"default": env.database("DATABASE_URL", {})}
 if not DATABASES["default"]:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process, webhook tasks and staff write at once. WAL lets readers run beside the writer;
+    # IMMEDIATE takes the write lock at BEGIN, so a transaction waits its turn (up to the busy timeout)
+    # instead of failing with "database is locked" when it upgrades a read lock mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int_("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int_("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -117,6 +131,9 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# Django's hashers (the first hashes new passwords), then bcrypt for the hashes users brought from
+# Supabase: they verify, and are rehashed with the first hasher at the first login.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "users.hashers.ImportedBCryptPasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -168,7 +185,7 @@ MEDIA_ROOT = Path(env.str_("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 # Recordings and other files: local disk by default, S3 (django-storages) when a bucket is configured.
 RECORDINGS_S3_BUCKET = env.str_("RECORDINGS_S3_BUCKET", "")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -244,6 +261,26 @@ CALLMCP_ENVIRONMENT = env.str_("CALLMCP_ENVIRONMENT", "local")  # dev, staging, 
 METRICS_BACKEND = env.choice_("METRICS_BACKEND", ("off", "emf", "cloudwatch"), "off")
 METRICS_NAMESPACE = env.str_("METRICS_NAMESPACE", "callmcp")
 METRICS_FLUSH_SECONDS = env.int_("METRICS_FLUSH_SECONDS", 15)
+# Static files (admin, Swagger UI) on S3 behind CloudFront: `collectstatic` uploads them, hashed names.
+STATIC_S3_BUCKET = env.str_("STATIC_S3_BUCKET", "")
+if STATIC_S3_BUCKET:
+    STATIC_URL = env.str_("STATIC_URL")  # required then: the CDN's URL, e.g. https://static.example.com/static/
+    _static = urlsplit(STATIC_URL)
+    STORAGES["staticfiles"] = {
+        "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+        "OPTIONS": {
+            "bucket_name": STATIC_S3_BUCKET,
+            "location": _static.path.strip("/"),
+            "custom_domain": _static.netloc or None,
+            "url_protocol": f"{_static.scheme or 'https'}:",
+            "querystring_auth": False,
+            "default_acl": None,
+            "file_overwrite": True,
+            "region_name": env.str_("AWS_REGION", "us-east-1"),
+            "endpoint_url": env.str_("AWS_ENDPOINT_URL", None),
+            "addressing_style": "path" if env.is_set("AWS_ENDPOINT_URL") else None,
+        },
+    }
 TRACING_ENABLED = env.bool_("TRACING_ENABLED", False)
 TRACING_SAMPLE_RATE = env.fraction_("TRACING_SAMPLE_RATE", 0.05)
 

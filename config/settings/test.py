@@ -2,7 +2,8 @@
 
 from config.settings.base import *  # noqa: F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fast hashing first; bcrypt too, so the hashes of users moved from Supabase are checked for real.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "users.hashers.ImportedBCryptPasswordHasher"]
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # The live MCP server in the test process must not keep connections open past a request.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

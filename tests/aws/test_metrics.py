@@ -8,6 +8,7 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,10 @@ def test_a_placed_and_settled_call_counts_one_placement_and_its_credit_spend(tra
         totals[name] = totals.get(name, 0) + sum(values)
     assert totals["CallsPlaced"] == 1
     assert totals["CreditsSpent"] == call.cost_credits > 0
+
+
+def test_every_declared_metric_is_documented_for_operators():
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text()
+    for metric in metrics.CATALOGUE.values():
+        row = f"| `{metric.name}` | {metric.unit} | {', '.join(metric.dimensions) or '-'} |"
+        assert row in readme, f"deploy/README.md does not list {metric.name} as {row}"

@@ -113,3 +113,24 @@ def test_without_a_prefix_nothing_is_read():
     environ = {"SECRET_KEY": "k"}
     assert aws_ssm.load_environment(environ) == []
     assert environ == {"SECRET_KEY": "k"}
+
+
+def test_collectstatic_uploads_hashed_static_files_that_pages_link_through_the_cdn(aws, tmp_path):
+    s3 = client("s3", aws)
+    s3.create_bucket(Bucket="callmcp-static")
+    env = {"STATIC_S3_BUCKET": "callmcp-static", "STATIC_URL": "https://static.example.org/static/",
+           "AWS_SSM_PREFIX": "", "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    # Swagger UI's files only, to keep the test quick (the admin's 127 files take a minute against moto)
+    upload = _start("", command=("collectstatic", "--noinput", "-v", "0", "-i", "admin", "-i", "rest_framework"),
+                    **env)
+    assert upload.returncode == 0, upload.stderr
+    keys = {item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="callmcp-static")
+            for item in page.get("Contents", [])}
+    assert "static/staticfiles.json" in keys
+    assert any(key.startswith("static/drf_spectacular_sidecar/swagger-ui-dist/") for key in keys)
+    asset = "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"
+    url = _start(f"from django.templatetags.static import static; print(static({asset!r}))", **env)
+    assert url.returncode == 0, url.stderr
+    link = url.stdout.strip().splitlines()[-1]
+    assert link.startswith(f"https://static.example.org/static/{asset.removesuffix('.css')}.")
+    assert link.removeprefix("https://static.example.org/") in keys  # the hashed name that was uploaded

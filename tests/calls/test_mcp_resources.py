@@ -458,7 +458,7 @@ def test_users_me_and_credits_balance_describe_the_caller(connect, alice):
     assert everything["limits"]["credits_per_minute"] == CPM
     assert everything["limits"]["max_call_minutes"] == 720
     assert datetime.fromisoformat(everything["created"]) == alice.date_joined
-    assert balance == {"available": 1_000 - 5 * CPM, "reserved": 5 * CPM, "balance": 1_000,
+    assert balance == {"available": 1_000 - 5 * CPM, "reserved": 5 * CPM, "total": 1_000,
                        "unit": "credit (1/100 USD)"}
 
 
@@ -678,7 +678,7 @@ def test_each_user_reads_only_their_own_calls_balance_profile_and_usage(connect,
     filtered = read_json(client, history(status="completed", limit=100))
     assert [c["call_id"] for c in listed["calls"]] == [str(mine.id)]
     assert [c["call_id"] for c in filtered["calls"]] == [str(mine.id)]
-    assert read_json(client, "credits://balance") == {"available": 975, "reserved": 0, "balance": 975,
+    assert read_json(client, "credits://balance") == {"available": 975, "reserved": 0, "total": 975,
                                                       "unit": "credit (1/100 USD)"}
     assert read_json(client, "users://me")["username"] == "res-alice"
     assert read_json(client, "credits://usage")["totals"] == {"spent_credits": 25, "minutes": 0.75, "calls": 1,
@@ -704,19 +704,20 @@ def test_cached_balance_and_history_are_fresh_after_every_change_and_never_share
         assert [c["call_id"] for c in read_json(other, "calls://history")["calls"]] == [str(theirs.id)]
 
     credits_grant(user=alice, amount=500, memo="top-up")
-    assert read_json(client, "credits://balance") == {"available": 1_500, "reserved": 0, "balance": 1_500,
+    assert read_json(client, "credits://balance") == {"available": 1_500, "reserved": 0, "total": 1_500,
                                                       "unit": "credit (1/100 USD)"}
     assert read_json(other, "credits://balance")["available"] == 250
 
     call = place_call(provider, alice)
     page = read_json(client, "calls://history")
     assert [(c["call_id"], c["status"]) for c in page["calls"]] == [(str(call.id), "queued")]
-    assert read_json(client, "credits://balance")["reserved"] == 2 * CPM
+    assert read_json(client, "credits://balance") == {"available": 1_500 - 2 * CPM, "reserved": 2 * CPM,
+                                                      "total": 1_500, "unit": "credit (1/100 USD)"}
     assert [c["call_id"] for c in read_json(other, "calls://history")["calls"]] == [str(theirs.id)]
 
     finish(call, seconds=60, price=0.25)
     assert read_json(client, "calls://history")["calls"][0]["status"] == "completed"
-    assert read_json(client, "credits://balance") == {"available": 1_475, "reserved": 0, "balance": 1_475,
+    assert read_json(client, "credits://balance") == {"available": 1_475, "reserved": 0, "total": 1_475,
                                                       "unit": "credit (1/100 USD)"}
     assert read_json(other, "credits://balance")["available"] == 250
 
@@ -732,13 +733,13 @@ def test_bad_uris_and_template_values_are_refused_with_a_clear_message(connect, 
         "calls://not-a-uuid/transcript": (RESOURCE_NOT_FOUND, "Resource not found"),
         f"calls://{uuid.uuid4()}": (RESOURCE_NOT_FOUND, "Resource not found"),
         "users://someone-else": (RESOURCE_NOT_FOUND, "Resource not found"),
-        history(status="bogus"): (INVALID_PARAMS, "Unknown status bogus"),
-        history(answered_by="robot"): (INVALID_PARAMS, "Unknown answered_by robot"),
-        history(limit=0): (INVALID_PARAMS, "limit must be between 1 and 100"),
-        history(limit=101): (INVALID_PARAMS, "limit must be between 1 and 100"),
-        history(limit="ten"): (INVALID_PARAMS, "limit must be a whole number"),
-        history(since="garbage"): (INVALID_PARAMS, "since must be an ISO 8601"),
-        history(until="31/12/2026"): (INVALID_PARAMS, "until must be an ISO 8601"),
+        history(status="bogus"): (INVALID_PARAMS, "status: must be one of: pending"),
+        history(answered_by="robot"): (INVALID_PARAMS, "answered_by: must be one of: human, voicemail"),
+        history(limit=0): (INVALID_PARAMS, "limit: must be at least 1"),
+        history(limit=101): (INVALID_PARAMS, "limit: must be at most 100"),
+        history(limit="ten"): (INVALID_PARAMS, "limit: must be a whole number"),
+        history(since="garbage"): (INVALID_PARAMS, "since: must be an ISO 8601"),
+        history(until="31/12/2026"): (INVALID_PARAMS, "until: must be an ISO 8601"),
         history(cursor="garbage"): (INVALID_PARAMS, "Invalid cursor"),
         history(number="12125550100"): (INVALID_PARAMS, "E.164"),
         usage(group_by="year"): (INVALID_PARAMS, "group_by must be one of day, month"),

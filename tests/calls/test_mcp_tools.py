@@ -38,6 +38,7 @@ from anyio.to_thread import run_sync
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
+from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pytest_django.fixtures import Settings
@@ -107,6 +108,14 @@ async def sdk_client(base_url: str, token: str) -> AsyncIterator[Client]:
         yield client
 
 
+def checked(answer: Answer, output_schemas: dict[str, dict[str, Any]], name: str) -> Answer:
+    """Every successful result must match the outputSchema the server listed for the tool."""
+    if not answer.is_error and name in output_schemas:
+        assert answer.structured is not None, f"{name} gave no structuredContent"
+        Draft202012Validator(output_schemas[name]).validate(answer.structured)
+    return answer
+
+
 class SdkTools:
     """The official SDK ``Client`` over Streamable HTTP, one session for the test, driven from sync code
     through an anyio portal (so the test itself can read the database)."""
@@ -115,10 +124,12 @@ class SdkTools:
         self._stack = ExitStack()
         self._portal = self._stack.enter_context(start_blocking_portal())
         self._client = self._stack.enter_context(self._portal.wrap_async_context_manager(sdk_client(base_url, token)))
+        listed = self._portal.call(self._client.list_tools)
+        self.output_schemas = {tool.name: tool.output_schema for tool in listed.tools if tool.output_schema}
 
     def call(self, name: str, arguments: dict[str, Any] | None = None, *, progress: DriveClock | None = None
              ) -> Answer:
-        return self._portal.call(self._call, name, arguments or {}, progress)
+        return checked(self._portal.call(self._call, name, arguments or {}, progress), self.output_schemas, name)
 
     async def _call(self, name: str, arguments: dict[str, Any], progress: DriveClock | None) -> Answer:
         async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -143,12 +154,15 @@ class WsTools:
     def __init__(self, base_url: str, token: str) -> None:
         self.client = WsMcp(base_url, token, timeout=WAIT)
         assert "result" in self.client.initialize()
+        listed = self.client.request("tools/list", {})["result"]["tools"]
+        self.output_schemas = {tool["name"]: tool["outputSchema"] for tool in listed if "outputSchema" in tool}
 
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> Answer:
         answer = self.client.request("tools/call", {"name": name, "arguments": arguments or {}})
         assert "result" in answer, answer
         result = answer["result"]
-        return Answer(bool(result.get("isError")), result.get("structuredContent"), result["content"])
+        return checked(Answer(bool(result.get("isError")), result.get("structuredContent"), result["content"]),
+                       self.output_schemas, name)
 
     def close(self) -> None:
         self.client.close()
@@ -549,6 +563,24 @@ def test_get_call_transcript_as_text_segments_corrected_cut_at_max_chars_or_says
     assert "not answered" in unanswered["note"]
 
 
+def test_a_small_max_chars_gives_the_segments_that_fit_and_at_least_the_first_cut_to_fit(sdk, recorded_call):
+    for fmt in ("segments", "corrected"):
+        whole = transcript(sdk, recorded_call, format=fmt)["transcript"]
+        cut = transcript(sdk, recorded_call, format=fmt, max_chars=120)
+
+        assert cut["truncated"] is True, fmt
+        assert cut["transcript"], f"{fmt}: nothing at all came back"
+        first = cut["transcript"][0]
+        assert first["speaker"] == whole[0]["speaker"]
+        assert first["text"], fmt
+        assert whole[0]["text"].startswith(first["text"]), (first, whole[0])
+        assert len(json.dumps(cut["transcript"])) <= 120 + 2, fmt  # the segment fits (plus the list brackets)
+        assert "max_chars=120" in cut["note"]
+
+        roomy = transcript(sdk, recorded_call, format=fmt, max_chars=len(json.dumps(whole[0])) + 10)
+        assert roomy["transcript"] == whole[:1], fmt  # a segment that fits is never cut
+
+
 def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk, recorded_call):
     answer = sdk.call("getCallRecording", {"call_id": recorded_call})
 
@@ -661,7 +693,7 @@ INVALID = [
     ({"phone_number": "2125550100", "task": TASK}, "E.164"),
     ({"phone_number": "call mom", "task": TASK}, "E.164"),
     ({"phone_number": "+1 555", "task": TASK}, "'+1 555'"),
-    ({"phone_number": "+999 1234567", "task": TASK}, "phone number"),
+    ({"phone_number": "+999 1234567", "task": TASK}, "country code"),
     ({"phone_number": HUMAN}, "task"),
     ({"phone_number": HUMAN, "task": "   "}, "task"),
     ({"task": TASK}, "phone_number"),
@@ -721,6 +753,36 @@ def test_another_user_can_never_see_cancel_or_fetch_the_recording_of_your_call(
 
 
 # --- provider failures -----------------------------------------------------------------------------------------------
+
+
+LIBRARY_TEXT = ("The string supplied", "did not seem to be", "Could not interpret", "after plus-sign",
+                "too short after IDD")  # phonenumbers' own messages
+
+
+def test_errors_state_the_limit_never_echo_a_huge_value_and_speak_our_own_words_about_numbers(tools, live_sim):
+    huge = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": "x" * 50_000})
+    assert len(huge) < 300, f"{len(huge)} characters"
+    assert "task" in huge
+    assert "2,000" in huge
+    long_number = error_text(tools, "makePhoneCall", {"phone_number": "+1" + "5" * 50_000, "task": TASK})
+    assert len(long_number) < 300, f"{len(long_number)} characters"
+    assert "phone_number" in long_number
+
+    for number in ("+999 1234567", "call mom at +1", "+1 2", "+1 212 555 0100 555 0100 5555", "+44 (0) hello"):
+        code, text = error_of(tools, "makePhoneCall", {"phone_number": number, "task": TASK})
+        assert code == "invalid_call_request", number
+        assert "phone_number" in text, number
+        assert "E.164" in text, text
+        assert not [said for said in LIBRARY_TEXT if said in text], text
+
+    klingon = error_text(tools, "makePhoneCall", {"phone_number": HUMAN, "task": TASK, "language": "klingon"})
+    assert "language" in klingon
+    assert "en-US" in klingon
+    assert len(klingon) < 600, f"{len(klingon)} characters"
+    placed = place(tools, HUMAN, language="es-419")
+    assert placed["language"] == "es-419"
+    assert sim_details(live_sim, provider_call(placed["call_id"]))["variables"]["language"] == "es-419"
+    assert Call.objects.count() == 1
 
 
 def test_provider_outage_5xx_and_429_are_clear_errors_that_charge_nothing(connect, mcp_user, live_sim):

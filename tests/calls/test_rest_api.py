@@ -243,6 +243,23 @@ def test_an_unreachable_provider_is_a_503_whose_detail_goes_to_the_log_not_to_th
     assert credits_balance(user=user).available == 1000
 
 
+def test_create_checks_language_against_blands_codes_and_says_numbers_in_its_own_words(api, user, sim):
+    klingon = api.post(CALLS, {"phone_number": HUMAN, "task": "x", "language": "klingon"}, format="json")
+    assert klingon.status_code == 400
+    assert klingon.json()["error"]["code"] == "invalid_call_request"
+    assert "language" in klingon.json()["error"]["message"]
+    assert "en-US" in klingon.json()["error"]["message"]
+    for number in ("+999 1234567", "+1 2", "+44 (0) hello"):
+        response = api.post(CALLS, {"phone_number": number, "task": "x"}, format="json")
+        assert response.status_code == 400, number
+        message = response.json()["error"]["message"]
+        assert "E.164" in message, message
+        assert "The string supplied" not in message, message
+        assert "Could not interpret" not in message, message
+    assert api.post(CALLS, {"phone_number": HUMAN, "task": "x", "language": "pt-BR"}, format="json").status_code == 201
+    assert Call.objects.get().language == "pt-BR"
+
+
 def test_create_with_an_idempotency_key_places_one_call(api, user, sim):
     first = api.post(CALLS, {"phone_number": HUMAN, "task": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
     again = api.post(CALLS, {"phone_number": HUMAN, "task": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")

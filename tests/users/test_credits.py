@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from users.errors import InsufficientCredits, InvalidAmount
 from users.models import AppendOnlyError, CreditLedgerEntry
@@ -85,6 +86,25 @@ def test_credits_endpoint_shows_balance_and_paginated_ledger(api, user):
     assert body["results"][0]["reference"] == "call:59"
     second = api.get(body["next"]).json()
     assert [row["kind"] for row in second["results"]][-1] == "grant"
+
+
+def test_credits_speak_available_reserved_and_total_in_rest_and_admin(api, user, admin_client):
+    credits_reserve(user=user, amount=60, reference="call:1")
+    body = api.get("/api/v1/credits/").json()
+    assert body["balance"] == {"available": 940, "reserved": 60, "total": 1000}
+    newest = body["results"][0]
+    assert (newest["amount"], newest["reserved_delta"], newest["available_after"], newest["reserved_after"]) == (
+        -60, 60, 940, 60)
+    assert "balance_after" not in newest
+
+    account = user.credit_account
+    listing = admin_client.get(reverse("admin:users_creditaccount_changelist")).content.decode()
+    assert ">Available<" in listing
+    assert ">Total<" in listing
+    page = admin_client.get(reverse("admin:users_creditaccount_change", args=[account.pk])).content.decode()
+    assert "1000" in page
+    assert "940" in page
+    assert 'name="balance"' not in page  # moved only through the ledger
 
 
 def test_users_only_see_their_own_ledger(api, make_user):

@@ -1,7 +1,9 @@
 """``manage.py bland_simulator``: serve the bundled Bland AI simulator (``calls/providers/simulator/``).
 
 Without ``BLAND_API_KEY`` the service talks to this server (``BLAND_BASE_URL`` defaults to
-http://127.0.0.1:8765). Runs until SIGINT/SIGTERM, then shuts down cleanly.
+http://127.0.0.1:8765; ``make run`` picks a port from PORT, or a free one). ``--port 0`` takes a free port;
+the address served on is printed first. A taken port is an error, so a second server never talks to
+another checkout's simulator. Runs until SIGINT/SIGTERM, then shuts down cleanly.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = simulator.SimulatorOptions()
-        parser.add_argument("--port", type=int, default=simulator.DEFAULT_PORT)
+        parser.add_argument("--port", type=int, default=simulator.DEFAULT_PORT, help="0: a free port")
         parser.add_argument("--host", default=simulator.DEFAULT_HOST, help="default 127.0.0.1 (/_sim/ has no auth)")
         parser.add_argument(
             "--api-key",
@@ -65,6 +67,14 @@ class Command(BaseCommand):
             simulator.SimulatorOptions(**chosen)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        try:
+            sock = simulator.bind(host, port)
+        except OSError as exc:
+            raise CommandError(f"Port {port} on {host} is in use ({exc.strerror}): another simulator, or another "
+                               "checkout's make run? Choose another with --port (SIM_PORT for make run), or "
+                               "--port 0 for a free one.") from exc
+        port = sock.getsockname()[1]
         logging.getLogger(simulator.__name__).setLevel(logging.INFO)
         self.stdout.write(f"Bland simulator on http://{host}:{port} (plan {options['plan']}); Ctrl-C to stop.")
-        simulator.run(host, port, **chosen)
+        self.stdout.flush()
+        simulator.run(host, port, sock=sock, **chosen)

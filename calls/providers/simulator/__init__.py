@@ -87,7 +87,7 @@ from calls.providers.simulator.account import Simulator
 from calls.providers.simulator.harness import BackgroundSimulator
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, SimClock, SimulatorOptions
 from calls.providers.simulator.plans import PLANS, Plan
-from calls.providers.simulator.server import build_app, run
+from calls.providers.simulator.server import bind, build_app, run
 
 __all__ = [
     "DEFAULT_HOST",
@@ -98,6 +98,7 @@ __all__ = [
     "SimClock",
     "Simulator",
     "SimulatorOptions",
+    "bind",
     "build_app",
     "run",
 ]

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import math
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -348,11 +349,23 @@ def display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **options: Any) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down cleanly (ticker stopped, pending webhooks cancelled)."""
+def bind(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> socket.socket:
+    """A listening socket on ``host:port``; port 0 takes a free one. Raises ``OSError`` when the port is taken,
+    before anything is served, so a caller can say so instead of sharing another process's simulator."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, sock: socket.socket | None = None,
+        **options: Any) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down cleanly (ticker stopped, pending webhooks cancelled).
+
+    On ``sock`` (from ``bind``) when given, else on a socket bound here; ``public_url`` defaults to the
+    address actually bound. Raises ``OSError`` when the port is taken."""
+    sock = sock or bind(host, port)
+    port = sock.getsockname()[1]
     options.setdefault("public_url", f"http://{display_host(host)}:{port}")
     app = build_app(**options)
     logger.info("Bland simulator listening on http://%s:%s (plan %s)", display_host(host), port,
                 app[SIMULATOR].plan.name)
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
-
+    web.run_app(app, sock=sock, print=None, shutdown_timeout=5.0)

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         try:
             user = User.objects.get(username=username, is_active=True)
         except User.DoesNotExist as exc:
-            raise CommandError(f"No active user named {username!r}.") from exc
+            raise CommandError(f"No active user named {username!r}. Create one with "
+                               f"`manage.py create_user {username}`, or in the admin.") from exc
         if days is not None and days <= 0:
             raise CommandError("--days must be positive.")
         try:

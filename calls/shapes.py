@@ -1,0 +1,147 @@
+"""What a call looks like to clients: one pydantic model per shape, shared by every interface.
+
+``calls.presenters`` builds these from the models; MCP tools return them (their outputSchema is generated
+from them), MCP resources and the REST API render them, and the OpenAPI schema documents them. A field
+added here appears everywhere the shape is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from calls.models import AnsweredBy, CallStatus
+
+TRANSCRIPT_FORMATS = ("text", "segments", "corrected")
+TranscriptFormat = Literal["text", "segments", "corrected"]
+
+
+def one_of(values: Sequence[str]) -> AfterValidator:
+    """Checks that a string is one of ``values`` (pair it with ``enum_schema`` for the JSON Schema)."""
+    allowed = tuple(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            shown = value if len(value) <= 40 else f"{value[:40]}..."
+            raise ValueError(f"must be one of: {', '.join(allowed)} (got {shown!r})")
+        return value
+
+    return AfterValidator(check)
+
+
+def enum_schema(values: Sequence[str]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
+# An instant as ISO 8601 with its offset, as Python writes it (``2026-12-01T15:00:00.123456+00:00``).
+Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str),
+                    WithJsonSchema({"type": "string", "format": "date-time"})]
+Status = Annotated[str, one_of(CallStatus.values), enum_schema(CallStatus.values)]
+Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.values)]
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class CallSummary(Shape):
+    """One row of a call history."""
+
+    call_id: str = Field(description="The call's id (a UUID).")
+    to: str = Field(description="The number called, E.164.")
+    status: Status
+    answered_by: Answered | None = Field(description="human, voicemail, no-answer or unknown, once known.")
+    created_at: Instant | None
+    duration_seconds: int | None = Field(description="Connected time, in seconds.")
+    cost_credits: int | None = Field(description="What the call cost, in credits (cents), once it ended.")
+
+
+class CallDetails(CallSummary):
+    """Everything about one call."""
+
+    from_number: str | None = Field(alias="from", description="The number the call came from.")
+    task: str | None
+    pathway_id: str | None
+    voice: str | None
+    language: str | None
+    max_duration_minutes: int
+    record: bool
+    scheduled_for: Instant | None
+    queue_status: str | None = Field(description="The provider's queue status, verbatim.")
+    started_at: Instant | None
+    ended_at: Instant | None
+    reserved_credits: int = Field(description="Credits held while the call may still run.")
+    summary: str | None
+    error: str | None
+    ended_by: str | None
+    disposition: str | None
+    has_transcript: bool
+    has_recording: bool
+    metadata: dict[str, Any]
+
+
+class PlacedCall(CallDetails):
+    """A call as makePhoneCall answers it; a note says what to do when the wait ended before the call did."""
+
+    note: str | None = Field(default=None, exclude_if=_absent)
+
+
+class CallHistory(Shape):
+    """A page of calls, newest first."""
+
+    calls: list[CallSummary]
+    total: int = Field(description="Every call matching the filters (as of the first page), not just this page.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last page.")
+
+
+class CallListPage(Shape):
+    """A page of calls over REST: the history page plus the next page's full URL."""
+
+    results: list[CallSummary]
+    total: int = Field(description="Every call matching the filters, not just this page.")
+    next_cursor: str | None
+    next: str | None = Field(description="The next page, as a full URL.")
+
+
+class TranscriptSegment(Shape):
+    """One turn of a conversation."""
+
+    speaker: str = Field(description="agent, callee or action.")
+    text: str
+    at: str | None = Field(default=None, exclude_if=_absent, description="When it was said (ISO 8601).")
+    start: float | None = Field(default=None, exclude_if=_absent, description="Seconds from the start.")
+    end: float | None = Field(default=None, exclude_if=_absent)
+    confidence: float | None = Field(default=None, exclude_if=_absent)
+
+
+class Transcript(Shape):
+    """What was said on a call, as text or segments."""
+
+    call_id: str
+    status: Status
+    format: TranscriptFormat
+    transcript: str | list[TranscriptSegment] = Field(
+        description="'Agent: ...' lines for format=text, a list of segments otherwise.")
+    truncated: bool = Field(description="True when the transcript was cut at max_chars.")
+    note: str | None = Field(default=None, exclude_if=_absent)
+
+
+class RecordingLink(Shape):
+    """A time-limited link to a call's stored audio."""
+
+    call_id: str
+    url: str = Field(description="Signed download link; works without a token until expires_at.")
+    expires_at: Instant
+    content_type: str
+    bytes: int | None
+    duration_seconds: float | None

@@ -1,0 +1,5 @@
+# terraform init -backend-config=backend.hcl -backend-config="bucket=callmcp-tfstate-ACCOUNT_ID"
+key            = "callmcp/staging/terraform.tfstate"
+region         = "us-east-1"
+dynamodb_table = "callmcp-tfstate-lock"
+encrypt        = true
