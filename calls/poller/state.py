@@ -72,7 +72,9 @@ def list_window_start(now: datetime) -> datetime | None:
 
 
 def run_begin(*, trigger: str, now: datetime) -> PollRun:
-    """A new run: resuming the last pass if it did not complete, otherwise starting a pass."""
+    """A new run: resuming the last pass if it did not complete, otherwise starting a pass. Runs finished
+    more than ``POLLER_KEEP_RUNS_DAYS`` ago are deleted (one a minute would otherwise pile up)."""
+    PollRun.objects.filter(finished_at__lt=now - timedelta(days=settings.POLLER_KEEP_RUNS_DAYS)).delete()
     latest = PollRun.objects.order_by("-started_at").first()
     PollRun.objects.filter(status=PollRunStatus.RUNNING).update(
         status=PollRunStatus.INTERRUPTED, finished_at=now,

@@ -7,10 +7,12 @@ import json
 import os
 import signal
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from calls.models import Call, CallEvent, CallStatus, EventSource, PollRun, PollRunStatus
 from tests.calls.poller.conftest import WAIT, control, place, runner_env, settled_once, start_runner, wait_until
@@ -116,3 +118,24 @@ def test_a_run_with_a_five_second_budget_over_more_work_stops_in_time_and_the_ne
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (second["status"], second["resumed"], second["processed"]) == ("succeeded", True, 80 - run.processed)
     assert Call.objects.filter(pk__in=[c.pk for c in calls], status=CallStatus.COMPLETED).count() == 80
+
+
+def test_without_once_passes_repeat_at_the_interval_until_the_budget_is_spent(sim, owner, capsys):
+    place(owner, 2)
+    sim.advance(120)
+
+    call_command("poll_calls", "--max-seconds", "4", "--interval", "1")
+
+    summaries = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(summaries) >= 2
+    assert {s["status"] for s in summaries} == {"succeeded"}
+    assert summaries[0]["changed"] == 2
+    assert all(s["changed"] == 0 for s in summaries[1:])
+
+
+def test_run_records_older_than_a_week_are_deleted(sim, settings):
+    old = PollRun.objects.create(started_at=timezone.now() - timedelta(days=9), pass_started_at=timezone.now(),
+                                 finished_at=timezone.now() - timedelta(days=8), status=PollRunStatus.SUCCEEDED)
+    call_command("poll_calls", "--once")
+    assert not PollRun.objects.filter(pk=old.pk).exists()
+    assert PollRun.objects.count() == 1
