@@ -9,8 +9,6 @@ import pytest
 from calls.models import Call, CallStatus
 from tests.calls.poller.conftest import control, numbers, run_pass, settled_once
 from tests.mcp.clients import HttpMcp, result_of
-from tests.mcp.conftest import live_db as live_db  # the live MCP server of tests/mcp, shared
-from tests.mcp.conftest import mcp_server as mcp_server
 from users.services import token_for_user
 
 CALLS = 500
