@@ -1,7 +1,12 @@
 """What an MCP client sees when the provider's webhooks never come: calls placed with makePhoneCall reach
-their final state through the poller alone, and a client subscribed to them hears each one end."""
+their final state through the poller alone, and a client subscribed to them hears each one end.
+
+The MCP server is a process of its own (uvicorn on the test database and Redis), so the poller's updates
+reach the subscriber the way they do in production: through Redis, from another process."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -9,6 +14,7 @@ import pytest
 from calls.models import Call, CallStatus
 from tests.calls.poller.conftest import control, numbers, run_pass, settled_once
 from tests.mcp.clients import HttpMcp, result_of
+from tests.servers import ServerProcess, server_processes
 from users.services import token_for_user
 
 CALLS = 500
@@ -16,17 +22,25 @@ WAIT = 120  # seconds: the bound on waiting for the subscriber's notifications
 
 
 @pytest.fixture
-def subscriber(mcp_server: str, owner):  # noqa: ANN001, ANN201
-    client = HttpMcp(mcp_server, token_for_user(user=owner), timeout=30)
+def mcp_process(sim, tmp_path) -> Iterator[ServerProcess]:  # noqa: ANN001
+    env = {"BLAND_BASE_URL": sim.url, "BLAND_SIMULATOR_API_KEY": "sim-key", "PUBLIC_BASE_URL": "http://127.0.0.1:9"}
+    with server_processes(["mcp"], tmp_path, env=env) as (server,):
+        yield server
+
+
+@pytest.fixture
+def subscriber(mcp_process: ServerProcess, owner) -> Iterator[HttpMcp]:  # noqa: ANN001
+    client = HttpMcp(mcp_process.url, token_for_user(user=owner), timeout=30)
     assert "result" in client.initialize()
     yield client
     client.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
 @pytest.mark.timeout(900)  # 500 calls placed and subscribed one request at a time on a shared machine
 def test_with_webhooks_off_500_calls_placed_over_mcp_end_through_the_poller_and_subscribers_hear_it(
-        sim, owner, mcp_server, subscriber, settings):
-    settings.PUBLIC_BASE_URL = mcp_server  # where the webhooks would go: the switch alone keeps them away
+        sim, owner, subscriber):
     control(sim, "faults", {"webhooks": False})
     placed = []
     for number in numbers(CALLS // 2, "human") + numbers(CALLS // 2, "busy", area="646"):
