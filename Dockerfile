@@ -38,6 +38,7 @@ COPY --chown=root:root calls ./calls
 COPY --chown=root:root mcp_gateway ./mcp_gateway
 COPY --chown=root:root sheets_sync ./sheets_sync
 COPY --chown=root:root deploy/lambda ./deploy/lambda
+COPY --chown=root:root deploy/dbmove ./deploy/dbmove
 COPY --chown=root:root --chmod=0755 deploy/entrypoint.sh ./deploy/entrypoint.sh
 # Bytecode at build time: the root filesystem is read-only at run time (only /tmp is writable).
 RUN python -m compileall -q /app

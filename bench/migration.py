@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -89,7 +90,7 @@ def anchor_once(schema: bytes) -> float:
     """pg_dump --data-only | psql into an empty database with the source's schema; seconds."""
     source_db.create_database(ANCHOR)
     with psycopg.connect(source_db.database_url(ANCHOR), autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA auth; CREATE EXTENSION IF NOT EXISTS pgcrypto")
+        conn.execute("CREATE SCHEMA auth")
     subprocess.run(["psql", *PG, "-q", "-v", "ON_ERROR_STOP=1", ANCHOR], input=schema, check=True,  # noqa: S603,S607
                    capture_output=True)
     started = time.monotonic()
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the databases of the last scale.")
     args = parser.parse_args()
     smaller = [int(value) for value in args.memory_scales.split(",") if value.strip()]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # the databases are dropped all the same
     print(f"cores: {os.cpu_count()}, load average at the start {os.getloadavg()[0]:.1f}", flush=True)
     scales = []
     try:

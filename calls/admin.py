@@ -65,7 +65,7 @@ class CallAdmin(admin.ModelAdmin):
         ("Provider", {"classes": ("collapse",), "fields": ("provider", "provider_call_id", "queue_status",
                                                            "provider_payload_pretty")}),
     )
-    readonly_fields = tuple(field for group in fieldsets for field in group[1]["fields"])
+    readonly_fields = tuple(str(field) for group in fieldsets for field in group[1]["fields"])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

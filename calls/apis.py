@@ -5,7 +5,7 @@ call is "not found". Errors are ``DomainError``s, answered by ``config.exception
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpResponse
@@ -13,7 +13,9 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -35,6 +37,7 @@ from calls.serializers import (
 from calls.shapes import CallDetails, CallListPage, RecordingLink, Transcript
 from calls.throttles import PlaceCallsThrottle
 from users import scopes
+from users.models import User
 from users.permissions import scope_required
 
 TAG = "calls"
@@ -46,33 +49,37 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 ERROR = OpenApiResponse(ErrorSerializer, description="JSON error with a machine code.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such call, or not yours (call_not_found).")
-READ = [IsAuthenticated, scope_required(scopes.CALLS_READ)]
-WRITE = [IsAuthenticated, scope_required(scopes.CALLS_WRITE)]
+READ: list[type[BasePermission]] = [IsAuthenticated, scope_required(scopes.CALLS_READ)]
+WRITE: list[type[BasePermission]] = [IsAuthenticated, scope_required(scopes.CALLS_WRITE)]
 
 
 def _details(call: Call) -> dict[str, Any]:
     return presenters.call_details(call).as_json()
 
 
+def signed_in(request: Request) -> User:
+    """The authenticated user of a view that requires one (``IsAuthenticated`` ran first)."""
+    if not isinstance(request.user, User):
+        raise NotAuthenticated()
+    return request.user
+
+
 def _own_call(request: Request, call_id: str) -> Call:
-    return selectors.call_get_for_user(user_id=request.user.pk, call_id=call_id, staff=request.user.is_staff)
-
-
-class _FormatIsAQueryParameter(DefaultContentNegotiation):
-    """``?format=`` names the transcript format here, not DRF's renderer override."""
-
-    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+    user = signed_in(request)
+    return selectors.call_get_for_user(user_id=user.pk, call_id=call_id, staff=user.is_staff)
 
 
 class JsonWhateverTheClientAccepts(BaseContentNegotiation):
-    """For endpoints hit by browsers, players and providers: never 406, errors are always JSON."""
+    """For endpoints hit by browsers, players and providers: never 406, errors are always JSON. Also where
+    ``?format=`` is a parameter of the operation (the transcript's format), not DRF's renderer override."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer],
+    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer],
                         format_suffix: str | None = None) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 # --- /calls/ ----------------------------------------------------------------------------------------
@@ -92,7 +99,7 @@ class CallListApi(APIView):
     def get(self, request: Request) -> Response:
         query = CallHistoryQuerySerializer(data=request.query_params)
         validated(query)
-        page = selectors.call_history(owner_id=request.user.pk, filters=query.filters(),
+        page = selectors.call_history(owner_id=signed_in(request).pk, filters=query.filters(),
                                       cursor=query.validated_data.get("cursor") or None,
                                       limit=query.validated_data["limit"])
         next_url = None
@@ -128,7 +135,7 @@ class CallCreateApi(APIView):
                                  context={"idempotency_key_header": request.headers.get("Idempotency-Key")}),
             errors.InvalidCallRequest,
         )
-        call = services.call_place(provider=configured_provider(), user=request.user,
+        call = services.call_place(provider=configured_provider(), user=signed_in(request),
                                    to_number=data.pop("phone_number"), **data, source="api")
         location = reverse("calls:call_detail", kwargs={"call_id": str(call.id)})
         return Response(_details(call), status=status.HTTP_201_CREATED, headers={"Location": location})
@@ -155,7 +162,9 @@ class CallDetailApi(APIView):
     @extend_schema(tags=[TAG], operation_id="calls_retrieve", summary="One call's details (getCallDetails)",
                    parameters=[CALL_ID], responses={200: CallDetails, 404: NOT_FOUND})
     def get(self, request: Request, call_id: str) -> Response:
-        return Response(_details(_own_call(request, call_id)))
+        call = services.call_refresh_if_stale(provider=configured_provider(), call=_own_call(request, call_id),
+                                              source="api")
+        return Response(_details(call))
 
 
 class CallCancelApi(APIView):
@@ -177,7 +186,7 @@ class CallCancelApi(APIView):
 class CallTranscriptApi(APIView):
     permission_classes = READ
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _FormatIsAQueryParameter
+    content_negotiation_class = JsonWhateverTheClientAccepts
 
     @extend_schema(tags=[TAG], operation_id="calls_transcript", summary="A call's transcript (getCallTranscript)",
                    parameters=[CALL_ID, TranscriptQuerySerializer],
@@ -229,7 +238,7 @@ class CallRecordingDownloadApi(APIView):
                 audio = handle.read()  # recordings are small; a sync file stream would be buffered under ASGI
         except OSError:
             raise errors.RecordingLinkInvalid() from None
-        name = call.recording_file.name.rsplit("/", 1)[-1]
+        name = (call.recording_file.name or "recording").rsplit("/", 1)[-1]
         response = HttpResponse(audio, content_type=call.recording_content_type or "application/octet-stream")
         response["Content-Disposition"] = f'inline; filename="{name}"'
         response["Cache-Control"] = "private, no-store"

@@ -81,7 +81,9 @@ async def filtered_history(ctx: RequestScope, uri: str, **values: str) -> Any:
 )
 async def call(ctx: RequestScope, uri: str, call_id: str) -> Any:
     def read() -> dict[str, Any]:
-        return presenters.call_details(own_call(ctx, call_id)).as_json()
+        found = services.call_refresh_if_stale(provider=configured_provider(), call=own_call(ctx, call_id),
+                                               source="tool")
+        return presenters.call_details(found).as_json()
 
     return json.dumps(await db.run(read))
 

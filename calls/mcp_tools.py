@@ -35,7 +35,7 @@ from mcp_gateway.registry import mcp_tool
 from users import scopes
 from users.selectors import user_get
 
-STAGES = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
+STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
           CallStatus.IN_PROGRESS: 3}
 
 
@@ -113,7 +113,9 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
 )
 async def get_call_details(ctx: RequestScope, arguments: CallRef) -> CallDetails:
     def read() -> CallDetails:
-        return presenters.call_details(own_call(ctx, arguments.call_id))
+        call = services.call_refresh_if_stale(provider=configured_provider(), call=own_call(ctx, arguments.call_id),
+                                              source="tool")
+        return presenters.call_details(call)
 
     return await db.run(read)
 

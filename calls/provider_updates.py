@@ -6,13 +6,15 @@ them under the row lock.
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from django.utils import timezone
 
 from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
 from calls.providers.base import ProviderCall
 
-PROGRESS_RANK = {
+PROGRESS_RANK: dict[str, int] = {
     CallStatus.PENDING: 0, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 2, CallStatus.RINGING: 3,
     CallStatus.IN_PROGRESS: 4,
 }
@@ -65,7 +67,7 @@ def e164_or_blank(raw: str) -> str:
 
 def merge_details(call: Call, update: ProviderCall) -> set[str]:
     changed: set[str] = set()
-    values = {
+    values: dict[str, Any] = {
         "queue_status": update.queue_status,
         "answered_by": update.answered_by if update.answered_by in AnsweredBy.values else "",
         "started_at": update.started_at,

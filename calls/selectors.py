@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import IntegerField, Q, QuerySet, Subquery
 
@@ -142,7 +142,7 @@ def call_history(*, owner_id: int, filters: HistoryFilters, cursor: str | None =
         # One statement for the first page: the total is an uncorrelated subquery, evaluated once.
         # An empty first page means no match at all, so its total is 0.
         calls = list(page_query.annotate(total=_CountOf(query.order_by().values("owner_id")))[: limit + 1])
-        total = calls[0].total if calls else 0
+        total = cast(Any, calls[0]).total if calls else 0  # the annotation of the first-page query
     has_more = len(calls) > limit
     calls = calls[:limit]
     return HistoryPage(calls=calls, total=total, next_cursor=_encode_cursor(calls[-1], total) if has_more else None)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -176,7 +177,8 @@ def call_place(
 
 
 def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
-    metadata = update.raw.get("metadata") if isinstance(update.raw.get("metadata"), dict) else {}
+    raw_metadata = update.raw.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     try:
         call_id = uuid.UUID(str(metadata.get(CALL_ID_METADATA_KEY)))
     except ValueError:
@@ -216,7 +218,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
             )
         if changed:
             _notify_after_commit(locked)  # first, so subscribers hear of the call before its credits
-        if new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES:
+        awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
+        if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)
             changed.add("cost_credits")
         if changed:
@@ -228,20 +231,41 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
     return locked
 
 
+def _connected_cost(call: Call) -> int:
+    """Credits for what the provider charged for the call, or its connected time at our rate if it has not
+    said (yet)."""
+    cost = credits_for_price(call.provider_price)
+    if cost == 0 and call.duration_seconds:
+        cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
+    return cost
+
+
 def _settle(call: Call) -> bool:
-    """Move the credits of a call that just ended. The ledger makes a second call a no-op."""
-    if call.status == CallStatus.COMPLETED:
-        cost = credits_for_price(call.provider_price)
-        if cost == 0 and call.duration_seconds:
-            cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
-        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=cost,
-                               memo=f"call {call.id}: {call.duration_seconds or 0}s")
+    """Move the credits of a call that just ended. The ledger makes a second call a no-op.
+
+    A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
+    time and get the rest of the hold back; every other ended call gets all of it back."""
+    if call.status == CallStatus.COMPLETED or (call.status == CallStatus.CANCELED and call.duration_seconds):
+        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=_connected_cost(call),
+                               memo=f"call {call.id} {call.status}: {call.duration_seconds or 0}s")
         if entry is not None:
             call.cost_credits = entry.spent
         return entry is not None
     released = credits_release(user=call.owner, reference=call.credit_reference, memo=f"call {call.status}")
     call.cost_credits = 0
     return released is not None
+
+
+def _talked(update: ProviderCall) -> bool:
+    return bool(update.duration_seconds) or update.answered_by in ("human", "voicemail") or (
+        update.queue_status == "started")
+
+
+def _final(update: ProviderCall) -> bool:
+    """Whether the report says what the call cost: it ended, and its price or connected time is known (or
+    it never talked)."""
+    known = update.price is not None or update.duration_seconds is not None
+    return update.completed and (known or not _talked(update))
 
 
 def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> Call:
@@ -252,36 +276,80 @@ def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> C
     return call_apply_provider_update(update=update, source=source, call=call) or call
 
 
+def call_refresh_if_stale(*, provider: Provider, call: Call, source: str) -> Call:
+    """The call, asked about again if it is in flight and has not changed for CALL_DETAILS_REFRESH_SECONDS.
+
+    Bounded: at most one ask per call per interval across all workers (a cache key), however often it
+    is read. A provider that fails leaves the call as it was: a read never fails because of it."""
+    interval = settings.CALL_DETAILS_REFRESH_SECONDS
+    if call.is_terminal or not call.provider_call_id:
+        return call
+    if interval > 0 and (call.updated_at > timezone.now() - timedelta(seconds=interval)
+                         or not cache.add(f"calls:refresh:{call.pk}", 1, timeout=interval)):
+        return call
+    try:
+        return call_refresh(provider=provider, call=call, source=source)
+    except errors.ProviderError as exc:
+        logger.info("call %s not refreshed on read: %s", call.id, exc.code)
+        return call
+
+
+def _stop(*, provider: Provider, call: Call, source: str) -> tuple[bool, ProviderCall | None]:
+    """Ask the provider to stop the call: (whether it stopped it, what it reports right after, if it can)."""
+    if not call.provider_call_id:
+        return False, None
+    try:
+        provider.stop_call(call.provider_call_id)
+    except errors.ProviderNotFound:
+        return False, None  # the provider no longer knows it: nothing left to stop
+    except errors.ProviderRejected:
+        # Typically "already ended": the provider's state decides.
+        refreshed = call_refresh(provider=provider, call=call, source=source)
+        if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
+            raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
+        return False, None
+    try:
+        return True, provider.get_call(call.provider_call_id)
+    except errors.ProviderError as exc:
+        logger.warning("call %s stopped; its cost waits for the provider's report (%s)", call.id, exc.code)
+        return True, None
+
+
+def _cost_pending(stopped: bool, report: ProviderCall | None) -> bool:
+    """Whether a call the provider stopped may have talked, and the provider has not said what that cost."""
+    return stopped and (report is None or not _final(report))
+
+
 def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call:
-    """Stop a queued, scheduled or live call and give back its reserved credits. Idempotent."""
+    """Stop a queued, scheduled or live call. Idempotent.
+
+    A call that never connected gives back all its credits. A live call pays the provider's price for the
+    time it was connected and gets back the rest, at once when the provider reports the price right
+    after the stop, otherwise when its report (webhook or poller) comes; until then the hold stays."""
     if call.status == CallStatus.CANCELED:
         return call
     if call.status not in CANCELLABLE_STATUSES:
         raise errors.CallNotCancellable(call_id=str(call.id), status=call.status)
-    if call.provider_call_id:
-        try:
-            provider.stop_call(call.provider_call_id)
-        except errors.ProviderNotFound:
-            pass  # the provider no longer knows it: nothing left to stop
-        except errors.ProviderRejected:
-            # Typically "already ended": the provider's state decides.
-            refreshed = call_refresh(provider=provider, call=call, source=source)
-            if refreshed.is_terminal and refreshed.status != CallStatus.CANCELED:
-                raise errors.CallNotCancellable(call_id=str(call.id), status=refreshed.status) from None
+    stopped, report = _stop(provider=provider, call=call, source=source)
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        if locked.is_terminal:
-            if locked.status == CallStatus.CANCELED:
-                return locked
+        if locked.status == CallStatus.CANCELED:
+            return locked
+        if locked.is_terminal and not stopped:
             raise errors.CallNotCancellable(call_id=str(call.id), status=locked.status)
+        # Terminal here only when the provider's report of our stop won the race (it settled the credits):
+        # the stop ended it, so it is cancelled.
         before = locked.status
+        changed = {"status", "ended_at", *(merge_details(locked, report) if report is not None else ())}
         locked.status = CallStatus.CANCELED
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
         _notify_after_commit(locked)
-        _settle(locked)
-        locked.save(update_fields=["status", "ended_at", "cost_credits", "updated_at"])
+        if locked.cost_credits is None and not _cost_pending(stopped, report):
+            _settle(locked)
+            changed.add("cost_credits")
+        locked.save(update_fields=[*sorted(changed), "updated_at"])
     return locked
 
 

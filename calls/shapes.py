@@ -41,14 +41,14 @@ def _absent(value: Any) -> bool:
 
 
 # An instant as ISO 8601 with its offset, as Python writes it (``2026-12-01T15:00:00.123456+00:00``).
-Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str),
+Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str),
                     WithJsonSchema({"type": "string", "format": "date-time"})]
 Status = Annotated[str, one_of(CallStatus.values), enum_schema(CallStatus.values)]
 Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.values)]
 
 
 class Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -69,7 +69,7 @@ class CallSummary(Shape):
 class CallDetails(CallSummary):
     """Everything about one call."""
 
-    from_number: str | None = Field(alias="from", description="The number the call came from.")
+    from_number: str | None = Field(serialization_alias="from", description="The number the call came from.")
     task: str | None
     pathway_id: str | None
     voice: str | None

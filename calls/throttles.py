@@ -22,7 +22,7 @@ class PlaceCallsThrottle(BaseThrottle):
         user = request.user
         try:
             async_to_sync(gateway().dispatcher.rate_limiter.hit)(
-                key=str(user.pk), rate_class=self.rate_class, overrides=dict(user.rate_limits or {})
+                key=str(user.pk), rate_class=self.rate_class, overrides=dict(getattr(user, "rate_limits", None) or {})
             )
         except RateLimited as exc:
             self._wait = exc.retry_after

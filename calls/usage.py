@@ -44,11 +44,11 @@ def usage_report(*, user: User, since: datetime | None = None, until: datetime |
     calls = (Call.objects.filter(owner=user, created_at__gte=since, created_at__lt=until)
              .annotate(p=trunc("created_at", tzinfo=UTC)).values("p", "status")
              .annotate(n=Count("id"), seconds=Sum("duration_seconds")))
-    for row in calls:
-        bucket = period(row["p"])
-        bucket["calls"] += row["n"]
-        bucket["minutes"] = round(bucket["minutes"] + (row["seconds"] or 0) / 60, 2)
-        bucket["by_status"][row["status"]] = bucket["by_status"].get(row["status"], 0) + row["n"]
+    for counted in calls:
+        bucket = period(counted["p"])
+        bucket["calls"] += counted["n"]
+        bucket["minutes"] = round(bucket["minutes"] + (counted["seconds"] or 0) / 60, 2)
+        bucket["by_status"][counted["status"]] = bucket["by_status"].get(counted["status"], 0) + counted["n"]
     ordered = [periods[key] for key in sorted(periods)]
     by_status: dict[str, int] = {}
     for bucket in ordered:

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from calls.apis import signed_in
 from calls.usage import GROUPINGS, usage_report
 from users import scopes
 from users.permissions import scope_required
@@ -58,7 +59,7 @@ class UsageApi(APIView):
         query.is_valid(raise_exception=True)
         since, until = query.validated_data.get("since"), query.validated_data.get("until")
         return Response(usage_report(
-            user=request.user,
+            user=signed_in(request),
             since=since.astimezone(UTC) if since else None,
             until=until.astimezone(UTC) if until else None,
             group_by=query.validated_data["group_by"],

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_SECONDS = 30
+STARTUP_SECONDS = 90  # generous: a loaded machine can take long to import Django and bind
 
 # The application production serves; ``extra`` lines run before uvicorn starts (e.g. test primitives).
 SERVER = """

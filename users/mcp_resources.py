@@ -24,6 +24,8 @@ from users.serializers import balance_dict
 )
 async def me(ctx: RequestScope, uri: str) -> Any:
     def read() -> dict[str, Any]:
+        if ctx.principal.user_id is None:  # only the conformance server has an anonymous principal
+            raise PermissionError("users://me needs an authenticated user")
         user = user_get(user_id=ctx.principal.user_id)
         limits = {**settings.MCP_RATE_LIMITS, **(user.rate_limits or {})}
         return {

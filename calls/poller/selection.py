@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
+from calls.models import CANCELLABLE_STATUSES, AnsweredBy, Call, CallStatus
 from calls.providers.base import ListedCall
 
 IN_FLIGHT = sorted(CANCELLABLE_STATUSES)
@@ -43,8 +43,10 @@ class WorkItem:
 
 
 def in_flight() -> QuerySet[Call]:
-    """Calls placed with the provider that have not reached a final state."""
-    return Call.objects.filter(status__in=IN_FLIGHT, provider_call_id__isnull=False)
+    """Calls placed with the provider that have not reached a final state, and cancelled calls that talked
+    and still wait for the provider's report of what they cost (``services.call_cancel``)."""
+    awaiting_cost = Q(status=CallStatus.CANCELED, cost_credits__isnull=True)
+    return Call.objects.filter(Q(status__in=IN_FLIGHT) | awaiting_cost, provider_call_id__isnull=False)
 
 
 def _eligible(*, pass_id: uuid.UUID, now: datetime) -> QuerySet[Call]:
@@ -124,14 +126,15 @@ def listed_work(*, page: Iterable[ListedCall], pass_id: uuid.UUID, now: datetime
                 ) -> tuple[list[WorkItem], list[uuid.UUID]]:
     """Of a list page: the calls of ours that changed (to ask about) and the unchanged ones (confirmed).
 
-    Calls that already reached a final state, calls of other accounts, calls placed within the grace
+    Calls that already reached a final state (unless cancelled and still waiting for their cost), calls of
+    other accounts, calls placed within the grace
     period, calls backing off or dead-lettered and calls this pass already processed are neither."""
     by_id = {item.provider_call_id: item for item in page}
     grace = now - timedelta(seconds=settings.POLLER_GRACE_SECONDS)
-    rows = (Call.objects.filter(provider_call_id__in=list(by_id), created_at__lte=grace,
-                                poll_failures__lt=settings.POLLER_MAX_FAILURES)
+    rows = (in_flight().filter(provider_call_id__in=list(by_id), created_at__lte=grace,
+                               poll_failures__lt=settings.POLLER_MAX_FAILURES)
             .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-            .exclude(status__in=sorted(TERMINAL_STATUSES)).exclude(poll_pass=pass_id)
+            .exclude(poll_pass=pass_id)
             .annotate(failed_before=FAILED_BEFORE)
             .values_list("pk", "provider_call_id", "status", "answered_by", "start_time", "updated_at",
                          "failed_before"))

@@ -267,7 +267,7 @@ class BlandClient:
         body = self._json(self._request("GET", "/v1/calls", repeatable=True, params=list_params(query)))
         items = body.get("calls")
         if not isinstance(items, list):
-            raise errors.ProviderUnavailable(reason="the call list has no calls array")
+            raise _unavailable("GET", "/v1/calls", "the call list has no calls array")
         calls = tuple(parse_listed_call(item) for item in items if isinstance(item, dict) and item.get("call_id"))
         total = body.get("total_count")
         return CallPage(total_count=int(total) if isinstance(total, int) else len(calls), calls=calls)

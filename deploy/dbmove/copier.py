@@ -64,8 +64,10 @@ def relay(source: psycopg.Connection, target: psycopg.Connection, select: sql.Co
 
 
 def source_count(source: psycopg.Connection, plan: TablePlan) -> int:
-    row = source.execute(sql.SQL("SELECT count(*) FROM {} AS s").format(
-        sql.Identifier(plan.entry.source.schema, plan.entry.source.name))).fetchone()
+    """The rows the entry will copy (for the progress bar's total and the dry run)."""
+    query = plan.select(columns=sql.SQL("count(*)")) if plan.entry.filter else sql.SQL(
+        "SELECT count(*) FROM {} AS s").format(sql.Identifier(plan.entry.source.schema, plan.entry.source.name))
+    row = source.execute(query).fetchone()
     source.rollback()
     return int(row[0]) if row else 0
 
@@ -117,21 +119,22 @@ def table_copy(source: psycopg.Connection, target: psycopg.Connection, plan: Tab
         target.commit()
     with progress.bar(plan.name, total=total, initial=checkpoint.rows) as bar:
         while not checkpoint.done:
-            batch_started = time.monotonic()
-            upper = _upper_bound(source, plan, checkpoint.last_key, options.batch_size)
+            batch_started, last = time.monotonic(), checkpoint.last_key
+            upper = _upper_bound(source, plan, last, options.batch_size)
             try:
-                copied = relay(source, target, plan.select(_range(plan, checkpoint.last_key, upper)), into)
+                copied = relay(source, target, plan.select(_range(plan, last, upper)), into)
                 checkpoint = Checkpoint(upper or checkpoint.last_key, checkpoint.rows + copied,
                                         checkpoint.batches + 1, upper is None, checkpoint.deferred_indexes)
-                if checkpoint.done:  # the last batch: the table's indexes are rebuilt in its transaction
+                if checkpoint.done:  # the last batch: indexes rebuilt and statistics taken in its transaction
                     indexes_restore(target, checkpoint.deferred_indexes)
                     checkpoint.deferred_indexes = []
+                    target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(plan.table)))
                 checkpoint_save(target, state, plan.name, checkpoint)
                 target.commit()
             except psycopg.Error as exc:
                 target.rollback()
                 source.rollback()
-                where = f"after key {checkpoint.last_key}" if checkpoint.last_key else "from the first key"
+                where = f"after key {last}" if last else "from the first key"
                 raise CopyFailed(entry=plan.name, stage=f"the batch {where} up to {upper or 'the end'}",
                                  detail=server_error(exc),
                                  hint="fix the mapping or the source rows, then run again: the copy resumes "

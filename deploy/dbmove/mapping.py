@@ -230,10 +230,9 @@ def _entry(reader: _Reader, index: int, raw: object, keys: dict[str, KeySpec]) -
         raise reader.fail(f"{where}.target", f"{target!r} is not app_label.Model")
     joins = _joins(reader, spec.get("joins", []), f"{where}.joins")
     aliases = {MAIN_ALIAS, *(join.alias for join in joins)}
-    raw_columns = reader.table(spec["columns"], f"{where}.columns", set(spec["columns"]) if isinstance(
-        spec["columns"], dict) else set())
-    if not raw_columns:
-        raise reader.fail(f"{where}.columns", "no columns are mapped")
+    raw_columns = spec["columns"]
+    if not isinstance(raw_columns, dict) or not raw_columns:
+        raise reader.fail(f"{where}.columns", "expected a table mapping at least one target column")
     columns = tuple(_column(reader, name, value, f"{where}.columns.{name}", aliases, keys)
                     for name, value in raw_columns.items())
     return TableMap(
@@ -249,8 +248,10 @@ def _entry(reader: _Reader, index: int, raw: object, keys: dict[str, KeySpec]) -
 
 
 def _keys(reader: _Reader, raw: object) -> dict[str, KeySpec]:
+    if not isinstance(raw, dict):
+        raise reader.fail("keys", "expected a table of [keys.\"schema.table\"] sections")
     keys: dict[str, KeySpec] = {}
-    for name, value in reader.table(raw, "keys", set(raw) if isinstance(raw, dict) else set()).items():
+    for name, value in raw.items():
         spec = reader.table(value, f"keys.{name}", {"column", "order_by"}, {"column"})
         column = reader.text(spec["column"], f"keys.{name}.column", identifier=True)
         keys[name] = KeySpec(name, reader.source_table(name, f"keys.{name}"), column,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Protocol
+from typing import Protocol
 
 from tqdm import tqdm
 
@@ -22,9 +22,8 @@ class _NoBar:
 class Progress:
     """``enabled=None``: bars only when stderr is a terminal (never in logs or tests)."""
 
-    def __init__(self, *, enabled: bool | None = None, stream: IO[str] | None = None) -> None:
+    def __init__(self, *, enabled: bool | None = None) -> None:
         self.enabled = enabled
-        self.stream = stream
 
     @contextmanager
     def bar(self, label: str, *, total: int, initial: int = 0) -> Iterator[Bar]:
@@ -32,8 +31,7 @@ class Progress:
             yield _NoBar()
             return
         with tqdm(total=total, initial=initial, desc=label, unit=" rows", unit_scale=True, dynamic_ncols=True,
-                  smoothing=0.1, disable=None if self.enabled is None else not self.enabled,
-                  file=self.stream) as bar:
+                  smoothing=0.1, disable=None if self.enabled is None else not self.enabled) as bar:
             yield bar
 
 

@@ -32,6 +32,8 @@ def dry_run_text(dry: DryRun) -> str:
         width = max(len(column.name) for column in plan.columns)
         lines += [f"  {column.name.ljust(width)}  <- {column.described}" for column in plan.columns]
     lines.append("")
+    lines.append("Each table's plain secondary indexes are dropped while it loads and rebuilt at its end, then the "
+                 "table is analyzed; sequences are reset and the credit ledger rebuilt when the last table is done.")
     lines.append("Dry run: the mapping and every expression were checked on the source; nothing was written.")
     return "\n".join(lines)
 

@@ -113,6 +113,8 @@ def _explain(move: Move, where: str, query: sql.Composed, *, run: bool = False) 
     try:
         with move.source.transaction():  # a savepoint: the checks' rollback stays possible
             move.source.execute(statement).fetchall()
+    except psycopg.OperationalError as exc:
+        raise MoveError(reason=f"lost the connection to the source {move.source_label}: {server_error(exc)}") from exc
     except psycopg.Error as exc:  # the savepoint is rolled back: the checks' transaction goes on
         raise SourceMismatch(path=move.mapping.path, where=where,
                              problem=f"the source rejects it: {server_error(exc)}") from exc
@@ -191,7 +193,8 @@ def _state_or_empty(move: Move) -> State | None:
 def _same_source(move: Move, state: State) -> None:
     if not helpers_installed(move.source):
         raise WrongSource(reason=f"this target holds a copy from {state.source_label}, but {move.source_label} "
-                                 "has no callmcp_move schema: it is not that source")
+                                 "has no callmcp_move schema: it is another database, or its schema was removed "
+                                 "(--teardown-source)")
     if source_identity(move.source) != state.source_id:
         raise WrongSource(reason=f"this target holds a copy from another source ({state.source_label}); "
                                  f"{move.source_label} is not it")

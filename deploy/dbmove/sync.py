@@ -81,6 +81,9 @@ def _upsert(target: psycopg.Connection, plan: TablePlan, stage: sql.Identifier) 
     table = sql.Identifier(plan.table)
     names = [column.name for column in plan.columns if column.name != plan.pk]
     compared = [column.name for column in plan.columns if column.name != plan.pk and column.stable] or names
+    if not names:  # nothing but the key: present or not
+        return max(target.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            table, plan.target_columns(), plan.target_columns(), stage)).rowcount, 0)
     statement = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT ({pk}) "
                         "DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})").format(
         table=table, columns=plan.target_columns(), stage=stage, pk=sql.Identifier(plan.pk),
@@ -100,27 +103,26 @@ def _gone(plan: TablePlan, xmin: str) -> sql.Composed:
 
 def _apply(source: psycopg.Connection, target: psycopg.Connection, plans: list[TablePlan], xmin: str,
            ledger: LedgerSpec | None) -> tuple[list[SyncTable], int]:
-    results, gone_stages = [], []
-    for index, plan in enumerate(plans):
-        result = SyncTable(plan.name)
-        stage = _stage(target, f"callmcp_sync_{index}", plan, plan.target_columns())
-        changed = sql.SQL("{} IN (SELECT k FROM ({}) AS callmcp_changed)").format(plan.key_ref(),
-                                                                                  changed_keys(plan, xmin))
-        result.read = relay(source, target, plan.select(changed), stage)
-        result.written = _upsert(target, plan, stage)
+    """Deletes first, children before parents (a departed row frees its unique values), then upserts,
+    parents before children. The two sets of keys are apart: gone from the source, or still there."""
+    results = {plan.name: SyncTable(plan.name) for plan in plans}
+    for index, plan in reversed(list(enumerate(plans))):
         gone = _stage(target, f"callmcp_gone_{index}", plan, sql.Identifier(plan.pk))
         relay(source, target, _gone(plan, xmin), gone)
-        gone_stages.append((plan, gone, result))
-        results.append(result)
-    for plan, gone, result in reversed(gone_stages):  # children before parents
         pks = sql.SQL("SELECT {} FROM {}").format(sql.Identifier(plan.pk), gone)
         if ledger and plan.model._meta.label == "users.CreditAccount":
             ledger_forget(target, pks)
-        result.deleted = max(target.execute(sql.SQL("DELETE FROM {} WHERE {} IN ({})").format(
+        results[plan.name].deleted = max(target.execute(sql.SQL("DELETE FROM {} WHERE {} IN ({})").format(
             sql.Identifier(plan.table), sql.Identifier(plan.pk), pks)).rowcount, 0)
+    for index, plan in enumerate(plans):
+        stage = _stage(target, f"callmcp_sync_{index}", plan, plan.target_columns())
+        changed = sql.SQL("{} IN (SELECT k FROM ({}) AS callmcp_changed)").format(plan.key_ref(),
+                                                                                  changed_keys(plan, xmin))
+        results[plan.name].read = relay(source, target, plan.select(changed), stage)
+        results[plan.name].written = _upsert(target, plan, stage)
     entries = ledger_rebuild(target, ledger) if ledger and any(
         plan.model._meta.label == "users.CreditAccount" for plan in plans) else 0
-    return results, entries
+    return list(results.values()), entries
 
 
 def _one(conn: psycopg.Connection, query: str) -> datetime:

@@ -44,3 +44,16 @@ def test_the_dockerfile_installs_the_pins_and_runs_as_an_unprivileged_user_with_
     assert "\nHEALTHCHECK " in dockerfile
     assert dockerfile.count("\nFROM ") == 2  # build and runtime stages
     assert 'ENTRYPOINT ["/app/deploy/entrypoint.sh"]' in dockerfile
+
+
+def test_the_image_carries_every_local_app_the_settings_install():
+    from django.conf import settings
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile[dockerfile.index(" AS runtime"):]
+    copied = [line.split()[-2] for line in runtime.splitlines() if line.startswith("COPY ") and "--from=" not in line]
+    local_apps = [app.replace(".", "/") for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()]
+    assert local_apps, "no local apps found"
+    for app in [*local_apps, "config", "manage.py", "deploy/lambda", "deploy/entrypoint.sh"]:
+        assert any(app == source or app.startswith(source.rstrip("/") + "/") for source in copied), (
+            f"the Dockerfile's runtime stage does not copy {app}: the container would not start")

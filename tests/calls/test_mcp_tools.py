@@ -379,11 +379,29 @@ def test_get_call_details_shows_how_a_finished_call_went(sdk, live_sim):
     assert shown["answered_by"] == "human"
     assert shown["duration_seconds"] == 45
     assert shown["cost_credits"] == real_cost(live_sim, call_id) == 11  # 45 s at $0.14 a minute, in cents
-    assert datetime.fromisoformat(shown["started_at"]) < datetime.fromisoformat(shown["ended_at"])
+    # One advance of the simulated clock ran the whole call: on the wall clock it started and ended then.
+    assert datetime.fromisoformat(shown["created_at"]) <= datetime.fromisoformat(shown["started_at"])
+    assert datetime.fromisoformat(shown["started_at"]) <= datetime.fromisoformat(shown["ended_at"])
     assert "Topic: Book a table for two at 7 pm tonight." in shown["summary"]
     assert shown["has_transcript"] is True
     assert shown["has_recording"] is False
     assert shown["error"] is None
+
+
+def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
+        tools, mcp_user, live_sim, calls_settings):
+    calls_settings.PUBLIC_BASE_URL = NOWHERE  # the provider's webhook never reaches us
+    calls_settings.CALL_DETAILS_REFRESH_SECONDS = 0  # every read of a call in flight asks the provider
+    call_id = place(tools, HUMAN, max_duration=3)["call_id"]
+
+    seen = [details(tools, call_id)["status"]]
+    for seconds in (2.5, 10, 60):  # allocated at 2 s, dialling at 3 s, ended at 53 s
+        sim_advance(live_sim, seconds)
+        seen.append(details(tools, call_id)["status"])
+
+    assert seen == ["queued", "ringing", "in_progress", "completed"]
+    assert details(tools, call_id)["cost_credits"] == real_cost(live_sim, call_id)
+    assert balance(mcp_user) == GRANTED - real_cost(live_sim, call_id)
 
 
 def test_get_call_details_names_the_number_the_provider_called_from(sdk, live_sim):
@@ -601,6 +619,7 @@ def test_get_call_recording_links_a_wav_download_and_the_recording_resource(sdk,
         frames, rate = audio.getnframes(), audio.getframerate()
     assert frames > 0
     assert info["duration_seconds"] == pytest.approx(frames / rate, abs=0.01)
+    assert info["duration_seconds"] == details(sdk, recorded_call)["duration_seconds"]  # as long as the call
     assert httpx.get(info["url"][:-4] + "AAAA", timeout=WAIT).status_code == 404
 
 
@@ -654,6 +673,31 @@ def test_cancel_call_stops_queued_and_scheduled_calls_gives_the_credits_back_and
     assert balance(mcp_user) == GRANTED
 
 
+def test_cancelling_a_live_call_charges_its_connected_time_and_releases_only_the_rest(
+        tools, mcp_server, mcp_user, serial_sim):
+    call_id = place(tools, HUMAN)["call_id"]
+    sim_advance(serial_sim, 41)  # dialled at 3 s, picked up at 8 s: 33 s of conversation so far
+
+    answer = tools.call("cancelCall", {"call_id": call_id})
+
+    assert not answer.is_error, answer.text
+    cancelled = answer.structured
+    assert cancelled is not None
+    reported = sim_details(serial_sim, provider_call(call_id))
+    assert (reported["completed"], reported["corrected_duration"]) == (True, "33")
+    cost = real_cost(serial_sim, call_id)
+    assert cost == math.ceil(33 / 60 * 0.14 * 100) == 8  # what Bland charges for 33 connected seconds
+    assert (cancelled["status"], cancelled["answered_by"], cancelled["duration_seconds"]) == ("canceled", "human", 33)
+    assert cancelled["cost_credits"] == cost
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
+
+    webhook_reported(mcp_server, serial_sim, call_id)  # the provider's report of the stopped call, twice
+    assert ledger(mcp_user, call_id) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    shown = details(tools, call_id)
+    assert (shown["status"], shown["cost_credits"]) == ("canceled", cost)
+
+
 def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
         sdk, mcp_server, mcp_user, serial_sim):
     clock = DriveClock(serial_sim, {"Call queued": 15})  # dialled at 3 s, picked up at 8 s: talking at 15 s
@@ -683,8 +727,10 @@ def test_cancel_call_stops_a_live_call_while_make_phone_call_waits_for_it(
     webhook_reported(mcp_server, serial_sim, call["call_id"])  # the provider reports the stopped call as ended
     assert sim_details(serial_sim, provider_call(call["call_id"]))["completed"] is True
     assert details(sdk, call["call_id"])["status"] == "canceled"
-    assert ledger(mcp_user, call["call_id"]) == [reserved(), released()]
-    assert balance(mcp_user) == GRANTED
+    cost = real_cost(serial_sim, call["call_id"])  # 7 s of conversation: charged, the rest released
+    assert cost > 0
+    assert ledger(mcp_user, call["call_id"]) == [reserved(), ("settle", DEFAULT_HOLD - cost, -DEFAULT_HOLD, cost)]
+    assert balance(mcp_user) == GRANTED - cost
 
 
 # --- credits and validation: nothing reserved or placed --------------------------------------------------------

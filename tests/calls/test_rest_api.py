@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from django.core import signing
 from django.utils import timezone
@@ -338,6 +341,62 @@ def test_cancel_stops_a_queued_call_releases_its_credits_and_is_idempotent(api, 
     assert credits_ledger(user=user).filter(kind="release").count() == 1
 
 
+def test_a_live_call_cancelled_before_its_price_is_known_keeps_its_hold_until_the_provider_reports_it(
+        api, anon, user, sim):
+    placed = _place(api)
+    call = Call.objects.get(pk=placed.json()["call_id"])
+    sim.advance(41)  # 33 s of conversation
+    sim_faults(sim, error_rate=0.5)  # the stop goes through; the read right after it fails
+    cancelled = api.post(f"{CALLS}{call.pk}/cancel/")
+    sim_faults(sim, error_rate=0)
+
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["cost_credits"]) == ("canceled", None)
+    assert credits_balance(user=user).reserved == call.reserved_credits  # not given away before the price is known
+
+    report = sim_details(sim, call.provider_call_id)
+    assert post_webhook(anon, report).status_code == 200
+    cost = math.ceil(Decimal(str(report["price"])) * 100)
+    assert cost == 8
+    shown = api.get(f"{CALLS}{call.pk}/").json()
+    assert (shown["status"], shown["duration_seconds"], shown["cost_credits"]) == ("canceled", 33, cost)
+    balance = credits_balance(user=user)
+    assert (balance.available, balance.reserved) == (1000 - cost, 0)
+    assert post_webhook(anon, report).status_code == 200  # a redelivery charges nothing more
+    assert credits_balance(user=user).available == 1000 - cost
+
+
+def _details_requests(sim) -> int:  # noqa: ANN001
+    response = httpx.get(f"{sim.url}/_sim/requests", timeout=5)
+    response.raise_for_status()
+    return int(response.json()["details"])
+
+
+def test_reading_a_stale_call_refreshes_it_from_the_provider_at_most_once_per_interval(
+        api, user, sim, calls_settings):
+    calls_settings.CALL_DETAILS_REFRESH_SECONDS = 5
+    moving = Call.objects.get(pk=_place(api).json()["call_id"])
+    still = Call.objects.get(pk=_place(api, VOICEMAIL).json()["call_id"])
+    assert api.get(f"{CALLS}{moving.pk}/").json()["status"] == "queued"  # just placed: not asked again
+    sim.advance(20)  # the first call is talking; the second one too, but its row says nothing yet
+    stale = timezone.now() - timedelta(seconds=6)
+    Call.objects.filter(pk__in=[moving.pk, still.pk]).update(updated_at=stale)
+    httpx.delete(f"{sim.url}/_sim/requests", timeout=5).raise_for_status()
+
+    statuses = [api.get(f"{CALLS}{moving.pk}/").json()["status"] for _ in range(20)]
+
+    assert set(statuses) == {"in_progress"}  # the first read asked the provider, the call moved
+    assert _details_requests(sim) == 1  # and the other nineteen did not ask again
+
+    sim_faults(sim, outage=True)  # a provider that fails leaves the call as it was, without an error
+    Call.objects.filter(pk=still.pk).update(updated_at=stale)
+    polled = [api.get(f"{CALLS}{still.pk}/") for _ in range(20)]
+    assert {response.status_code for response in polled} == {200}
+    assert {response.json()["status"] for response in polled} == {"queued"}
+    sim_faults(sim, outage=False)
+    assert _details_requests(sim) == 2  # one (failed) ask for the second call, no retry within 5 s
+
+
 def test_cancelling_a_call_that_ended_is_409(api, user):
     call = _call(user)
     response = api.post(f"{CALLS}{call.id}/cancel/")
@@ -459,6 +518,17 @@ def test_swagger_schema_documents_every_calls_operation(api):
     assert {"calls_list", "calls_create", "calls_retrieve", "calls_cancel", "calls_transcript", "calls_recording",
             "calls_recording_download", "webhooks_bland"} <= operations
     assert "jwtAuth" in schema["components"]["securitySchemes"]
+
+
+def test_the_documented_call_shape_is_the_one_rest_and_mcp_answer_with(api, user, sim):
+    """One source per shape: the OpenAPI component, the REST answer and the tool's outputSchema agree."""
+    from mcp_gateway.registry import Registry
+
+    documented = api.get("/api/schema/?format=json").json()["components"]["schemas"]["CallDetails"]
+    answered = _place(api).json()
+    tool = Registry.discover().tools["getCallDetails"].definition()["outputSchema"]
+    assert set(documented["properties"]) == set(answered) == set(tool["properties"])
+    assert {"task", "voice", "metadata", "queue_status", "from"} <= set(answered)
 
 
 def test_rest_placing_spends_the_same_per_user_budget_as_mcp_and_answers_429(api, user, settings):

@@ -131,7 +131,8 @@ def test_each_scenario_ends_in_its_documented_state(
     assert call["summary"]
     assert (call["call_id"], call["c_id"], call["to"]) == (call_id, call_id, number)
     assert bool(call["transcripts"]) is bool(seconds)
-    assert datetime.fromisoformat(call["end_at"]) > datetime.fromisoformat(call["started_at"])
+    # One advance ran the whole call: on the wall clock it started and ended at that moment.
+    assert datetime.fromisoformat(call["end_at"]) >= datetime.fromisoformat(call["started_at"])
 
 
 def test_a_call_moves_through_the_queue_statuses_and_reports_live_progress(
@@ -151,7 +152,10 @@ def test_a_call_moves_through_the_queue_statuses_and_reports_live_progress(
     assert live["answered_by"] == "human"  # decided 5 s after pick-up
     assert seen[3]["answered_by"] is None
     assert 0 < len(live["transcripts"]) < len(seen[5]["transcripts"])
-    assert datetime.fromisoformat(live["end_at"]) == datetime.fromisoformat(live["started_at"]) + timedelta(minutes=5)
+    # While live, end_at is when max_duration will cut the call: 5 min after it started, 4:45 from now (a
+    # frozen clock projects in real time).
+    remaining = datetime.fromisoformat(live["end_at"]) - datetime.fromisoformat(live["variables"]["now_utc"])
+    assert remaining == timedelta(minutes=5) - timedelta(seconds=15)
     assert seen[5]["completed"] is True
 
 
@@ -209,8 +213,11 @@ def test_a_scheduled_call_stays_queued_until_its_start_time(bland: httpx.Client,
     advance(control, 200)
     call = details(bland, call_id)
     assert (call["queue_status"], call["status"]) == ("complete", "completed")
-    started = datetime.fromisoformat(call["started_at"]) - datetime.fromisoformat(call["created_at"])
-    assert started >= timedelta(seconds=590)
+    created, started = datetime.fromisoformat(call["created_at"]), datetime.fromisoformat(call["started_at"])
+    assert created <= started <= datetime.now(UTC)  # on the wall clock, though the wait ran on the simulated one
+    (planned,) = control.get("/_sim/state").json()["calls"]
+    assert datetime.fromisoformat(planned["due_at"]) - datetime.fromisoformat(planned["planned_end"]) < timedelta(0)
+    assert int(call["corrected_duration"]) == 45
 
 
 def test_an_iso_start_time_with_an_offset_is_accepted(bland: httpx.Client) -> None:
@@ -425,11 +432,22 @@ def test_a_recorded_call_serves_a_real_wav(server: BackgroundSimulator, bland: h
     assert audio.headers["content-type"] == "audio/wav"
     channels, rate, frames = _wav(audio.content)
     assert (channels, rate) == (1, 8000)
-    assert 1 <= frames / rate <= 5
+    assert frames / rate == pytest.approx(45, abs=0.01)  # as long as the 45 s conversation
+    assert len(audio.content) < 45 * 8000 + 100  # 8-bit samples: 8 KB a second
     mpeg = bland.get(f"/v1/recordings/{call_id}", headers={"content-type": "audio/mpeg"})
     assert mpeg.headers["content-type"] == "audio/wav"
     assert "WAV" in mpeg.headers["x-simulator-note"]
     assert mpeg.content == audio.content
+
+
+def test_the_recording_of_a_call_stopped_mid_way_is_as_long_as_it_talked(bland: httpx.Client,
+                                                                          control: httpx.Client) -> None:
+    call_id = place(bland, HUMAN, record=True)
+    advance(control, 30)  # picked up at 8 s: 22 s of conversation
+    bland.post(f"/v1/calls/{call_id}/stop").raise_for_status()
+    assert details(bland, call_id)["corrected_duration"] == "22"
+    channels, rate, frames = _wav(bland.get(f"/v1/recordings/{call_id}").content)
+    assert (channels, rate, frames) == (1, 8000, 22 * 8000)
 
 
 def test_the_legacy_recording_endpoint_answers_json_or_audio(server: BackgroundSimulator, bland: httpx.Client,
@@ -656,6 +674,37 @@ def test_the_clock_runs_on_its_own_at_the_time_scale() -> None:
         assert state["calls"][0]["status"] == "completed"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{sim.url}/_sim/state")
+
+
+def _moments(call: dict[str, Any]) -> list[datetime]:
+    stamps = [call["created_at"], call["started_at"], call["end_at"], call["variables"]["now_utc"],
+              *(item["created_at"] for item in call["transcripts"])]
+    return [datetime.fromisoformat(stamp) for stamp in stamps]
+
+
+def test_timestamps_stay_on_the_wall_clock_and_only_durations_are_compressed() -> None:
+    before = datetime.now(UTC)
+    with BackgroundSimulator(time_scale=100, tick_interval=0.01) as sim, httpx.Client(
+        base_url=sim.url, headers={"authorization": "sim-key"}, timeout=5
+    ) as client:
+        call_id = client.post("/v1/calls", json={"phone_number": HUMAN, "task": "x"}).json()["call_id"]
+        deadline = time.monotonic() + 10
+        while not (call := client.get(f"/v1/calls/{call_id}").json())["completed"]:
+            assert time.monotonic() < deadline, "the call never ended"
+        after = datetime.now(UTC)
+        advanced = client.post("/v1/calls", json={"phone_number": VOICEMAIL, "task": "x"}).json()["call_id"]
+        client.post("/_sim/advance", json={"seconds": 3600}).raise_for_status()
+        jumped = client.get(f"/v1/calls/{advanced}").json()
+        end = datetime.now(UTC)
+
+    assert call["corrected_duration"] == "45"  # 45 simulated seconds of conversation...
+    moments = _moments(call)
+    assert all(before <= moment <= after for moment in moments), (before, moments, after)
+    started, ended = datetime.fromisoformat(call["started_at"]), datetime.fromisoformat(call["end_at"])
+    assert ended - started < timedelta(seconds=45)  # ...that took under a second of wall time
+    assert started < ended
+    assert jumped["completed"] is True
+    assert all(after <= moment <= end for moment in _moments(jumped)), (after, _moments(jumped), end)
 
 
 def test_the_management_command_serves_and_shuts_down_cleanly() -> None:

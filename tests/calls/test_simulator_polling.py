@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -50,10 +50,6 @@ def ids(bland: httpx.Client, **params: Any) -> list[str]:
     return [item["call_id"] for item in response.json()["calls"]]
 
 
-def now_of(control: httpx.Client) -> datetime:
-    return datetime.fromisoformat(control.get("/_sim/state").json()["now"])
-
-
 def test_the_list_sorts_by_update_time_and_filters_on_it(bland: httpx.Client, control: httpx.Client) -> None:
     human = place(bland, HUMAN)
     long = place(bland, LONG)
@@ -61,13 +57,13 @@ def test_the_list_sorts_by_update_time_and_filters_on_it(bland: httpx.Client, co
     busy = place(bland, BUSY)
     assert ids(bland, sort_by="updated_at") == [busy, long, human]
     control.post("/_sim/advance", json={"seconds": 100})  # busy ended (after 10 s), then human (53 s); long talks
-    after_end = now_of(control)
+    after_end = datetime.now(UTC)  # update times are wall-clock times: this advance's, then the next one's
     control.post("/_sim/advance", json={"seconds": 1000})  # long ended last
     assert ids(bland, sort_by="updated_at") == [long, human, busy]
     assert ids(bland, sort_by="updated_at", ascending="true") == [busy, human, long]
     assert ids(bland) == [busy, long, human]  # created_at, newest first, as before
 
-    since = (after_end + timedelta(seconds=1)).isoformat()
+    since = after_end.isoformat()
     assert ids(bland, sort_by="updated_at", update_start_date=since) == [long]
     until = after_end.isoformat()
     assert ids(bland, sort_by="updated_at", update_end_date=until) == [human, busy]

@@ -30,44 +30,31 @@ def _run(code: str, *, command: tuple[str, ...] = ("shell", "-v", "0", "-c"), **
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])
-def test_every_console_log_line_is_printed_once(debug):
-    result = _run(PROBE, DEBUG=debug)
+def test_every_console_log_line_is_printed_once_on_stderr_keeping_stdout_for_the_command(debug):
+    result = _run(PROBE + "; print('the-output')", DEBUG=debug)
     assert result.returncode == 0, result.stderr
-    output = result.stdout + result.stderr
-    assert output.count("probe-django 1") == 1, output
-    assert output.count("probe-app") == 1, output
-
-
-def test_plain_lines_go_to_stderr_so_command_output_stays_pipeable():
-    result = _run(PROBE + "; print('the-output')", DEBUG="true")
-    assert result.stdout.strip() == "the-output"
+    assert result.stderr.count("probe-django 1") == 1, result.stderr  # was twice with DEBUG on
+    assert result.stderr.count("probe-app") == 1, result.stderr
     assert "WARNING django.request probe-django 1" in result.stderr
+    assert result.stdout.strip() == "the-output"  # a command's own output stays pipeable
 
 
-def test_json_format_writes_one_object_per_line_on_stdout_with_the_extra_fields():
-    result = _run(PROBE, DEBUG="true", LOG_FORMAT="json")
+def test_json_format_writes_one_object_per_line_on_stdout_with_extra_fields_and_tracebacks():
+    code = PROBE + (
+        "\ntry:\n    1 / 0\n"
+        "except ZeroDivisionError:\n    logging.getLogger('calls').exception('it broke')\n"
+    )
+    result = _run(code, DEBUG="true", LOG_FORMAT="json")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     by_message = {record["message"]: record for record in records}
-    assert set(by_message) == {"probe-django 1", "probe-app"}, result.stdout
+    assert set(by_message) == {"probe-django 1", "probe-app", "it broke"}, result.stdout
     app = by_message["probe-app"]
     assert app["level"] == "WARNING"
     assert app["logger"] == "calls.services"
     assert app["call_id"] == "c-1"
     assert app["timestamp"].endswith("Z") or "+00:00" in app["timestamp"]
-
-
-def test_json_format_keeps_the_traceback_in_the_same_object():
-    code = (
-        "import logging\n"
-        "try:\n    1 / 0\n"
-        "except ZeroDivisionError:\n    logging.getLogger('calls').exception('it broke')\n"
-    )
-    result = _run(code, LOG_FORMAT="json")
-    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert len(records) == 1, result.stdout
-    assert records[0]["message"] == "it broke"
-    assert "ZeroDivisionError" in records[0]["exc_info"]
+    assert "ZeroDivisionError" in by_message["it broke"]["exc_info"]  # the traceback in the same object
 
 
 def test_an_unknown_log_format_stops_startup_naming_the_variable():

@@ -4,12 +4,14 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from django.core.management import call_command
 
+from deploy.dbmove.mapping import SHIPPED_MAPPING
 from tests.dbmove import source_db
 
 PASSWORD = "correct horse 🐎 battery"
@@ -57,6 +59,15 @@ def source_sql(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
+
+
+def edited_mapping(tmp_path: Path, old: str, new: str, *, count: int = 1) -> str:
+    """The shipped mapping with ``old`` replaced, as a file; returns its path."""
+    text = SHIPPED_MAPPING.read_text(encoding="utf-8")
+    assert text.count(old) >= count
+    path = tmp_path / "mapping.toml"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+    return str(path)
 
 
 def helper_schema_exists(url: str) -> bool:

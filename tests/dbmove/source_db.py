@@ -9,6 +9,8 @@ timestamps), ``public.calls`` keyed by UUID, ``public.call_events`` with an iden
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,7 +21,6 @@ from psycopg import sql
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE SCHEMA auth;
 CREATE TABLE auth.users (
     instance_id uuid,
@@ -102,19 +103,20 @@ TABLES = ("auth.users", "public.calls", "public.call_events", "public.credits")
 
 
 def user_id(n: int) -> str:
-    """The UUID of generated user number ``n`` (as the SQL below builds it)."""
-    return f"00000000-0000-4000-8000-{n:012x}"
+    """The UUID of generated user number ``n``, as the SQL below builds it: scattered like random UUIDs,
+    so key order is not the order rows sit in the table (as with Supabase's gen_random_uuid())."""
+    return str(uuid.UUID(hashlib.md5(f"user{n}".encode()).hexdigest()))  # noqa: S324 - an id, not a secret
 
 
 def call_id(n: int) -> str:
-    return f"00000000-0000-4000-9000-{n:012x}"
+    return str(uuid.UUID(hashlib.md5(f"call{n}".encode()).hexdigest()))  # noqa: S324 - an id, not a secret
 
 
 POPULATE_USERS = """
 INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
     last_sign_in_at, raw_app_meta_data, raw_user_meta_data, is_super_admin, created_at, updated_at, phone,
     banned_until, deleted_at)
-SELECT '00000000-0000-0000-0000-000000000000', ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+SELECT '00000000-0000-0000-0000-000000000000', md5('user' || (g))::uuid,
     'authenticated', 'authenticated',
     'user' || g || '@example.com', %(hash)s,
     CASE WHEN g %% 7 = 0 THEN NULL ELSE timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' END,
@@ -133,7 +135,7 @@ FROM generate_series(%(first)s::int, %(last)s::int) AS g
 
 POPULATE_CREDITS = """
 INSERT INTO public.credits (user_id, balance, updated_at)
-SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, round((g %% 1000) * 1.37, 2),
+SELECT md5('user' || (g))::uuid, round((g %% 1000) * 1.37, 2),
     timestamptz '2025-01-01 00:00:00+00' + g * interval '1 second'
 FROM generate_series(%(first)s::int, %(last)s::int) AS g
 WHERE g %% 9 <> 0
@@ -144,8 +146,8 @@ POPULATE_CALLS = """
 INSERT INTO public.calls (id, user_id, bland_call_id, phone_number, from_number, task, pathway_id, voice,
     first_sentence, language, max_duration, record, status, answered_by, call_length, price, cost_cents, summary,
     transcript, error_message, recording_url, metadata, raw, started_at, ended_at, created_at, updated_at)
-SELECT ('00000000-0000-4000-9000-' || lpad(to_hex(g), 12, '0'))::uuid,
-    ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g %% %(users)s::int), 12, '0'))::uuid,
+SELECT md5('call' || (g))::uuid,
+    md5('user' || (1 + g %% %(users)s::int))::uuid,
     CASE WHEN g %% 11 = 0 THEN NULL ELSE 'bland-' || g END,
     '+1415' || lpad((g %% 10000000)::text, 7, '0'),
     CASE WHEN g %% 2 = 0 THEN '+12025550100' END,
@@ -181,7 +183,7 @@ FROM generate_series(%(first)s::int, %(last)s::int) AS g
 
 POPULATE_EVENTS = """
 INSERT INTO public.call_events (call_id, status, previous_status, source, message, data, created_at)
-SELECT ('00000000-0000-4000-9000-' || lpad(to_hex(g), 12, '0'))::uuid, 'completed',
+SELECT md5('call' || (g))::uuid, 'completed',
     CASE WHEN g %% 3 = 0 THEN NULL ELSE 'in-progress' END,
     (ARRAY['webhook', 'poller', NULL])[1 + g %% 3],
     CASE WHEN g %% 4 = 0 THEN NULL ELSE 'Call ended — durée ' || (g %% 600) || ' s' END,
@@ -203,7 +205,8 @@ def database_url(name: str) -> str:
 def create_database(name: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # template0 takes no connections: no "template1 is being accessed by other users" on a busy server.
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
 
 
 def drop_database(name: str) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from deploy.dbmove.errors import MappingInvalid
-from deploy.dbmove.mapping import SHIPPED_MAPPING, mapping_load
+from deploy.dbmove.mapping import mapping_load
 from deploy.dbmove.models import MoveState
-from tests.dbmove.conftest import helper_schema_exists, run, source_sql
+from tests.dbmove.conftest import edited_mapping, helper_schema_exists, run, source_sql
 from users.models import User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -21,14 +20,6 @@ def failure(*args: str) -> str:
     with pytest.raises(CommandError) as raised:
         call_command("migrate_from_source", *args, stdout=StringIO(), stderr=StringIO())
     return str(raised.value)
-
-
-def edited_mapping(tmp_path: Path, old: str, new: str) -> str:
-    text = SHIPPED_MAPPING.read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / "mapping.toml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return str(path)
 
 
 def nothing_written(source_url: str) -> None:
@@ -123,7 +114,7 @@ def test_sync_before_any_copy_is_refused(source_url):
 def test_a_second_source_cannot_be_synced_into_a_copy_of_the_first(make_source):
     first, second = make_source(users=3, calls=3), make_source(users=3, calls=3)
     run("--source-url", first)
-    assert "no callmcp_move schema: it is not that source" in failure("--source-url", second, "--sync")
+    assert "has no callmcp_move schema: it is another database" in failure("--source-url", second, "--sync")
     assert not helper_schema_exists(second)
 
 

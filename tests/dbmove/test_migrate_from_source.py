@@ -13,9 +13,10 @@ from rest_framework.test import APIClient
 
 from calls.models import Call, CallEvent
 from tests.dbmove import source_db
-from tests.dbmove.conftest import PASSWORD, run, source_sql
+from tests.dbmove.conftest import PASSWORD, edited_mapping, run, source_sql
 from users.models import CreditAccount, CreditLedgerEntry, User
 from users.selectors import credits_ledger_sums
+from users.services import credits_grant, user_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -101,6 +102,14 @@ def test_full_copy_verifies_clean_and_a_migrated_user_logs_in_with_the_old_passw
         ("grant", 411, "import:supabase")]
     assert CreditAccount.objects.get(user__username="user9@example.com").balance == 0  # no credits row there
 
+    # Sequences continue after the copied ids: new rows made by the service do not collide.
+    newcomer = user_create(username="after-the-move", password=None)
+    assert newcomer.id > max(User.objects.exclude(pk=newcomer.pk).values_list("id", flat=True))
+    credits_grant(user=user, amount=50, memo="after the move")
+    assert credits_ledger_sums(user=user).available == CreditAccount.objects.get(user=user).balance == 461
+    event = CallEvent.objects.create(call=call, source="system", to_status="busy")
+    assert event.id > 120
+
 
 def test_sync_applies_inserts_updates_and_deletes_made_on_the_source_after_the_copy(source_url, password_hash):
     run("--source-url", source_url)
@@ -168,6 +177,28 @@ def test_verify_names_the_keys_of_corrupted_rows_and_exits_non_zero(source_url):
     rows = report_rows(printed, "table")
     assert rows["users.User"][-1] == "ok"
     assert rows["calls.Call"][-1] == "DIFFERENT"
+
+
+def test_rows_outside_an_entrys_filter_are_not_copied_and_leave_the_target_when_they_fall_out(source_url,
+                                                                                               tmp_path):
+    mapping = edited_mapping(tmp_path, 'source = "auth.users"\nkey = "id"\n',
+                             'source = "auth.users"\nkey = "id"\nwhere = "NOT s.is_anonymous"\n', count=2)
+    anonymous, later = "4f0a7f1e-0000-4000-8000-000000000001", "4f0a7f1e-0000-4000-8000-000000000002"
+    source_sql(source_url, "INSERT INTO auth.users (id, email, is_anonymous, created_at) VALUES "
+                           "(%s, NULL, true, now()), (%s, 'later@example.com', false, now())", (anonymous, later))
+    source_sql(source_url, "INSERT INTO public.credits (user_id, balance) VALUES (%s, 2)", (later,))
+
+    run("--source-url", source_url, "--mapping", mapping)
+    assert not User.objects.filter(username=anonymous).exists()
+    assert User.objects.filter(username="later@example.com").exists()
+    assert "no differences" in run("--source-url", source_url, "--mapping", mapping, "--verify")
+
+    source_sql(source_url, "UPDATE auth.users SET is_anonymous = true WHERE id = %s", (later,))
+    synced = report_rows(run("--source-url", source_url, "--mapping", mapping, "--sync"), "table")
+
+    assert synced["users.User"][-1] == synced["users.CreditAccount"][-1] == "1"  # deleted
+    assert not User.objects.filter(username="later@example.com").exists()
+    assert "no differences" in run("--source-url", source_url, "--mapping", mapping, "--verify")
 
 
 def test_copy_of_some_tables_then_the_rest(source_url):

@@ -27,6 +27,10 @@ Timeline, in simulated seconds: ``new`` at creation, ``queued`` after 1 s (a sch
 until its start_time), ``allocated`` 1 s later, ``started`` (dialling; ``started_at``) 1 s later, then
 ringing, talking and ``complete``. The simulated clock runs ``time_scale`` simulated seconds per real
 second (default 10; 0 freezes it) and ``POST /_sim/advance`` moves it forward, which is how tests run.
+Only durations are compressed: every timestamp a client sees (``created_at``, ``started_at``, ``end_at``,
+transcript lines, ``updated_at`` in list filters) is the wall-clock time at which the simulated clock got
+there, so a 45 s call at scale 10 reports ``corrected_duration`` 45 but ends 4.5 s after it started, and
+nothing is ever dated in the future (``/_sim/state`` shows both clocks: ``now`` and ``wall_now``).
 
 Money: each call costs max($0.015, connected minutes x the plan's rate), prorated to the second; a call
 cancelled before dialling costs nothing. The price is taken from the balance when the call ends;
@@ -63,7 +67,8 @@ Simulator choices where Bland is silent or where we relax it:
 - call not found is 404 ``{"status":"error","message":"Call not found."}``; stopping a call that already
   ended is 400 ``Call has already ended.``; ``/correct`` for a call without a recording is 404.
 - ``/v1/recordings/{id}`` always serves WAV, even when ``content-type: audio/mpeg`` is asked for
-  (it then adds an ``X-Simulator-Note`` header); the audio is a few seconds of tones, one per utterance.
+  (it then adds an ``X-Simulator-Note`` header). The audio is as long as the call talked, 8 kHz mono
+  8-bit like a phone line, with a tone (a pitch per speaker) wherever someone speaks.
 - ``status``, ``price``, ``call_length``, ``summary`` are null until the call ends; ``transcripts`` grow
   while it is live; ``end_at`` is the max_duration deadline while live and the real end afterwards.
 - a call's ``updated_at`` (read by ``sort_by=updated_at`` and ``update_start_date``/``update_end_date``; the

@@ -165,15 +165,16 @@ class Simulator:
 
     def details(self, call: SimCall, *, for_webhook: bool = False) -> dict[str, Any]:
         """The flat call object of ``GET /v1/calls/{id}`` (and, without c_id/status in transcripts, the webhook)."""
-        return payloads.details(call, self.now(), recording_url=self.recording_url(call), for_webhook=for_webhook)
+        return payloads.details(call, self.now(), self.clock.wall, recording_url=self.recording_url(call),
+                                for_webhook=for_webhook)
 
     def list_item(self, call: SimCall) -> dict[str, Any]:
-        return payloads.list_item(call, self.now())
+        return payloads.list_item(call, self.now(), self.clock.wall)
 
     def list_calls(self, query: Mapping[str, str]) -> dict[str, Any]:
         spec, now = ListQuery.parse(query), self.now()
         # Insertion order is creation order, and it breaks ties between calls created at the same instant.
-        matching = spec.ordered([call for call in self.calls.values() if spec.matches(call, now)], now)
+        matching = spec.ordered([c for c in self.calls.values() if spec.matches(c, now, self.clock.wall)], now)
         page = matching[spec.start : spec.stop][: spec.limit]
         return {"total_count": len(matching), "count": len(page), "calls": [self.list_item(c) for c in page]}
 
@@ -182,14 +183,14 @@ class Simulator:
         if call is None or call.outcome is None or not call.has_recording():
             return None
         if call.audio is None:
-            call.audio = render_wav(call.outcome.script)
+            call.audio = render_wav(call.outcome.script, call.outcome.connected_seconds)
         return call.audio
 
     def corrected(self, call_id: str) -> dict[str, Any]:
         call = self.get_call(call_id)
         if call.outcome is None or not call.has_recording():
             raise SimError.flat(404, "No corrected transcript: the call was not recorded or has not completed.")
-        return payloads.corrected(call, call.outcome.script)
+        return payloads.corrected(call, call.outcome.script, self.clock.wall)
 
     def me(self) -> dict[str, Any]:
         return {
@@ -201,7 +202,8 @@ class Simulator:
     def snapshot(self) -> dict[str, Any]:
         now = self.now()
         return {
-            "now": iso(now),
+            "now": iso(now),  # simulated: what /_sim/advance moves (timestamps shown to clients are wall times)
+            "wall_now": iso(self.clock.wall(now)),
             "time_scale": self.clock.scale,
             "plan": self.plan.name,
             "balance": self.balance,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,29 +82,55 @@ class Faults:
 
 
 class SimClock:
-    """Simulated UTC time: starts at the wall clock, runs ``scale`` times faster, can be advanced."""
+    """Simulated UTC time, which the calls' timelines run on: it starts at the wall clock, runs ``scale`` times
+    faster and can be advanced. What clients are shown is put back on the wall clock with ``wall()``: the
+    wall time at which the simulated clock passed a simulated instant. So durations are compressed (a
+    45 s call takes 4.5 s at scale 10, and an advance takes no time at all) but timestamps never run ahead
+    of the wall clock."""
 
     def __init__(
         self, scale: float = 10.0, *, start: datetime | None = None, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self._monotonic = monotonic
         self._scale = scale
-        self._base_sim = start or datetime.now(UTC)
-        self._base_real = monotonic()
+        self.restart(start or datetime.now(UTC))
 
     @property
     def scale(self) -> float:
         return self._scale
 
     def now(self) -> datetime:
-        return self._base_sim + timedelta(seconds=(self._monotonic() - self._base_real) * self._scale)
+        return self._sims[-1] + timedelta(seconds=(self._monotonic() - self._reals[-1]) * self._scale)
 
     def advance(self, seconds: float) -> None:
-        self._base_sim += timedelta(seconds=seconds)
+        self._begin(self.now() + timedelta(seconds=seconds), self._scale)
 
     def set_scale(self, scale: float) -> None:
-        self._base_sim, self._base_real, self._scale = self.now(), self._monotonic(), scale
+        self._begin(self.now(), scale)
 
     def restart(self, start: datetime) -> None:
-        self._base_sim, self._base_real = start, self._monotonic()
+        """Simulated time ``start``, which is the wall time now."""
+        self._sims: list[datetime] = []  # each stretch of the clock: its simulated start,
+        self._reals: list[float] = []  # the monotonic time it began,
+        self._scales: list[float] = []  # and its pace
+        self._wall_origin, self._real_origin = start, self._monotonic()
+        self._begin(start, self._scale)
 
+    def _begin(self, sim: datetime, scale: float) -> None:
+        self._sims.append(sim)
+        self._reals.append(self._monotonic())
+        self._scales.append(scale)
+        self._scale = scale
+
+    def wall(self, moment: datetime) -> datetime:
+        """The wall time at which the simulated clock reached ``moment`` (inside an advance: the advance's
+        time). A moment still to come is projected at the current pace (in real time while frozen), from
+        the start of the current stretch, so the answer does not change while nothing happens."""
+        index = max(0, bisect.bisect_right(self._sims, moment) - 1)
+        since = max(0.0, (moment - self._sims[index]).total_seconds())
+        start, scale = self._reals[index], self._scales[index]
+        if index + 1 < len(self._reals) and since > (self._reals[index + 1] - start) * scale:
+            real = self._reals[index + 1]  # skipped by the advance that began the next stretch
+        else:
+            real = start + since / (scale or 1.0)
+        return self._wall_origin + timedelta(seconds=real - self._real_origin)

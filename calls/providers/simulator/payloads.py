@@ -1,13 +1,18 @@
-"""A call as Bland's wire shapes: the details object (also the webhook body) and its transcript items."""
+"""A call as Bland's wire shapes: the details object (also the webhook body) and its transcript items.
+
+Every timestamp is put on the wall clock (``wall``, the clock's ``SimClock.wall``); durations stay simulated.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from calls.providers.simulator.script import Line
 from calls.providers.simulator.state import SimCall, iso
+
+Wall = Callable[[datetime], datetime]
 
 
 def _line_id(call: SimCall, line: Line, index: int) -> int:
@@ -16,12 +21,13 @@ def _line_id(call: SimCall, line: Line, index: int) -> int:
     return call.first_line_id + index
 
 
-def transcript_items(call: SimCall, lines: Sequence[Line], *, for_webhook: bool = False) -> list[dict[str, Any]]:
+def transcript_items(call: SimCall, lines: Sequence[Line], wall: Wall, *, for_webhook: bool = False
+                     ) -> list[dict[str, Any]]:
     items = []
     for index, line in enumerate(lines):
         item: dict[str, Any] = {
             "id": _line_id(call, line, index),
-            "created_at": iso(call.connect_at + timedelta(seconds=line.end)),
+            "created_at": iso(wall(call.connect_at + timedelta(seconds=line.end))),
             "text": line.text,
             "user": line.role,
         }
@@ -37,8 +43,8 @@ def concatenated(lines: Sequence[Line]) -> str:
     return "".join(f"{line.role}: {line.text} \n " for line in lines)
 
 
-def variables(call: SimCall, now: datetime) -> dict[str, Any]:
-    request = call.request
+def variables(call: SimCall, now: datetime, wall: Wall) -> dict[str, Any]:
+    request, now = call.request, wall(now)
     return {
         "now": now.strftime("%A, %B %d, %Y %I:%M:%S %p"),
         "now_utc": iso(now),
@@ -50,13 +56,13 @@ def variables(call: SimCall, now: datetime) -> dict[str, Any]:
         "phone_number": request.to,
         "country": request.region,
         "language": request.language,
-        "timestamp": iso(call.created_at),
+        "timestamp": iso(wall(call.created_at)),
         "timezone": request.timezone,
         **request.request_data,
     }
 
 
-def details(call: SimCall, now: datetime, *, recording_url: str | None, for_webhook: bool = False
+def details(call: SimCall, now: datetime, wall: Wall, *, recording_url: str | None, for_webhook: bool = False
             ) -> dict[str, Any]:
     """The flat call object of ``GET /v1/calls/{id}`` (and, without c_id/status in transcripts, the webhook)."""
     request, outcome = call.request, call.outcome
@@ -77,16 +83,16 @@ def details(call: SimCall, now: datetime, *, recording_url: str | None, for_webh
         "request_data": request.request_data,
         "completed": outcome is not None,
         "inbound": False,
-        "created_at": iso(call.created_at),
-        "started_at": iso(started),
-        "end_at": iso(end_at),
+        "created_at": iso(wall(call.created_at)),
+        "started_at": iso(wall(started) if started else None),
+        "end_at": iso(wall(end_at) if end_at else None),
         "queue_status": call.queue_status(now),
         "status": outcome.status if outcome else None,
         "error_message": outcome.error_message if outcome else None,
         "answered_by": call.answered_by(now),
         "endpoint_url": "api.prod.bland.ai",
         "max_duration": request.max_duration,
-        "variables": variables(call, now),
+        "variables": variables(call, now, wall),
         "record": request.record,
         "recording_url": recording_url,
         "recording_expiration": None,
@@ -101,7 +107,7 @@ def details(call: SimCall, now: datetime, *, recording_url: str | None, for_webh
         "pathway_logs": None,
         "analysis": None,
         "concatenated_transcript": concatenated(lines),
-        "transcripts": transcript_items(call, lines, for_webhook=for_webhook),
+        "transcripts": transcript_items(call, lines, wall, for_webhook=for_webhook),
         "transferred_to": None,
         "transferred_at": None,
         "citations": [],
@@ -110,11 +116,11 @@ def details(call: SimCall, now: datetime, *, recording_url: str | None, for_webh
     }
 
 
-def list_item(call: SimCall, now: datetime) -> dict[str, Any]:
+def list_item(call: SimCall, now: datetime, wall: Wall) -> dict[str, Any]:
     outcome = call.outcome
     return {
         "call_id": call.call_id,
-        "created_at": iso(call.created_at),
+        "created_at": iso(wall(call.created_at)),
         "call_length": round(outcome.connected_seconds / 60, 4) if outcome else None,
         "to": call.request.to,
         "from": call.request.from_number,
@@ -126,7 +132,7 @@ def list_item(call: SimCall, now: datetime) -> dict[str, Any]:
     }
 
 
-def corrected(call: SimCall, lines: Sequence[Line]) -> dict[str, Any]:
+def corrected(call: SimCall, lines: Sequence[Line], wall: Wall) -> dict[str, Any]:
     """``GET /v1/calls/{id}/correct``: the audio-aligned transcript of a recorded call."""
     speech = [line for line in lines if line.role != "agent-action"]
     return {
@@ -145,6 +151,6 @@ def corrected(call: SimCall, lines: Sequence[Line]) -> dict[str, Any]:
         ],
         "original": [
             {k: item[k] for k in ("id", "created_at", "text", "user", "c_id")}
-            for item in transcript_items(call, lines)
+            for item in transcript_items(call, lines, wall)
         ],
     }

@@ -125,13 +125,15 @@ class ListQuery:
             updated_before=_query_moment(query.get("update_end_date"), "update_end_date", tz, end=True),
         )
 
-    def matches(self, call: SimCall, now: datetime) -> bool:
+    def matches(self, call: SimCall, now: datetime, wall: Callable[[datetime], datetime]) -> bool:
+        """Whether the call passes the filters; dates are compared with its wall-clock timestamps."""
+        created = wall(call.created_at)
         minutes = call.outcome.connected_seconds / 60 if call.outcome else 0.0
         checks = (
             self.from_number is None or call.request.from_number == self.from_number,
             self.to_number is None or call.request.to == self.to_number,
-            self.after is None or call.created_at >= self.after,
-            self.before is None or call.created_at < self.before,
+            self.after is None or created >= self.after,
+            self.before is None or created < self.before,
             self.completed is None or call.finished == self.completed,
             self.answered_by is None or call.answered_by(now) == self.answered_by,
             self.duration_gt is None or minutes > self.duration_gt,
@@ -143,12 +145,13 @@ class ListQuery:
             return False
         if self.updated_after is None and self.updated_before is None:
             return True
-        updated = call.updated_at(now)
+        updated = wall(call.updated_at(now))
         return ((self.updated_after is None or updated >= self.updated_after)
                 and (self.updated_before is None or updated < self.updated_before))
 
     def ordered(self, calls: list[SimCall], now: datetime) -> list[SimCall]:
-        """``calls`` (in creation order) sorted as asked; ties keep the order of creation."""
+        """``calls`` (in creation order) sorted as asked; ties keep the order of creation. Simulated update times
+        sort as their wall times do, with what happened within one advance in the order it happened."""
         if self.sort_by == "updated_at":
             calls = sorted(calls, key=lambda call: call.updated_at(now))
         return calls if self.ascending else calls[::-1]

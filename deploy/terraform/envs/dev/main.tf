@@ -96,6 +96,7 @@ module "data" {
   database_security_group_id     = module.network.security_group_ids["database"]
   redis_security_group_id        = module.network.security_group_ids["redis"]
   db_instance_class              = local.db_instance_class
+  performance_insights           = local.performance_insights
   multi_az                       = local.multi_az
   backup_retention_days          = local.backup_retention_days
   deletion_protection            = local.deletion_protection

@@ -9,6 +9,7 @@ locals {
   backup_retention_days        = 7
   backup_copy_to_dr            = false
   deletion_protection          = false
+  performance_insights         = false
   db_instance_class            = "db.t4g.micro"
   redis_node_type              = "cache.t4g.micro"
   redis_replicas               = 0

@@ -8,6 +8,7 @@ locals {
   backup_retention_days        = 35
   backup_copy_to_dr            = true
   deletion_protection          = true
+  performance_insights         = true
   db_instance_class            = "db.r7g.large"
   redis_node_type              = "cache.r7g.large"
   redis_replicas               = 2

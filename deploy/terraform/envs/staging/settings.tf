@@ -9,6 +9,7 @@ locals {
   backup_retention_days        = 14
   backup_copy_to_dr            = true
   deletion_protection          = true
+  performance_insights         = true
   db_instance_class            = "db.t4g.medium"
   redis_node_type              = "cache.t4g.small"
   redis_replicas               = 1

@@ -111,9 +111,9 @@ resource "aws_db_instance" "this" {
   final_snapshot_identifier             = "${var.name}-final"
   auto_minor_version_upgrade            = true
   iam_database_authentication_enabled   = true
-  performance_insights_enabled          = true
-  performance_insights_kms_key_id       = aws_kms_key.data.arn
-  performance_insights_retention_period = 7
+  performance_insights_enabled          = var.performance_insights
+  performance_insights_kms_key_id       = var.performance_insights ? aws_kms_key.data.arn : null
+  performance_insights_retention_period = var.performance_insights ? 7 : null
   monitoring_interval                   = 60
   monitoring_role_arn                   = aws_iam_role.monitoring.arn
   enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]

@@ -45,6 +45,12 @@ variable "backup_retention_days" {
   }
 }
 
+variable "performance_insights" {
+  description = "Performance Insights (not offered on db.t4g.micro/small)."
+  type        = bool
+  default     = true
+}
+
 variable "deletion_protection" {
   type    = bool
   default = true

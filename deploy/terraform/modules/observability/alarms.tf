@@ -12,7 +12,7 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
   ok_actions          = [aws_sns_topic.alarms.arn]
   metric_query {
     id          = "rate"
-    expression  = "100 * (errors_target + errors_elb) / MAX([requests, 1])"
+    expression  = "IF(requests > 0, 100 * (FILL(errors_target, 0) + FILL(errors_elb, 0)) / requests, 0)"
     label       = "5xx %"
     return_data = true
   }

@@ -141,13 +141,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "recordings" {
     id     = "tiering-and-retention"
     status = "Enabled"
     filter {}
-    transition {
-      days          = 30
-      storage_class = "STANDARD_IA"
-    }
-    transition {
-      days          = 90
-      storage_class = "GLACIER_IR"
+    # Cheaper tiers as recordings age (S3 wants every transition before the expiry).
+    dynamic "transition" {
+      for_each = [for tier in [{ days = 30, class = "STANDARD_IA" }, { days = 90, class = "GLACIER_IR" }] : tier if tier.days < var.recordings_expire_days]
+      content {
+        days          = transition.value.days
+        storage_class = transition.value.class
+      }
     }
     expiration {
       days = var.recordings_expire_days
