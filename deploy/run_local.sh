@@ -66,13 +66,15 @@ else
   PROVIDER="Bland AI at ${BLAND_BASE_URL:-https://api.bland.ai}: real calls"
 fi
 
-# --- Celery: a worker runs webhooks and recording downloads, beat the periodic tasks
+# --- Celery: a worker runs webhooks and recording downloads, beat the periodic tasks (the poller every
+# minute, so calls end even when their webhooks are lost). Without a broker, beat runs them in its process.
 if [[ $TASKS != in-process ]]; then
   start worker "$PY" -m celery -A config worker --loglevel INFO --concurrency "${CELERY_CONCURRENCY:-2}"
   start beat "$PY" -m celery -A config beat --loglevel INFO --schedule "$RUN_DIR/celerybeat-schedule"
   TASKS="Celery worker and beat on $TASKS"
 else
-  TASKS="in-process (set REDIS_URL for a Celery worker and beat)"
+  start beat "$PY" -m celery -A config beat --loglevel INFO --schedule "$RUN_DIR/celerybeat-schedule"
+  TASKS="in-process, periodic ones (the poller) by Celery beat (set REDIS_URL for a Celery worker)"
 fi
 
 # --- the web server

@@ -5,7 +5,8 @@
 """
 
 from calls.poller.health import PollerHealth, poller_health
-from calls.poller.runner import PollOptions, PollSummary, default_provider, poll_calls, poll_calls_repeatedly
+from calls.poller.options import PollOptions, PollSummary
+from calls.poller.runner import default_provider, poll_calls, poll_calls_repeatedly
 
 __all__ = ["PollOptions", "PollSummary", "PollerHealth", "default_provider", "poll_calls", "poll_calls_repeatedly",
            "poller_health"]

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from calls import services
+from calls import errors, services
 from calls.models import Call, DeadLetterStatus, EventSource, PollDeadLetter
 from calls.poller.dlq import DeadLetterQueueError, dead_letter_queue
 from calls.providers.base import Provider
@@ -66,20 +66,25 @@ def dead_letters_resolve(*, call_id: uuid.UUID, now: datetime) -> int:
 
 
 def dead_letter_retry(*, letter: PollDeadLetter, provider: Provider) -> Call:
-    """Give the call a fresh start with the poller and ask the provider about it now.
+    """Ask the provider about the call now, and give it a fresh start with the poller.
 
     On success the call has the provider's state and the letter is resolved. If the provider fails again
-    the error propagates; the letter stays ``retried`` and the poller tries the call on its next pass."""
+    the error propagates; the letter stays ``retried`` and the poller tries the call on its next pass (and
+    resolves the letter when that works)."""
     now = timezone.now()
-    with transaction.atomic():
-        Call.objects.filter(pk=letter.call_id).update(poll_failures=0, next_poll_at=None, last_poll_error="")
-        PollDeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.RETRIED, retried_at=now)
+    PollDeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.RETRIED, retried_at=now)
+    Call.objects.filter(pk=letter.call_id).update(poll_failures=0, next_poll_at=None)
     call = Call.objects.get(pk=letter.call_id)
     if not call.provider_call_id:
         return call
-    update = provider.get_call(call.provider_call_id)
+    try:
+        update = provider.get_call(call.provider_call_id)
+    except errors.ProviderError as exc:
+        # The error stays on the call: the poller takes it up at once and resolves the letter when it works.
+        Call.objects.filter(pk=call.pk).update(last_poll_error=f"retry: {exc.code}: {exc.detail or exc.message}"[:500])
+        raise
     with transaction.atomic():
         applied = services.call_apply_provider_update(update=update, source=EventSource.ADMIN, call=call) or call
-        Call.objects.filter(pk=call.pk).update(last_polled_at=now)
+        Call.objects.filter(pk=call.pk).update(last_polled_at=now, poll_failures=0, last_poll_error="")
         dead_letters_resolve(call_id=call.pk, now=now)
     return applied

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
+from calls.models import CANCELLABLE_STATUSES, AnsweredBy, Call, CallStatus
 from calls.providers.base import ListedCall
 
 IN_FLIGHT = sorted(CANCELLABLE_STATUSES)
 _ERROR_QUEUE_STATUSES = frozenset({"pre_queue_error", "queue_error", "call_error", "complete_error"})
 _LISTED_STATUS = {"allocated": CallStatus.RINGING, "started": CallStatus.IN_PROGRESS}
+# The last poll of the call failed (a failure counted, or a retry from admin that failed).
+FAILED_BEFORE_Q = Q(poll_failures__gt=0) | ~Q(last_poll_error="")
+FAILED_BEFORE = ExpressionWrapper(FAILED_BEFORE_Q, output_field=BooleanField())
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class WorkItem:
     provider_call_id: str
     status: str
     updated_at: datetime
+    failed_before: bool = False  # its last poll failed: a dead letter may be waiting to be resolved
 
 
 def in_flight() -> QuerySet[Call]:
@@ -74,7 +78,7 @@ def _unseen_by_the_list(now: datetime) -> Q:
     overdue = _overdue(now) & (Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=quiet))
     # Calls that failed before are retried directly once their backoff is over: the list may have shown
     # their change while they were backing off.
-    return Q(created_at__lt=horizon) | Q(status=CallStatus.SCHEDULED) | Q(poll_failures__gt=0) | overdue
+    return Q(created_at__lt=horizon) | Q(status=CallStatus.SCHEDULED) | FAILED_BEFORE_Q | overdue
 
 
 def expected_end(*, created_at: datetime, start_time: datetime | None, max_duration: int) -> datetime:
@@ -87,11 +91,12 @@ def direct_candidates(*, pass_id: uuid.UUID, now: datetime, list_ok: bool) -> li
     query = _eligible(pass_id=pass_id, now=now)
     if list_ok:
         query = query.filter(_unseen_by_the_list(now))
-    rows = query.values_list("pk", "provider_call_id", "status", "updated_at", "created_at", "start_time",
-                             "max_duration")
-    ranked = sorted(rows, key=lambda row: (expected_end(created_at=row[4], start_time=row[5], max_duration=row[6]),
-                                           row[4], row[0]))
-    return [WorkItem(pk, str(call_id), status, updated_at) for pk, call_id, status, updated_at, *_ in ranked]
+    rows = query.annotate(failed_before=FAILED_BEFORE).values_list(
+        "pk", "provider_call_id", "status", "updated_at", "failed_before", "created_at", "start_time", "max_duration")
+    ranked = sorted(rows, key=lambda row: (expected_end(created_at=row[5], start_time=row[6], max_duration=row[7]),
+                                           row[5], row[0]))
+    return [WorkItem(pk, str(call_id), status, updated_at, failed)
+            for pk, call_id, status, updated_at, failed, *_ in ranked]
 
 
 def still_due(items: Sequence[WorkItem], *, pass_id: uuid.UUID) -> list[WorkItem]:
@@ -121,21 +126,24 @@ def listed_work(*, page: Iterable[ListedCall], pass_id: uuid.UUID, now: datetime
                 ) -> tuple[list[WorkItem], list[uuid.UUID]]:
     """Of a list page: the calls of ours that changed (to ask about) and the unchanged ones (confirmed).
 
-    Calls that already reached a final state, calls of other accounts, calls placed within the grace
+    Calls that already reached a final state (unless cancelled and still waiting for their cost), calls of
+    other accounts, calls placed within the grace
     period, calls backing off or dead-lettered and calls this pass already processed are neither."""
     by_id = {item.provider_call_id: item for item in page}
     grace = now - timedelta(seconds=settings.POLLER_GRACE_SECONDS)
-    rows = (Call.objects.filter(provider_call_id__in=list(by_id), created_at__lte=grace,
-                                poll_failures__lt=settings.POLLER_MAX_FAILURES)
+    rows = (in_flight().filter(provider_call_id__in=list(by_id), created_at__lte=grace,
+                               poll_failures__lt=settings.POLLER_MAX_FAILURES)
             .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-            .exclude(status__in=sorted(TERMINAL_STATUSES)).exclude(poll_pass=pass_id)
-            .values_list("pk", "provider_call_id", "status", "answered_by", "start_time", "updated_at"))
+            .exclude(poll_pass=pass_id)
+            .annotate(failed_before=FAILED_BEFORE)
+            .values_list("pk", "provider_call_id", "status", "answered_by", "start_time", "updated_at",
+                         "failed_before"))
     work: list[WorkItem] = []
     unchanged: list[uuid.UUID] = []
-    for pk, provider_call_id, status, answered_by, start_time, updated_at in rows:
+    for pk, provider_call_id, status, answered_by, start_time, updated_at, failed in rows:
         item = by_id[str(provider_call_id)]
         if _changed(item, status=status, answered_by=answered_by, start_time=start_time, now=now):
-            work.append(WorkItem(pk, str(provider_call_id), status, updated_at))
+            work.append(WorkItem(pk, str(provider_call_id), status, updated_at, failed))
         else:
             unchanged.append(pk)
     return work, unchanged

@@ -72,7 +72,9 @@ def list_window_start(now: datetime) -> datetime | None:
 
 
 def run_begin(*, trigger: str, now: datetime) -> PollRun:
-    """A new run: resuming the last pass if it did not complete, otherwise starting a pass."""
+    """A new run: resuming the last pass if it did not complete, otherwise starting a pass. Runs finished
+    more than ``POLLER_KEEP_RUNS_DAYS`` ago are deleted (one a minute would otherwise pile up)."""
+    PollRun.objects.filter(finished_at__lt=now - timedelta(days=settings.POLLER_KEEP_RUNS_DAYS)).delete()
     latest = PollRun.objects.order_by("-started_at").first()
     PollRun.objects.filter(status=PollRunStatus.RUNNING).update(
         status=PollRunStatus.INTERRUPTED, finished_at=now,
@@ -84,7 +86,7 @@ def run_begin(*, trigger: str, now: datetime) -> PollRun:
             pass_started_at=latest.pass_started_at, list_since=latest.list_since, cursor=latest.cursor,
         )
     return PollRun.objects.create(trigger=trigger, host=host, started_at=now, pass_started_at=now,
-                                  list_since=list_window_start(now), cursor={"phase": "list"})
+                                  list_since=list_window_start(now), cursor={"phase": "list", "position": 0})
 
 
 def run_checkpoint(*, run: PollRun, counts: Counts, cursor: dict[str, Any], errors: list[dict[str, str]],

@@ -1,5 +1,4 @@
-"""One call's poll (details from the provider, applied through ``calls.services``) and the small thread
-pool that runs them concurrently.
+"""One call's poll: details from the provider, applied through ``calls.services``.
 
 A poll either applies the provider's state and marks the call done for this pass in the same
 transaction, or counts a failure: the call then backs off (doubling ``POLLER_BACKOFF_SECONDS``) and after
@@ -12,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F
 
 from calls import errors, services
@@ -72,11 +70,13 @@ class CallPoller:
     dry_run: bool = False
     # SQLite takes one writer at a time: its polls still ask the provider concurrently, but write in turn.
     db_lock: AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set: polls not yet begun are skipped
 
     def poll(self, item: WorkItem) -> Outcome:
         requests = rate_limited = 0
         while True:
-            if rate_limited > MAX_RATE_LIMITED_RETRIES or not self.budget.acquire(deadline=self.deadline):
+            if (self.stopping.is_set() or rate_limited > MAX_RATE_LIMITED_RETRIES
+                    or not self.budget.acquire(deadline=self.deadline)):
                 return Outcome(item, Result.SKIPPED, requests, rate_limited)
             requests += 1
             try:
@@ -98,13 +98,16 @@ class CallPoller:
             return self._failed(item, exc, requests, rate_limited)
 
     def _apply(self, item: WorkItem, update: ProviderCall, requests: int, rate_limited: int) -> Outcome:
+        """Apply through ``calls.services`` (its own transaction), then mark the call done for this pass. A
+        runner killed between the two only makes the next run ask about the call again: applying the same
+        state twice changes nothing. (Marking inside the same transaction would cost a savepoint per call.)"""
         now = self.clock()
-        with transaction.atomic():
-            call = services.call_apply_provider_update(update=update, source=EventSource.POLLER, call=Call(pk=item.pk))
-            Call.objects.filter(pk=item.pk).update(
-                last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
-                poll_pass=self.pass_id, last_poll_error="",
-            )
+        call = services.call_apply_provider_update(update=update, source=EventSource.POLLER, call=Call(pk=item.pk))
+        Call.objects.filter(pk=item.pk).update(
+            last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
+            poll_pass=self.pass_id, last_poll_error="",
+        )
+        if item.failed_before:
             dead_letters_resolve(call_id=item.pk, now=now)
         changed = call is not None and (call.status != item.status or call.updated_at != item.updated_at)
         return Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, requests, rate_limited)
@@ -138,43 +141,3 @@ def _would_change(item: WorkItem, update: ProviderCall) -> bool:
     seen = ListedCall(update.provider_call_id, None, update.completed, update.queue_status,
                       answered_by=update.answered_by)
     return listed_status(seen, None, datetime.now(UTC)) != item.status
-
-
-class WorkerPool:
-    """``size`` threads polling calls; each closes its database connections when the pool closes."""
-
-    def __init__(self, size: int, work: Callable[[WorkItem], Outcome],
-                 on_error: Callable[[WorkItem, Exception], Outcome]) -> None:
-        self._work = work
-        self._on_error = on_error
-        self._tasks: queue.Queue[WorkItem | None] = queue.Queue()
-        self._results: queue.Queue[Outcome] = queue.Queue()
-        self._threads = [threading.Thread(target=self._loop, name=f"poller-{n}", daemon=True) for n in range(size)]
-        for thread in self._threads:
-            thread.start()
-
-    def run(self, items: Iterable[WorkItem]) -> list[Outcome]:
-        """Poll every item (concurrently) and return when all are done."""
-        count = 0
-        for item in items:
-            self._tasks.put(item)
-            count += 1
-        return [self._results.get() for _ in range(count)]
-
-    def close(self) -> None:
-        for _ in self._threads:
-            self._tasks.put(None)
-        for thread in self._threads:
-            thread.join(timeout=60)
-
-    def _loop(self) -> None:
-        try:
-            while (item := self._tasks.get()) is not None:
-                try:
-                    outcome = self._work(item)
-                except Exception as exc:  # noqa: BLE001 - a worker's boundary: the pass goes on, the error is kept
-                    logger.exception("polling call %s failed unexpectedly", item.pk)
-                    outcome = self._on_error(item, exc)
-                self._results.put(outcome)
-        finally:
-            connections.close_all()

@@ -319,6 +319,7 @@ POLLER_RECHECK_SECONDS = env.int_("POLLER_RECHECK_SECONDS", 300)  # overdue call
 POLLER_MAX_FAILURES = env.int_("POLLER_MAX_FAILURES", 5)  # then the call goes to the dead letters
 POLLER_BACKOFF_SECONDS = int(env.str_("POLLER_BACKOFF_SECONDS", "30"))  # doubled per failure, capped at an hour
 POLLER_DLQ_URL = env.str_("POLLER_DLQ_URL", "")  # SQS queue for dead letters, besides the table
+POLLER_KEEP_RUNS_DAYS = env.int_("POLLER_KEEP_RUNS_DAYS", 7)  # run records older than this are deleted
 POLLER_HEALTH_MAX_AGE_SECONDS = env.int_("POLLER_HEALTH_MAX_AGE_SECONDS", 900)
 POLLER_HEALTH_MAX_LAG_SECONDS = env.int_("POLLER_HEALTH_MAX_LAG_SECONDS", 1800)
 READYZ_INCLUDE_POLLER = env.bool_("READYZ_INCLUDE_POLLER", False)

@@ -134,6 +134,28 @@ def test_beat_runs_the_poller_every_minute(settings):
     assert entry["options"]["expires"] < 60
 
 
+@pytest.mark.postgres
+def test_without_a_broker_celery_beat_runs_the_poller_itself_and_a_call_whose_webhook_was_lost_ends(
+        sim, owner, tmp_path):
+    (call,) = place(owner, 1)
+    sim.advance(120)
+    env = runner_env(sim, CELERY_TASK_ALWAYS_EAGER="true", POLLER_BEAT_SECONDS="1")
+    beat = subprocess.Popen(  # noqa: S603 - Celery beat as make run starts it on the embedded defaults
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
+         str(tmp_path / "schedule")], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not PollRun.objects.filter(trigger="celery", status=PollRunStatus.SUCCEEDED, changed=1).exists():
+            assert beat.poll() is None, "beat exited"
+            assert time.monotonic() < deadline, "beat did not run the poller"
+            time.sleep(0.2)
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=30)[0]
+    assert "Sending due task poll-calls (calls.poll_calls)" in output
+    assert Call.objects.get(pk=call.pk).status == CallStatus.COMPLETED
+
+
 # --- health ---------------------------------------------------------------------------------------------------
 
 
