@@ -4,6 +4,8 @@ The registry discovers ``calls.mcp_tools`` (``mcp_gateway.registry.DISCOVERED_MO
 tools this package names; a tool module not imported here is not served.
 """
 
+from calls.mcp_tools.account import get_account_status, list_voices
+from calls.mcp_tools.analysis import analyze_call
 from calls.mcp_tools.phone_calls import (
     cancel_call,
     get_call_details,
@@ -14,6 +16,6 @@ from calls.mcp_tools.phone_calls import (
 )
 
 __all__ = [
-    "cancel_call", "get_call_details", "get_call_history", "get_call_recording", "get_call_transcript",
-    "make_phone_call",
+    "analyze_call", "cancel_call", "get_account_status", "get_call_details", "get_call_history", "get_call_recording",
+    "get_call_transcript", "list_voices", "make_phone_call",
 ]

@@ -104,8 +104,45 @@ class Recording:
     content_type: str
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """The answers of ``POST /v1/calls/{id}/analyze``: one per question, in order, as the provider gave them."""
+
+    answers: tuple[Any, ...]
+    credits_used: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One voice of ``GET /v1/voices``."""
+
+    voice_id: str
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    public: bool = True
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """The provider account: its balance (USD), plan and plan caps (None = unlimited or not reported)."""
+
+    status: str
+    balance: Decimal | None
+    refill_to: Decimal | None = None
+    total_calls: int | None = None
+    plan: str = ""
+    calls_per_day: int | None = None
+    calls_per_hour: int | None = None
+    concurrency: int | None = None
+    rate_per_minute: Decimal | None = None
+
+
 class Provider(Protocol):
     name: str
+
+    @property
+    def endpoint(self) -> str: ...
 
     def place_call(self, request: PlaceCallRequest) -> str: ...
     def get_call(self, provider_call_id: str) -> ProviderCall: ...
@@ -114,3 +151,6 @@ class Provider(Protocol):
     def get_recording(self, provider_call_id: str) -> Recording: ...
     def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]: ...
     def parse_call(self, payload: dict[str, Any]) -> ProviderCall: ...
+    def analyze_call(self, provider_call_id: str, *, goal: str, questions: list[tuple[str, str]]) -> Analysis: ...
+    def list_voices(self) -> tuple[Voice, ...]: ...
+    def get_account(self) -> ProviderAccount: ...

@@ -8,8 +8,9 @@ State lives in memory; one process is one Bland account.
 Endpoints (Bland's paths, fields, envelopes and error strings; see shared/reference/bland_api.md):
 ``POST /v1/calls``, ``GET /v1/calls``, ``GET /v1/calls/{id}``, ``POST /v1/calls/{id}/stop``,
 ``GET /v1/calls/{id}/correct``, ``GET /v1/calls/{id}/recording`` (legacy), ``GET /v1/recordings/{id}``,
-``GET /v1/me``. Auth: the ``authorization`` header carries the key, raw or as ``Bearer <key>``; anything
-else is 401 ``AUTH_FAILURE`` on every endpoint, unknown paths included.
+``GET /v1/me``, ``POST /v1/calls/{id}/analyze`` (deterministic answers from the transcript, see
+``simulator.analysis``), ``GET /v1/voices``. Auth: the ``authorization`` header carries the key, raw or as
+``Bearer <key>``; anything else is 401 ``AUTH_FAILURE`` on every endpoint, unknown paths included.
 
 Scenarios are chosen by the last two digits of the national number dialled (all numbers below pass
 ``phonenumbers.is_valid_number``; 555-01XX numbers are reserved for fiction)::

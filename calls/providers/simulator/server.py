@@ -19,6 +19,7 @@ from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, Simula
 from calls.providers.simulator.plans import MSG_RATE_LIMIT
 from calls.providers.simulator.state import iso
 from calls.providers.simulator.traffic import RequestLog, TokenBucket
+from calls.providers.simulator.voices import voice_list
 from calls.providers.simulator.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,14 @@ async def get_me(request: web.Request) -> web.Response:
     return _json(request.app[SIMULATOR].me())
 
 
+async def post_analyze(request: web.Request) -> web.Response:
+    return _json(request.app[SIMULATOR].analyze(request.match_info["call_id"], await _body(request)))
+
+
+async def get_voices(request: web.Request) -> web.Response:
+    return _json(voice_list())
+
+
 async def sim_state(request: web.Request) -> web.Response:
     state = request.app[SIMULATOR].snapshot()
     state["webhooks"] = [d.as_dict() for d in request.app[WEBHOOKS].deliveries]
@@ -335,6 +344,8 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_get("/v1/calls/{call_id}/recording", get_legacy_recording)
     app.router.add_get("/v1/recordings/{call_id}", get_recording)
     app.router.add_get("/v1/me", get_me)
+    app.router.add_post("/v1/calls/{call_id}/analyze", post_analyze)
+    app.router.add_get("/v1/voices", get_voices)
     app.router.add_get("/_sim/state", sim_state)
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)

@@ -43,6 +43,7 @@ class RequestLog:
     def clear(self) -> None:
         self.kinds: Counter[str] = Counter()
         self.details_by_call: Counter[str] = Counter()
+        self.others: Counter[str] = Counter()  # "other" requests by method and path pattern
 
     def record(self, method: str, path: str, *, rate_limited: bool) -> None:
         parts = path.strip("/").split("/")
@@ -55,11 +56,13 @@ class RequestLog:
             self.details_by_call[parts[2]] += 1
         else:
             self.kinds["other"] += 1
+            self.others[f"{method} /{'/'.join('{id}' if len(part) >= 32 else part for part in parts)}"] += 1
 
     def as_dict(self, *, by_call: bool = False) -> dict[str, Any]:
         repeated = {call_id: count for call_id, count in self.details_by_call.items() if count > 1}
         answer: dict[str, Any] = {kind: self.kinds[kind] for kind in ("list", "details", "other", "rate_limited")}
-        answer |= {"details_calls": len(self.details_by_call), "details_repeated": len(repeated)}
+        answer |= {"details_calls": len(self.details_by_call), "details_repeated": len(repeated),
+                   "other_by_endpoint": dict(self.others)}
         if by_call:
             answer["details_by_call"] = dict(self.details_by_call)
         return answer
