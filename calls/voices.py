@@ -25,7 +25,7 @@ VOICES_MAX = 500
 EXAMPLES = 5
 
 
-def _cache_key(provider: Provider) -> str:
+def voices_cache_key(provider: Provider) -> str:
     digest = hashlib.sha256(f"{provider.name} {provider.endpoint}".encode()).hexdigest()[:16]
     return f"calls:voices:v1:{digest}"
 
@@ -33,7 +33,7 @@ def _cache_key(provider: Provider) -> str:
 def voices_list(*, provider: Provider) -> tuple[Voice, ...]:
     """The provider's voices, from the cache when it has them. Raises ``ProviderError`` when they are not
     cached and the provider cannot be asked."""
-    key = _cache_key(provider)
+    key = voices_cache_key(provider)
     cached: list[dict[str, Any]] | None = cache.get(key)
     if cached is not None:
         return tuple(Voice(**{**item, "tags": tuple(item["tags"])}) for item in cached)

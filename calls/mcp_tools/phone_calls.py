@@ -40,8 +40,10 @@ STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallSt
           CallStatus.IN_PROGRESS: 3}
 
 
-def _placed(call: Call, note: str | None = None) -> PlacedCall:
-    return PlacedCall(**presenters.call_details(call).model_dump(), note=note)
+async def _placed(call: Call, note: str | None = None) -> PlacedCall:
+    """The call as makePhoneCall answers it (its details read the call's analyses: in a worker thread)."""
+    details = await db.run(presenters.call_details, call)
+    return PlacedCall(**details.model_dump(), note=note)
 
 
 # --- makePhoneCall ----------------------------------------------------------------------------------
@@ -78,7 +80,7 @@ async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> P
 
     call = await db.run(place)
     if not arguments.wait_for_completion or call.start_time:
-        return _placed(call)
+        return await _placed(call)
     return await _wait_for_end(ctx, call, min(arguments.max_wait_seconds, settings.CALL_WAIT_MAX_SECONDS))
 
 
@@ -90,9 +92,9 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
         label = call.status.replace("_", " ")
         await ctx.progress(stage, 4, f"Call {label}")
         if call.status in TERMINAL_STATUSES:
-            return _placed(call)
+            return await _placed(call)
         if loop.time() >= deadline:
-            return _placed(call, f"Still {label} after {max_wait}s; call getCallDetails later, "
+            return await _placed(call, f"Still {label} after {max_wait}s; call getCallDetails later, "
                                  "or cancelCall to stop it.")
         await asyncio.sleep(settings.CALL_WAIT_POLL_SECONDS)
         call = await db.run(services.call_refresh, provider=configured_provider(), call=call, source="tool")
