@@ -30,8 +30,8 @@ def voices_page(*, provider: Provider, query: str = "", limit: int = 100) -> Voi
     """The provider's voices (cached) whose name, id, description or tags contain every word of ``query``."""
     matching = [voice for voice in voices_list(provider=provider) if _matches(voice, query)]
     return VoiceList(
-        voices=[VoiceInfo(voice_id=v.voice_id, name=v.name, description=v.description, tags=list(v.tags),
-                          custom=not v.public) for v in matching[:limit]],
+        voices=[VoiceInfo(voice_id=v.voice_id, name=v.name, description=v.description, tags=list(v.tags))
+                for v in matching[:limit]],
         total=len(matching),
     )
 

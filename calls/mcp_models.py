@@ -149,7 +149,7 @@ class AnalyzeCallInput(CallRef):
 
 class ListVoicesInput(Arguments):
     query: str = Field("", max_length=100, description=(
-        "Only voices whose name, description or tags contain these words, e.g. 'british female'."))
+        "Only voices whose name, description or tags contain these words, e.g. 'german male'."))
     limit: int = Field(100, ge=1, le=500, description="At most this many voices (default 100).")
 
 

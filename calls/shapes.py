@@ -169,7 +169,6 @@ class VoiceInfo(Shape):
     name: str
     description: str
     tags: list[str]
-    custom: bool = Field(description="A voice of this account (a clone) rather than one of the provider's presets.")
 
 
 class VoiceList(Shape):

@@ -19,7 +19,7 @@ from users.selectors import user_get
     title="List the voices",
     description=("The voices the AI agent can speak with on a call, with a description and tags (language, "
                  "accent, gender). Pass a voice's name as makePhoneCall's `voice`; an unknown voice is refused "
-                 "there. Filter with query, e.g. 'british female'. The list is cached, so asking again is cheap."),
+                 "there. Filter with query, e.g. 'german male'. The list is cached, so asking again is cheap."),
     input_model=ListVoicesInput,
     output_model=VoiceList,
     annotations={"title": "List the voices", "readOnlyHint": True, "idempotentHint": True, "openWorldHint": True},

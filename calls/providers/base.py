@@ -114,13 +114,10 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Voice:
-    """One voice of ``GET /v1/voices``."""
-
     voice_id: str
     name: str
     description: str = ""
     tags: tuple[str, ...] = ()
-    public: bool = True
 
 
 @dataclass(frozen=True)

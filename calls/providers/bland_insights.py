@@ -53,7 +53,6 @@ def parse_voice(item: dict[str, Any]) -> Voice | None:
         name=name or voice_id,
         description=str(item.get("description") or ""),
         tags=tuple(str(tag) for tag in tags) if isinstance(tags, list) else (),
-        public=not bool(item.get("is_custom")) if "is_custom" in item else bool(item.get("public", True)),
     )
 
 
