@@ -29,21 +29,16 @@ import redis
 
 from config import metrics
 from sheets_sync.events import BreakerClosed, breaker_closed
-from sheets_sync.store import KEY_PREFIX, redis_for
+from sheets_sync.store import KEY_PREFIX, LUA_NOW, PerProcess, redis_for
 
 logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN, UNAVAILABLE = "closed", "open", "half_open", "unavailable"
 
-# KEYS: state hash, failures zset, probe, sequence. ARGV: op, now ("" = server clock), failures,
+# KEYS: state hash, failures zset, probe, sequence. ARGV: now ("" = server clock), op, failures,
 # window, cool-down, probe ttl (ms). Returns {state after, transition}.
-_BREAKER = """
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local op = ARGV[1]
+_BREAKER = LUA_NOW + """
+local op = ARGV[2]
 local threshold, window, cooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_at'))
 local state = 'closed'
@@ -104,7 +99,7 @@ class RedisBreakerStore:
 
     def run(self, op: str, now: float | None, config: BreakerSettings) -> tuple[str, str]:
         state, transition = self._script(keys=self._keys, args=[
-            op, "" if now is None else repr(now), config.failures, repr(config.window_seconds),
+            "" if now is None else repr(now), op, config.failures, repr(config.window_seconds),
             repr(config.cooldown_seconds), int(config.probe_seconds * 1000)])
         return _text(state), _text(transition)
 
@@ -216,16 +211,8 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-_memory_store: MemoryBreakerStore | None = None
-_memory_lock = threading.Lock()
-
-
-def memory_breaker_store() -> MemoryBreakerStore:
-    global _memory_store
-    with _memory_lock:
-        if _memory_store is None:
-            _memory_store = MemoryBreakerStore()
-        return _memory_store
+# The one in-process state of this process (embedded mode: every client shares it).
+memory_breaker_store = PerProcess(MemoryBreakerStore)
 
 
 def breaker_settings_from_settings() -> BreakerSettings:

@@ -51,6 +51,7 @@ from sheets_sync.errors import (
 from sheets_sync.google_errors import error_from_response
 from sheets_sync.monitor import SheetsMonitor
 from sheets_sync.quota import Grant, QuotaGate
+from sheets_sync.store import PerProcess
 
 __all__ = ["DEFAULT_ENDPOINT", "Ambiguous", "BreakerOpen", "NoToken", "Permanent", "RateLimited", "SheetsClient",
            "SheetsError", "Transient", "sheets_client"]
@@ -247,24 +248,14 @@ class SheetsClient:
         return service
 
 
-_client: SheetsClient | None = None
-_client_lock = threading.Lock()
-
-
 def sheets_client() -> SheetsClient:
     """The process's client, built from settings (gate, breaker and monitor with it)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = _client_from_settings()
-        return _client
+    return _process_client()
 
 
 def reset_sheets_client() -> None:
     """Forget the process's client (after a settings change)."""
-    global _client
-    with _client_lock:
-        _client = None
+    _process_client.reset()
 
 
 def _client_from_settings() -> SheetsClient:
@@ -283,3 +274,5 @@ def _client_from_settings() -> SheetsClient:
         endpoint=settings.SHEETS_API_ENDPOINT, timeout=float(settings.SHEETS_HTTP_TIMEOUT_SECONDS),
         backoff=Backoff(max_retries=settings.SHEETS_MAX_RETRIES, maximum=float(settings.SHEETS_MAX_BACKOFF_SECONDS)))
 
+
+_process_client = PerProcess(_client_from_settings)

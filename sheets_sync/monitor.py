@@ -45,12 +45,17 @@ class _MemoryCounters:
         self.flags: dict[str, float] = {}
 
 
+_memory_counters: dict[str, _MemoryCounters] = {}
+_memory_lock = threading.Lock()
+
+
 class SheetsMonitor:
     def __init__(self, client: redis.Redis | None, *, gate: QuotaGate | None = None,
                  breaker: CircuitBreaker | None = None, alert_ratio: float = 0.8,
                  clock: Callable[[], float] = time.time, prefix: str = f"{KEY_PREFIX}:monitor") -> None:
         self._client = client
-        self._memory = _MemoryCounters()
+        with _memory_lock:  # without Redis, every monitor of the process (and prefix) adds to the same figures
+            self._memory = _memory_counters.setdefault(prefix, _MemoryCounters())
         self.gate = gate
         self.breaker = breaker
         self.alert_ratio = alert_ratio
@@ -205,20 +210,9 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-_memory_monitor: SheetsMonitor | None = None
-_memory_lock = threading.Lock()
-
 
 def monitor_from_settings(*, gate: QuotaGate | None = None, breaker: CircuitBreaker | None = None) -> SheetsMonitor:
     from django.conf import settings
 
-    global _memory_monitor
-    if settings.REDIS_URL:
-        return SheetsMonitor(redis_for(settings.REDIS_URL), gate=gate, breaker=breaker,
-                             alert_ratio=settings.SHEETS_USAGE_ALERT_RATIO)
-    with _memory_lock:  # one process: its counters are shared by every client it builds
-        if _memory_monitor is None:
-            _memory_monitor = SheetsMonitor(None, alert_ratio=settings.SHEETS_USAGE_ALERT_RATIO)
-        _memory_monitor.gate = gate or _memory_monitor.gate
-        _memory_monitor.breaker = breaker or _memory_monitor.breaker
-        return _memory_monitor
+    client = redis_for(settings.REDIS_URL) if settings.REDIS_URL else None
+    return SheetsMonitor(client, gate=gate, breaker=breaker, alert_ratio=settings.SHEETS_USAGE_ALERT_RATIO)

@@ -33,7 +33,7 @@ import redis
 
 from sheets_sync.accounts import ServiceAccount
 from sheets_sync.errors import NoToken
-from sheets_sync.store import KEY_PREFIX, redis_for, redis_now
+from sheets_sync.store import KEY_PREFIX, LUA_NOW, PerProcess, redis_for, redis_now
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,7 @@ STORE_DOWN_WAIT_SECONDS = 5.0
 # ARGV: now ("" = the server's clock), window, configured project limit, configured user limit, offset.
 # Returns {index of the account (1-based, 0 = none), wait (string), project used, project limit,
 #          account used, user limit}.
-_TAKE = """
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+_TAKE = LUA_NOW + """
 local window = tonumber(ARGV[2])
 local cutoff = now - window
 local plimit = math.min(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[2]) or ARGV[3]))
@@ -241,9 +236,9 @@ class MemoryQuotaStore:
         with self._lock:
             now = self._clock()
             value, until = self._adapted.get(f"{kind}:{level}", (limit, 0.0))
-            if until <= now or limit < value:
-                value = limit
-            self._adapted[f"{kind}:{level}"] = (value, now + ADAPTED_LIMIT_SECONDS)
+            if until <= now or limit < value:  # the lowest report holds, for an hour from when it was made
+                value, until = limit, now + ADAPTED_LIMIT_SECONDS
+            self._adapted[f"{kind}:{level}"] = (value, until)
             return value
 
     def used(self, kind: str, names: Sequence[str], window: float, now: float | None
@@ -351,17 +346,8 @@ class QuotaGate:
         return None if self._clock is None else self._clock()
 
 
-_memory_store: MemoryQuotaStore | None = None
-_memory_lock = threading.Lock()
-
-
-def memory_store() -> MemoryQuotaStore:
-    """The one in-process store of this process (embedded mode: every client shares it)."""
-    global _memory_store
-    with _memory_lock:
-        if _memory_store is None:
-            _memory_store = MemoryQuotaStore()
-        return _memory_store
+# The one in-process store of this process (embedded mode: every client shares it).
+memory_store = PerProcess(MemoryQuotaStore)
 
 
 def quota_limits_from_settings() -> QuotaLimits:

@@ -53,6 +53,12 @@ def prefix(redis_client: redis.Redis) -> Iterator[str]:
         redis_client.delete(*keys)
 
 
+def separate_connection(request: pytest.FixtureRequest) -> tuple[redis.Redis, str]:
+    """A Redis connection of its own (as another process would have) and the test's key prefix."""
+    client = request.getfixturevalue("redis_client")
+    return redis.Redis(connection_pool=client.connection_pool), request.getfixturevalue("prefix")
+
+
 def account(number: int) -> ServiceAccount:
     email = f"writer-{number}@project.iam.gserviceaccount.com"
     return ServiceAccount(email=email, info={"client_email": email})

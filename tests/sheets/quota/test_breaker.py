@@ -15,7 +15,7 @@ from sheets_sync.breaker import (
     RedisBreakerStore,
 )
 from sheets_sync.events import BreakerClosed, breaker_closed
-from tests.sheets.quota.conftest import CLOSED_PORT_URL
+from tests.sheets.quota.conftest import CLOSED_PORT_URL, separate_connection
 
 CONFIG = BreakerSettings(failures=3, window_seconds=60, cooldown_seconds=30, probe_seconds=100)
 announced: list[BreakerClosed] = []
@@ -35,12 +35,7 @@ def make_breaker(request, clock):
     closes: list[BreakerClosed] = []
 
     def make(config=CONFIG):
-        if request.param == "redis":
-            client = request.getfixturevalue("redis_client")
-            store = RedisBreakerStore(redis.Redis(connection_pool=client.connection_pool),
-                                      request.getfixturevalue("prefix"))
-        else:
-            store = memory
+        store = RedisBreakerStore(*separate_connection(request)) if request.param == "redis" else memory
         return CircuitBreaker(store, config, clock=clock, on_close=closes.append)
 
     make.closes = closes

@@ -13,7 +13,7 @@ import redis
 
 from sheets_sync.errors import NoToken
 from sheets_sync.quota import MemoryQuotaStore, QuotaGate, QuotaLimits, RedisQuotaStore
-from tests.sheets.quota.conftest import CLOSED_PORT_URL, FakeClock, account
+from tests.sheets.quota.conftest import CLOSED_PORT_URL, FakeClock, account, separate_connection
 
 LIMITS = QuotaLimits(read_user=5, read_project=12, write_user=5, write_project=12)
 
@@ -25,12 +25,7 @@ def make_gate(request, clock, pool):
     memory = MemoryQuotaStore(clock)
 
     def make(accounts=None, limits=LIMITS, window=60.0):
-        if request.param == "redis":
-            client = request.getfixturevalue("redis_client")
-            store = RedisQuotaStore(redis.Redis(connection_pool=client.connection_pool),
-                                    request.getfixturevalue("prefix"))
-        else:
-            store = memory
+        store = RedisQuotaStore(*separate_connection(request)) if request.param == "redis" else memory
         return QuotaGate(pool if accounts is None else accounts, store, limits=limits, window=window, clock=clock,
                          sleep=clock.sleep)
 
