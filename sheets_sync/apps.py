@@ -7,4 +7,4 @@ class SheetsSyncConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox writers subscribe to the calls' and users' in-transaction events; the checks register.
-        from sheets_sync import checks, receivers  # noqa: F401
+        from sheets_sync import checks, receivers, tasks  # noqa: F401

@@ -71,6 +71,8 @@ class SpreadsheetStatus(models.Model):
     alert = models.TextField(blank=True, help_text="What staff must fix (access, tab, size); empty when fine.")
     alert_at = models.DateTimeField(null=True, blank=True)
     cell_count = models.PositiveBigIntegerField(default=0, help_text="Cells in all tabs (Google's cap: 10 million).")
+    size_warning = models.TextField(blank=True, help_text="Set when the spreadsheet nears Google's cell cap.")
+    size_warning_at = models.DateTimeField(null=True, blank=True)
     access_ok = models.BooleanField(null=True, help_text="The last access check: None = not checked yet.")
     access_checked_at = models.DateTimeField(null=True, blank=True)
     access_error = models.TextField(blank=True)

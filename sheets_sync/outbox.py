@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from sheets_sync import layout
 from sheets_sync.models import OutboxEntry
+from users.services import SPREADSHEET_ID
 
 if TYPE_CHECKING:
     from calls.models import Call
@@ -26,10 +27,12 @@ BACKFILL_CHUNK = 1_000
 
 
 def outbox_targets(call: Call) -> list[str]:
-    """The spreadsheets a call's row goes to: operations (if configured), then the owner's (if set)."""
+    """The spreadsheets a call's row goes to: operations (if configured, and an id: the system check
+    reports one that is not), then the owner's (if set)."""
     targets = []
-    if settings.SHEETS_OPERATIONS_SPREADSHEET_ID:
-        targets.append(settings.SHEETS_OPERATIONS_SPREADSHEET_ID)
+    operations = settings.SHEETS_OPERATIONS_SPREADSHEET_ID
+    if operations and SPREADSHEET_ID.fullmatch(operations):
+        targets.append(operations)
     own = call.owner.sheets_spreadsheet_id
     if own and own not in targets:
         targets.append(own)
