@@ -47,7 +47,7 @@ class DrainReport:
     failures: int = 0
     turns: int = 0
     spreadsheets: int = 0
-    stopped: str = ""  # empty, budget, quota, breaker, busy, disabled
+    stopped: str = ""  # empty, budget, quota, breaker, busy (leased elsewhere), failing, disabled
     wait: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -73,6 +73,7 @@ def drain_once(*, client: SheetsClient, spreadsheet_ids: Iterable[str] | None = 
     deadline = clock() + max_seconds if max_seconds is not None else None
     drr = scheduler.DeficitRoundRobin()
     served: set[str] = set()
+    failed: set[str] = set()  # a spreadsheet whose request failed waits for the next drain, not the next round
 
     def over_budget() -> bool:
         return ((max_requests is not None and report.requests >= max_requests)
@@ -81,14 +82,18 @@ def drain_once(*, client: SheetsClient, spreadsheet_ids: Iterable[str] | None = 
     try:
         while True:
             resync = oldest_first or bool(cache.get(RESYNC_KEY))
-            found = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
-            if not found:
+            waiting = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
+            if not waiting:
                 report.stopped = "empty"
                 if resync:
                     cache.delete(RESYNC_KEY)
                 break
-            if not _round(client, found, drr=drr, worker=worker, report=report, served=served, resync=resync,
-                          critical_only=critical_only, over_budget=over_budget):
+            found = [c for c in waiting if c.spreadsheet_id not in failed]
+            if not found:
+                report.stopped = "failing"
+                break
+            if not _round(client, found, drr=drr, worker=worker, report=report, served=served, failed=failed,
+                          resync=resync, critical_only=critical_only, over_budget=over_budget):
                 break
     except turns.Stop as stop:
         report.stopped, report.wait = stop.reason, stop.wait
@@ -97,7 +102,7 @@ def drain_once(*, client: SheetsClient, spreadsheet_ids: Iterable[str] | None = 
 
 
 def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: scheduler.DeficitRoundRobin, worker: str,
-           report: DrainReport, served: set[str], resync: bool, critical_only: bool,
+           report: DrainReport, served: set[str], failed: set[str], resync: bool, critical_only: bool,
            over_budget: Callable[[], bool]) -> bool:
     """One round over the candidates; False when the drain should stop (``report.stopped`` says why)."""
     progressed = owing = False
@@ -121,6 +126,8 @@ def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: sched
             scheduler.lease_release(sid, worker=worker)
             scheduler.turn_end(sid, drr, cost=outcome.requests, emptied=outcome.emptied)
         served.add(sid)
+        if outcome.failures:
+            failed.add(sid)
         progressed = progressed or outcome.requests > 0 or outcome.rows_written > 0
     if not progressed and not owing:
         report.stopped = "busy"  # every waiting spreadsheet is leased by another drainer or made no progress

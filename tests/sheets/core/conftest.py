@@ -65,6 +65,7 @@ def sheets(settings, sheets_emulator, account) -> Iterator[Any]:  # noqa: ANN001
     settings.SHEETS_MAX_RETRIES = 0
     forget_sheets_state()
     sheets_emulator.ops = ops
+    sheets_emulator.key_json = settings.SHEETS_CREDENTIALS
     yield sheets_emulator
     forget_sheets_state()
 
@@ -79,6 +80,7 @@ HUMAN_NUMBERS = itertools.cycle([f"+121255501{tail:02d}" for tail in [*range(0, 
 
 def place(provider: BlandClient, user: User, **fields: Any) -> Call:  # noqa: F811
     fields.setdefault("task", "Confirm the table for two.")
+    fields.setdefault("max_duration", 1)
     return services.call_place(provider=provider, user=user, to_number=fields.pop("to_number", next(HUMAN_NUMBERS)),
                                **fields)
 
