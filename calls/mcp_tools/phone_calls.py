@@ -16,7 +16,6 @@ from django.conf import settings
 
 from calls import presenters, services
 from calls.mcp_access import history_page, own_call
-from calls.mcp_call_tasks import PhoneCallTask, place_call, placed
 from calls.mcp_models import (
     CallDetails,
     CallHistory,
@@ -28,6 +27,7 @@ from calls.mcp_models import (
     RecordingLink,
     Transcript,
 )
+from calls.mcp_tools.call_tasks import PhoneCallTask, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
 from mcp_gateway import db
