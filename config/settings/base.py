@@ -218,6 +218,11 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
 MCP_MAX_BODY_BYTES = env.int_("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PAGE_SIZE = env.int_("MCP_PAGE_SIZE", 50)
+# MCP tasks (tools/call answered later): how long a task is kept by default and at most (a 2025-11-25
+# client may ask for its own ttl, capped here), and the longest a 2025-11-25 tasks/result waits.
+MCP_TASK_TTL_SECONDS = env.int_("MCP_TASK_TTL_SECONDS", 7 * 24 * 3600)
+MCP_TASK_MAX_TTL_SECONDS = env.int_("MCP_TASK_MAX_TTL_SECONDS", 30 * 24 * 3600)
+MCP_TASK_RESULT_WAIT_SECONDS = env.int_("MCP_TASK_RESULT_WAIT_SECONDS", 3600)
 MCP_AUTH_CACHE_SECONDS = env.int_("MCP_AUTH_CACHE_SECONDS", 30)
 MCP_ALLOWED_ORIGINS = env.list_("MCP_ALLOWED_ORIGINS", [])  # besides http(s)://<an ALLOWED_HOSTS entry>
 # Browser clients (MCP Inspector's direct mode, web agents) on those origins get CORS for the MCP
