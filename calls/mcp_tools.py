@@ -15,6 +15,7 @@ from django.conf import settings
 
 from calls import presenters, services
 from calls.mcp_access import history_page, own_call, owner_id
+from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
     CallDetails,
     CallHistory,
@@ -28,6 +29,7 @@ from calls.mcp_models import (
 )
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
+from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
@@ -54,7 +56,8 @@ def _placed(call: Call, note: str | None = None) -> PlacedCall:
         "Costs credits: max_duration minutes are reserved up front and only the real cost is charged. "
         "Returns the call_id and status at once; set wait_for_completion=true to wait (with progress "
         "notifications) until the call ends and get the outcome, summary and duration. Reuse the same "
-        "idempotency_key when retrying so a call is never placed twice."
+        "idempotency_key when retrying so a call is never placed twice. A call reserving more than the user's "
+        "confirmation threshold is first confirmed by the user (elicitation), or needs confirm_spend=true."
     ),
     input_model=MakePhoneCallInput,
     output_model=PlacedCall,
@@ -64,6 +67,11 @@ def _placed(call: Call, note: str | None = None) -> PlacedCall:
     rate_class="place",
 )
 async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> PlacedCall:
+    minutes = arguments.max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
+    number = normalize_phone_number(arguments.phone_number, field="phone_number")  # a bad number is never confirmed
+    await confirm_spend(ctx, credits=services.reservation_for(minutes), minutes=minutes, summary=f"call {number}",
+                        confirmed=arguments.confirm_spend)
+
     def place() -> Call:
         return services.call_place(
             provider=configured_provider(), user=user_get(user_id=owner_id(ctx)), to_number=arguments.phone_number,
