@@ -269,6 +269,9 @@ PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
 CALL_CREDITS_PER_USD = 100
 CALL_DEFAULT_MAX_DURATION_MINUTES = env.int_("CALL_DEFAULT_MAX_DURATION_MINUTES", 10)
+# A placement that reserves more credits than this asks the user to confirm first (MCP elicitation, or
+# confirm_spend: true); each user may have their own threshold (User.spend_confirm_threshold, in admin).
+SPEND_CONFIRM_THRESHOLD_CREDITS = env.int_("SPEND_CONFIRM_THRESHOLD_CREDITS", 1000)
 CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
 CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per
