@@ -35,6 +35,13 @@ class User(AbstractUser):
         "Share it with the service account as an editor.",
     )
 
+    spend_confirm_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Placing a call that reserves more credits than this asks the user to confirm first. "
+                  "Empty: the SPEND_CONFIRM_THRESHOLD_CREDITS setting; 0: confirm every call.",
+    )
+
     class Meta:
         db_table = "users_user"
 

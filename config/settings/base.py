@@ -219,6 +219,11 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
 MCP_MAX_BODY_BYTES = env.int_("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PAGE_SIZE = env.int_("MCP_PAGE_SIZE", 50)
+# MCP tasks (tools/call answered later): how long a task is kept by default and at most (a 2025-11-25
+# client may ask for its own ttl, capped here), and the longest a 2025-11-25 tasks/result waits.
+MCP_TASK_TTL_SECONDS = env.int_("MCP_TASK_TTL_SECONDS", 7 * 24 * 3600)
+MCP_TASK_MAX_TTL_SECONDS = env.int_("MCP_TASK_MAX_TTL_SECONDS", 30 * 24 * 3600)
+MCP_TASK_RESULT_WAIT_SECONDS = env.int_("MCP_TASK_RESULT_WAIT_SECONDS", 3600)
 MCP_AUTH_CACHE_SECONDS = env.int_("MCP_AUTH_CACHE_SECONDS", 30)
 MCP_ALLOWED_ORIGINS = env.list_("MCP_ALLOWED_ORIGINS", [])  # besides http(s)://<an ALLOWED_HOSTS entry>
 # Browser clients (MCP Inspector's direct mode, web agents) on those origins get CORS for the MCP
@@ -265,6 +270,9 @@ PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
 CALL_CREDITS_PER_USD = 100
 CALL_DEFAULT_MAX_DURATION_MINUTES = env.int_("CALL_DEFAULT_MAX_DURATION_MINUTES", 10)
+# A placement that reserves more credits than this asks the user to confirm first (MCP elicitation, or
+# confirm_spend: true); each user may have their own threshold (User.spend_confirm_threshold, in admin).
+SPEND_CONFIRM_THRESHOLD_CREDITS = env.int_("SPEND_CONFIRM_THRESHOLD_CREDITS", 1000)
 CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
 CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per
