@@ -188,8 +188,8 @@ def test_a_write_that_times_out_is_ambiguous_and_a_read_transient(setup):
 ])
 def test_permanent_errors_are_not_retried_never_trip_the_breaker_and_alert_naming_the_spreadsheet(
         setup, target, range_, code, status):
-    spreadsheet = {"unknown": "no-such-spreadsheet", "ours": setup.spreadsheet,
-                   "unshared": setup.emulator.new_spreadsheet(shared_with=["someone@else.example"], sheets=[TAB])}[target]
+    spreadsheet = {"unknown": "no-such-spreadsheet", "ours": setup.spreadsheet}.get(target) or \
+        setup.emulator.new_spreadsheet(shared_with=["someone@else.example"], sheets=[TAB])
     client = setup.client(failures=2)
     for _ in range(3):
         with pytest.raises(Permanent) as caught:
