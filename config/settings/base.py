@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "users",
     "calls",
     "mcp_gateway",
+    "sheets_sync",
     "deploy.dbmove",
 ]
 
