@@ -59,11 +59,11 @@ class CallAnalysisInline(ReadOnlyInline):
 
     @admin.display(description="Questions and answers")
     def answers_table(self, analysis: CallAnalysis) -> str:
-        answers = analysis.answers
-        values = list(answers.items()) if isinstance(answers, dict) else list(enumerate(answers or []))
+        answers, keys = analysis.answers, analysis.answer_keys
+        values = [answers.get(key) for key in keys] if isinstance(answers, dict) and keys else list(answers or [])
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td></tr>",
-            ((question, json.dumps(value[1], ensure_ascii=False, default=str))
+            ((question, json.dumps(value, ensure_ascii=False, default=str))
              for question, value in zip(analysis.questions, values, strict=False)),
         )
         return format_html("<table><tr><th>Question</th><th>Answer</th></tr>{}</table>", rows)

@@ -172,7 +172,9 @@ def call_analyze(*, provider: Provider, call: Call, questions: list[str], answer
     if schema is not None:
         _checked(answers, schema)
     with transaction.atomic():
-        analysis = CallAnalysis.objects.create(call=call, goal=goal.strip(), questions=questions, answer_schema=schema,
-                                               answers=answers, provider_credits=result.credits_used, source=source)
+        analysis = CallAnalysis.objects.create(
+            call=call, goal=goal.strip(), questions=questions, answer_schema=schema, answers=answers,
+            answer_keys=list(layout.keys) if layout.keys is not None else None, provider_credits=result.credits_used,
+            source=source)
         call_changed(call_id=call.id, owner_id=call.owner_id)
     return analysis

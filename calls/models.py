@@ -233,6 +233,9 @@ class CallAnalysis(models.Model):
     questions = models.JSONField(help_text="The questions, in order.")
     answer_schema = models.JSONField(null=True, blank=True, help_text="The JSON Schema the answers satisfy, if any.")
     answers = models.JSONField(help_text="One answer per question: an array, or an object keyed like the schema.")
+    answer_keys = models.JSONField(null=True, blank=True,
+                                   help_text="The answers object's keys in the order of the questions (a JSON "
+                                             "object column keeps no order); null when the answers are an array.")
     provider_credits = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True,
                                            help_text="What the provider charged for the analysis (its credits, USD).")
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.TOOL)

@@ -67,10 +67,12 @@ def call_details(call: Call) -> CallDetails:
 
 
 def call_analysis(analysis: CallAnalysis) -> CallAnalysisResult:
-    credits = analysis.provider_credits
+    credits, answers, keys = analysis.provider_credits, analysis.answers, analysis.answer_keys
+    if isinstance(answers, dict) and keys:  # in the order of the questions, which a JSON column does not keep
+        answers = {key: answers[key] for key in keys if key in answers}
     return CallAnalysisResult(
         analysis_id=str(analysis.id), call_id=str(analysis.call_id), goal=analysis.goal or None,
-        questions=list(analysis.questions), answer_schema=analysis.answer_schema, answers=analysis.answers,
+        questions=list(analysis.questions), answer_schema=analysis.answer_schema, answers=answers,
         provider_credits=float(credits) if credits is not None else None, created_at=analysis.created_at,
     )
 

@@ -12,14 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 from jsonschema import Draft202012Validator
 
 from calls import services
+from calls.analysis import call_analyze
 from calls.models import CallAnalysis
 from calls.providers import configured_provider
 from calls.providers.simulator import BackgroundSimulator
 from calls.voices import voices_cache_key
-from tests.calls.conftest import BUSY, HUMAN, VOICEMAIL, bearer, sim_state
+from tests.calls.conftest import BUSY, HUMAN, SIM_KEY, VOICEMAIL, bearer, sim_state
 from tests.calls.test_mcp_tools import (  # the two transports and the helpers of the call tools' tests
     GRANTED,
     Tools,
@@ -84,6 +86,7 @@ def test_analyze_call_with_an_answer_schema_returns_answers_that_validate_agains
     shown = details(tools, call_id)["analyses"]
     assert [a["analysis_id"] for a in shown] == [result["analysis_id"]]
     assert shown[0]["answers"] == result["answers"]
+    assert list(shown[0]["answers"]) == list(TYPED["properties"]), "not in the order of the questions"
     assert analyze(tools, call_id, answer_schema=TYPED)["answers"] == result["answers"], "not deterministic"
 
 
@@ -223,3 +226,41 @@ def test_rest_analyze_voices_and_account(rest, make_user, sim, provider):
     account = rest(alice).get("/api/v1/account/").json()
     assert account["provider"] is None
     assert account["credits"]["reserved"] == 0
+
+
+def test_the_call_admin_page_shows_each_question_beside_its_answer(admin_client, make_user, sim, provider):
+    call = services.call_place(provider=provider, user=make_user("admin-alice", credits=500), to_number=HUMAN,
+                               task="Book a table.")
+    httpx.post(f"{sim.url}/_sim/advance", json={"seconds": 120}, timeout=5).raise_for_status()
+    call = services.call_refresh(provider=provider, call=call, source="api")
+    call_analyze(provider=provider, call=call, questions=QUESTIONS, answer_schema=TYPED, source="api")
+
+    page = admin_client.get(reverse("admin:calls_call_change", args=[call.pk])).content.decode()
+    assert "Analyses (analyzeCall)" in page
+    assert "<td>Who answered the call?</td><td>&quot;human&quot;</td>" in page
+    assert "<td>How long did the call last, in seconds?</td><td>45</td>" in page
+
+
+# --- the simulator's analyze endpoint -------------------------------------------------------------------------------
+
+
+def test_the_simulator_answers_bland_style_hints_deterministically_and_charges_for_it(sim, provider):
+    with httpx.Client(base_url=sim.url, headers={"authorization": SIM_KEY}, timeout=5) as bland:
+        call_id = bland.post("/v1/calls", json={"phone_number": VOICEMAIL, "task": "Remind Sam."}).json()["call_id"]
+        questions = {"questions": [["Who answered the call?", "human or voicemail"],
+                                   ["Was a voicemail message left?", "boolean"],
+                                   ["How long did the call last in seconds?", "number"]]}
+        early = bland.post(f"/v1/calls/{call_id}/analyze", json=questions)
+        assert (early.status_code, early.json()["status"]) == (400, "error")
+        httpx.post(f"{sim.url}/_sim/advance", json={"seconds": 120}, timeout=5).raise_for_status()
+        before = bland.get("/v1/me").json()["billing"]["current_balance"]
+
+        first = bland.post(f"/v1/calls/{call_id}/analyze", json=questions).json()
+        assert first["answers"] == ["voicemail", True, 20]
+        assert first["credits_used"] == pytest.approx(0.003 + 3 * 0.0015)
+        assert bland.post(f"/v1/calls/{call_id}/analyze", json=questions).json()["answers"] == first["answers"]
+        assert bland.get("/v1/me").json()["billing"]["current_balance"] == pytest.approx(before - 2 * 0.0075)
+        for bad in ({"questions": []}, {"questions": [["only a question"]]}, {"goal": 3, "questions": [["a", "b"]]}):
+            refused = bland.post(f"/v1/calls/{call_id}/analyze", json=bad)
+            assert refused.status_code == 400, bad
+        assert bland.post(f"/v1/calls/{uuid.uuid4()}/analyze", json=questions).status_code == 404
