@@ -145,6 +145,22 @@ class SheetsMonitor:
     def _minute(self) -> int:
         return int(self._clock() // 60)
 
+    def publish_metrics(self) -> None:
+        """Put the gauges of this moment (quota used per kind, breaker open or not) for CloudWatch; a beat
+        task calls it every minute so the alarms see figures even while nothing is sent."""
+        if self.gate is not None:
+            try:
+                usage = self.gate.usage()
+            except redis.RedisError as exc:
+                logger.warning("sheets monitor: quota usage cannot be read: %s", exc)
+                usage = []
+            for kind in ("read", "write"):
+                ratios = [u.ratio for u in usage if u.kind == kind]
+                if ratios:
+                    metrics.put(metrics.SHEETS_QUOTA_USED_PERCENT, round(100 * max(ratios), 1), Kind=kind)
+        if self.breaker is not None:
+            metrics.put(metrics.SHEETS_BREAKER_OPEN, 0 if self.breaker.state() == "closed" else 1)
+
     # --- reading --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Everything the admin page shows: the last minutes' traffic, quota usage, breaker, alerts."""
