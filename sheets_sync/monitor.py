@@ -81,7 +81,10 @@ class SheetsMonitor:
             self._check_usage(grant)
 
     def record_alert(self, *, spreadsheet_id: str, code: str, message: str) -> None:
-        """A permanent error: the spreadsheet needs someone's attention (it is logged as an error)."""
+        """A permanent error: the spreadsheet needs someone's attention (logged as an error and kept for
+        the admin page, once a minute per spreadsheet and error: a drain retrying it does not flood either)."""
+        if not self._first_this_minute(f"permanent:{spreadsheet_id}:{code}"):
+            return
         logger.error("sheets alert for spreadsheet %s (%s): %s", spreadsheet_id or "-", code, message)
         alert = {"spreadsheet_id": spreadsheet_id, "code": code, "message": message, "at": self._clock()}
         if self._client is None:
