@@ -10,6 +10,9 @@ live server, which records the call's end. Every wait is bounded.
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +24,7 @@ from calls.providers.simulator import BackgroundSimulator
 from tests.calls.conftest import HUMAN, sim_details
 from tests.calls.test_mcp_tools import DEFAULT_HOLD, GRANTED, balance, finish_calls, real_cost
 from tests.mcp.clients import HttpMcp, McpClient, WsMcp
+from tests.mcp.test_websocket_interop import NODE, NODE_HOME, ROOT, TS_SDK
 from users.services import token_for_user
 
 MODERN = "2026-07-28"
@@ -32,6 +36,7 @@ RELATED_TASK = "io.modelcontextprotocol/related-task"
 NAMED = {"tools/call": "name", "tasks/get": "taskId", "tasks/cancel": "taskId", "tasks/update": "taskId"}
 TERMINAL = ("completed", "failed", "cancelled")
 WAIT = 15
+TS_TASKS_CLIENT = ROOT / "tests" / "interop" / "ts_tasks_client.mjs"
 
 
 class Tasks:
@@ -231,3 +236,44 @@ def test_a_call_that_cannot_be_placed_is_an_error_result_and_no_task(tasks, mcp_
     assert "task" not in answer
     assert not Call.objects.filter(owner=mcp_user).exists()
     assert balance(mcp_user) == GRANTED
+
+
+# --- the official TypeScript SDK's tasks client ------------------------------------------------------------
+
+
+def test_the_typescript_sdk_runs_make_phone_call_as_a_task_to_its_outcome(live_db, mcp_server, mcp_user, live_sim):
+    if not (NODE.exists() and TS_SDK.exists()):
+        pytest.fail(f"Node 22 or the MCP TypeScript SDK is missing under {NODE_HOME}: run tests/interop/node.sh.")
+    env = {"PATH": os.environ.get("PATH", ""), "CALLMCP_TOKEN": token_for_user(user=mcp_user),
+           "CALLMCP_TS_SDK": str(TS_SDK)}
+    client = subprocess.Popen(  # noqa: S603 - our own script under the Node we installed
+        [str(NODE), str(TS_TASKS_CLIENT), f"{mcp_server}/api/v1/mcp", HUMAN], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + WAIT
+        while not Call.objects.filter(owner=mcp_user).exists():  # the SDK has placed the call as a task
+            assert client.poll() is None, client.communicate()[1][-4000:]
+            assert time.monotonic() < deadline, "the TypeScript client placed no call"
+            time.sleep(0.05)
+        finish_calls(live_sim)
+        stdout, stderr = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert client.returncode == 0, stderr[-4000:]
+    output = json.loads(stdout)
+    assert output["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+    assert output["tool"]["execution"] == {"taskSupport": "optional"}
+    kinds = [message["type"] for message in output["messages"]]
+    assert kinds[0] == "taskCreated"
+    assert kinds[-1] == "result"
+    finished, cancelled = Call.objects.filter(owner=mcp_user).order_by("created_at")
+    assert output["result"]["structuredContent"]["call_id"] == str(finished.id)
+    assert output["result"]["structuredContent"]["status"] == "completed"
+    task_id = output["messages"][0]["taskId"]
+    assert task_id in [task["taskId"] for task in output["listed"]]
+    assert output["cancelled"]["status"] == "cancelled"
+    assert output["afterCancel"]["status"] == "cancelled"
+    assert cancelled.status == CallStatus.CANCELED
+    assert balance(mcp_user) == GRANTED - real_cost(live_sim, str(finished.id))
