@@ -16,6 +16,7 @@ from django.conf import settings
 
 from calls import presenters, services
 from calls.mcp_access import history_page, own_call
+from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
     CallDetails,
     CallHistory,
@@ -30,6 +31,7 @@ from calls.mcp_models import (
 from calls.mcp_tools.call_tasks import PhoneCallTask, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
+from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
@@ -51,8 +53,10 @@ STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallSt
         "Costs credits: max_duration minutes are reserved up front and only the real cost is charged. "
         "Returns the call_id and status at once; set wait_for_completion=true to wait (with progress "
         "notifications) until the call ends and get the outcome, summary and duration. Reuse the same "
-        "idempotency_key when retrying so a call is never placed twice. Clients that take MCP tasks can run "
-        "it as a task: the answer is a task at once, and tasks/get gives the call's outcome when it ends."
+        "idempotency_key when retrying so a call is never placed twice. A call reserving more than the user's "
+        "confirmation threshold is first confirmed by the user (elicitation), or needs confirm_spend=true. "
+        "Clients that take MCP tasks can run it as a task: the answer is a task at once, and tasks/get gives "
+        "the call's outcome when it ends."
     ),
     input_model=MakePhoneCallInput,
     output_model=PlacedCall,
@@ -64,6 +68,10 @@ STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallSt
     task_work=PhoneCallTask(),
 )
 async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> PlacedCall:
+    minutes = arguments.max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
+    number = normalize_phone_number(arguments.phone_number, field="phone_number")  # a bad number is never confirmed
+    await confirm_spend(ctx, credits=services.reservation_for(minutes), minutes=minutes, summary=f"call {number}",
+                        confirmed=arguments.confirm_spend)
     call = await db.run(place_call, ctx, arguments)
     if not arguments.wait_for_completion or call.start_time:
         return placed(call)
