@@ -28,10 +28,9 @@ from calls.mcp_models import (
     RecordingLink,
     Transcript,
 )
-from calls.mcp_tools.call_tasks import PhoneCallTask, place_call, placed
+from calls.mcp_tools.call_tasks import PhoneCallTask, Spend, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
-from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
@@ -68,9 +67,8 @@ STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallSt
     task_work=PhoneCallTask(),
 )
 async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> PlacedCall:
-    minutes = arguments.max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
-    number = normalize_phone_number(arguments.phone_number, field="phone_number")  # a bad number is never confirmed
-    await confirm_spend(ctx, credits=services.reservation_for(minutes), minutes=minutes, summary=f"call {number}",
+    spend = Spend.of(arguments)  # a bad number is never confirmed
+    await confirm_spend(ctx, credits=spend.credits, minutes=spend.minutes, summary=spend.summary,
                         confirmed=arguments.confirm_spend)
     call = await db.run(place_call, ctx, arguments)
     if not arguments.wait_for_completion or call.start_time:

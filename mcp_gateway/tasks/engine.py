@@ -114,18 +114,17 @@ async def answer(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, respon
     """Take the client's answers to outstanding input requests; the job resumes once all are answered.
 
     Answers to keys that are not outstanding (never asked, answered already) are ignored."""
-    pending = dict(task.input_requests) if task.status == INPUT_REQUIRED else {}
-    given = {key: value for key, value in responses.items() if key in pending}
-    if not given or spec is None or spec.task_work is None:
+    if spec is None or spec.task_work is None:
         return task
-    remaining = {key: value for key, value in pending.items() if key not in given}
-    collected = {**task.input_responses, **given}
-    answered = [*task.answered_keys, *given]
-    if remaining:
-        return await _store(task, {"input_requests": remaining, "input_responses": collected,
-                                   "answered_keys": answered}, notifier)
-    step, result = await _step(spec, spec.task_work.resume(ctx, dict(task.state), collected))
-    return await _store(task, {**_fields(step, result), "answered_keys": answered}, notifier)
+    taken = await db.run(store.task_take_answers, task=task, responses=responses)
+    if taken is None:
+        return task
+    stored, complete = taken
+    if not complete:
+        return stored
+    await publish(stored, notifier)  # working again
+    step, result = await _step(spec, spec.task_work.resume(ctx, dict(stored.state), dict(stored.input_responses)))
+    return await _store(stored, _fields(step, result), notifier)
 
 
 async def cancel(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, notifier: Notifier) -> McpTask:

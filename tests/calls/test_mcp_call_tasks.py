@@ -42,21 +42,24 @@ TS_TASKS_CLIENT = ROOT / "tests" / "interop" / "ts_tasks_client.mjs"
 class Tasks:
     """One caller's MCP connection in one era: ``rpc`` sends a request and returns the full answer."""
 
-    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True, initialize: bool = True) -> None:
-        """``initialize=False``: the client continues a 2025-11-25 session opened elsewhere."""
+    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True, initialize: bool = True,
+                 capabilities: dict[str, Any] | None = None) -> None:
+        """``initialize=False``: the client continues a 2025-11-25 session opened elsewhere; ``capabilities``
+        are the client's (the tasks extension is added on 2026-07-28 unless ``extension=False``)."""
         self.client = client
         self.modern = modern
-        self.extension = extension
+        self.capabilities = dict(capabilities or {})
+        if modern and extension:
+            self.capabilities["extensions"] = {EXTENSION: {}}
         self._ids = itertools.count(1000)
         if not modern and initialize:
-            assert "result" in client.initialize(LEGACY), "initialize failed"
+            assert "result" in client.initialize(LEGACY, capabilities=self.capabilities), "initialize failed"
 
     def rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         params = dict(params or {})
         if not self.modern:
             return self.client.request(method, params)
-        capabilities = {"extensions": {EXTENSION: {}}} if self.extension else {}
-        params["_meta"] = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: capabilities}
+        params["_meta"] = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: self.capabilities}
         request_id = next(self._ids)
         message = self.client.message(method, params, request_id)
         if isinstance(self.client, HttpMcp):
@@ -84,6 +87,7 @@ class Tasks:
         if not self.modern:
             params["task"] = {"ttl": 600_000}
         created = self.result("tools/call", params)
+        assert not created.get("isError"), created
         if self.modern:
             assert created["resultType"] == "task", created
             assert "result" not in created
