@@ -20,8 +20,9 @@ from typing import Any
 
 from django.conf import settings
 
-from calls import presenters, services
+from calls import presenters, selectors, services
 from calls.errors import CallNotCancellable
+from calls.events import CallChanged, call_changes
 from calls.mcp_access import own_call, owner_id
 from calls.mcp_confirm import CONFIRM_KEY, check_answer, spend_question
 from calls.mcp_models import MakePhoneCallInput, PlacedCall
@@ -30,7 +31,8 @@ from calls.providers import configured_provider
 from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import Elicitation, RequestScope
-from mcp_gateway.tasks import CANCELLED, WORKING, Step, TaskWork
+from mcp_gateway.registry import ToolSpec
+from mcp_gateway.tasks import CANCELLED, WORKING, Step, TaskWork, engine
 from users.selectors import user_get
 
 
@@ -116,3 +118,17 @@ class PhoneCallTask(TaskWork):
                 return own_call(ctx, state["call_id"])  # it ended first: the task takes its outcome
 
         return call_step(await db.run(cancel))
+
+
+def follow_call_changes(spec: ToolSpec) -> None:
+    """Keep the tasks of ``spec`` (makePhoneCall's) that follow a call in step with it as the call changes
+    (webhook, poller, cancelCall), so their status notifications go out without anyone polling."""
+
+    def changed(event: CallChanged) -> None:
+        def step_of() -> Step:
+            return call_step(selectors.call_get_for_user(user_id=event.owner_id, call_id=event.call_id))
+
+        engine.followed_job_changed(spec=spec, owner=str(event.owner_id), ref=f"call:{event.call_id}",
+                                    step_of=step_of)
+
+    call_changes.subscribe(changed)

@@ -28,13 +28,13 @@ from calls.mcp_models import (
     RecordingLink,
     Transcript,
 )
-from calls.mcp_tools.call_tasks import PhoneCallTask, Spend, place_call, placed
+from calls.mcp_tools.call_tasks import PhoneCallTask, Spend, follow_call_changes, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
-from mcp_gateway.registry import mcp_tool
+from mcp_gateway.registry import mcp_tool, tool_spec
 from users import scopes
 
 STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
@@ -74,6 +74,9 @@ async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> P
     if not arguments.wait_for_completion or call.start_time:
         return placed(call)
     return await _wait_for_end(ctx, call, min(arguments.max_wait_seconds, settings.CALL_WAIT_MAX_SECONDS))
+
+
+follow_call_changes(tool_spec(make_phone_call))  # its tasks hear of the call's changes as they commit
 
 
 async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedCall:

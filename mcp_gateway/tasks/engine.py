@@ -8,8 +8,10 @@ status changed, publishes the era's status notification to the owner's streams.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from asgiref.sync import async_to_sync
 
 from config.errors import DomainError
 from mcp_gateway import boundary, db, errors, tool_models
@@ -134,3 +136,19 @@ async def cancel(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, notifi
     else:
         step, result = await _step(spec, spec.task_work.cancel(ctx, dict(task.state)))
     return await _store(task, _fields(step, result), notifier)
+
+
+def followed_job_changed(*, spec: ToolSpec, owner: str, ref: str, step_of: Callable[[], Step]) -> None:
+    """What a job some tasks of ``spec`` follow (``Step.ref``) says now, pushed by the domain after it
+    changed (a webhook, the poller): stored on the owner's working tasks that follow it, with their status
+    notification, so a client that listens hears the end without polling. Sync, for event receivers;
+    ``step_of`` is only asked when such a task exists."""
+    following = [task for task in store.tasks_following(owner=owner, ref=ref) if task.tool == spec.name]
+    if not following:
+        return
+    step = step_of()
+    fields = _fields(step, _result(spec, step))
+    for task in following:
+        stored, changed = store.task_save(task=task, fields=fields)
+        if changed:
+            async_to_sync(publish)(stored, Notifier())

@@ -60,6 +60,11 @@ def task_list(*, owner: str, offset: int, limit: int) -> tuple[list[McpTask], bo
     return rows[:limit], len(rows) > limit
 
 
+def tasks_following(*, owner: str, ref: str) -> list[McpTask]:
+    """The owner's live working tasks whose job follows ``ref`` (e.g. ``call:<id>``)."""
+    return list(_visible(owner, timezone.now()).filter(ref=ref, status=WORKING))
+
+
 def task_save(*, task: McpTask, fields: dict[str, Any]) -> tuple[McpTask, bool]:
     """Apply ``fields`` unless the task reached a terminal status meanwhile (terminal never changes).
 

@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from calls.models import Call, CallStatus
 from calls.providers.simulator import BackgroundSimulator
 from tests.calls.conftest import HUMAN, sim_details
 from tests.calls.test_mcp_tools import DEFAULT_HOLD, GRANTED, balance, finish_calls, real_cost
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
 from tests.mcp.test_websocket_interop import NODE, NODE_HOME, ROOT, TS_SDK
 from users.services import token_for_user
 
@@ -281,3 +282,54 @@ def test_the_typescript_sdk_runs_make_phone_call_as_a_task_to_its_outcome(live_d
     assert output["afterCancel"]["status"] == "cancelled"
     assert cancelled.status == CallStatus.CANCELED
     assert balance(mcp_user) == GRANTED - real_cost(live_sim, str(finished.id))
+
+
+# --- status notifications: the call's end reaches a listening client without polling ------------------------
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_a_2025_session_hears_notifications_tasks_status_when_the_call_ends(transport, live_db, mcp_server, mcp_user,
+                                                                           live_sim):
+    token = token_for_user(user=mcp_user)
+    client: McpClient = HttpMcp(mcp_server, token) if transport == "http" else WsMcp(mcp_server, token)
+    try:
+        tasks = Tasks(client, modern=False)
+        client.listen()
+        task = place_as_task(tasks, max_duration=3)
+        finish_calls(live_sim)  # the webhook ends the call; nobody asks about the task
+        notice = client.wait_notification("notifications/tasks/status",
+                                          lambda params: params.get("taskId") == task["taskId"], timeout=WAIT)
+    finally:
+        client.close()
+    assert notice["params"]["status"] == "completed"
+    assert notice["params"]["ttl"] == 600_000
+    assert RELATED_TASK not in notice["params"].get("_meta", {})
+
+
+def test_a_2026_listen_stream_with_task_ids_hears_notifications_tasks_with_the_outcome(live_db, mcp_server, mcp_user,
+                                                                                      live_sim):
+    token = token_for_user(user=mcp_user)
+    client = HttpMcp(mcp_server, token)
+    try:
+        task = place_as_task(Tasks(client, modern=True), max_duration=3)
+    finally:
+        client.close()
+    meta = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: {"extensions": {EXTENSION: {}}}}
+    body = {"jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen",
+            "params": {"notifications": {"taskIds": [task["taskId"]]}, "_meta": meta}}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "Authorization": f"Bearer {token}", "MCP-Protocol-Version": MODERN, "Mcp-Method": "subscriptions/listen"}
+    with (
+        httpx.Client(base_url=mcp_server, timeout=httpx.Timeout(WAIT, read=WAIT), trust_env=False) as http,
+        http.stream("POST", "/api/v1/mcp", headers=headers, json=body) as stream,
+    ):
+        assert stream.status_code == 200
+        messages = (json.loads(event["data"]) for event in iter_sse(stream.iter_lines()) if event["data"])
+        acknowledged = next(messages)
+        finish_calls(live_sim)
+        notice = next(messages)
+    assert acknowledged["params"]["notifications"] == {"taskIds": [task["taskId"]]}
+    assert notice["method"] == "notifications/tasks"
+    assert (notice["params"]["taskId"], notice["params"]["status"]) == (task["taskId"], "completed")
+    assert notice["params"]["result"]["structuredContent"]["status"] == "completed"
+    assert notice["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1"
