@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ApiHostMiddleware",  # first: a bad Host on an API path answers JSON (config/middleware.py)
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -355,11 +356,11 @@ SHEETS_WRITES_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_WRITES_PER_MINUTE_PER_PR
 SHEETS_READS_PER_MINUTE_PER_USER = env.int_("SHEETS_READS_PER_MINUTE_PER_USER", 60)
 SHEETS_READS_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_READS_PER_MINUTE_PER_PROJECT", 300)
 # A token comes back 60 s plus this margin after it was spent (the time from taking it to Google).
-SHEETS_QUOTA_MARGIN_SECONDS = float(env.str_("SHEETS_QUOTA_MARGIN_SECONDS", "1"))
+SHEETS_QUOTA_MARGIN_SECONDS = env.seconds_("SHEETS_QUOTA_MARGIN_SECONDS", 1.0)
 SHEETS_BREAKER_FAILURES = env.int_("SHEETS_BREAKER_FAILURES", 5)
 SHEETS_BREAKER_WINDOW_SECONDS = env.int_("SHEETS_BREAKER_WINDOW_SECONDS", 60)
 SHEETS_BREAKER_COOLDOWN_SECONDS = env.int_("SHEETS_BREAKER_COOLDOWN_SECONDS", 30)
-SHEETS_MAX_RETRIES = int(env.str_("SHEETS_MAX_RETRIES", "5"))
+SHEETS_MAX_RETRIES = env.count_("SHEETS_MAX_RETRIES", 5)
 SHEETS_MAX_BACKOFF_SECONDS = env.int_("SHEETS_MAX_BACKOFF_SECONDS", 64)
 SHEETS_HTTP_TIMEOUT_SECONDS = env.int_("SHEETS_HTTP_TIMEOUT_SECONDS", 30)
 SHEETS_USAGE_ALERT_RATIO = env.fraction_("SHEETS_USAGE_ALERT_RATIO", 0.8)
