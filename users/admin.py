@@ -17,7 +17,8 @@ from users.services import credit_account_open, credits_grant
 
 @admin.register(User)
 class CallmcpUserAdmin(UserAdmin):
-    fieldsets = (*(UserAdmin.fieldsets or ()), ("MCP access", {"fields": ("scopes", "plan", "rate_limits")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()),
+                 ("MCP access", {"fields": ("scopes", "plan", "rate_limits", "spend_confirm_threshold")}))
     list_display = ("username", "email", "plan", "is_staff", "is_active", "date_joined")
     list_filter = ("plan", "is_staff", "is_active")
 

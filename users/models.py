@@ -28,6 +28,13 @@ class User(AbstractUser):
         help_text='Per-user MCP rate-limit overrides, e.g. {"place": "5/minute", "read": "300/minute"}.',
     )
 
+    spend_confirm_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Placing a call that reserves more credits than this asks the user to confirm first. "
+                  "Empty: the SPEND_CONFIRM_THRESHOLD_CREDITS setting; 0: confirm every call.",
+    )
+
     class Meta:
         db_table = "users_user"
 
