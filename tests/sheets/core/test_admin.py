@@ -77,3 +77,27 @@ def test_recheck_access_clears_the_alert_once_the_sheet_is_shared(sheets, provid
     assert status.alert == ""
     drain_once(client=client())
     assert not OutboxEntry.objects.exists()
+
+
+def test_staff_set_a_users_spreadsheet_in_admin_and_their_calls_are_queued_for_it(no_sheets, provider, user,
+                                                                                    admin_client):
+    from django.urls import reverse
+
+    call = place(provider, user)
+    change = reverse("admin:users_user_change", args=[user.pk])
+    page = admin_client.get(change)
+    form = {name: value for name, value in page.context["adminform"].form.initial.items() if value is not None}
+    for name in ("groups", "user_permissions", "last_login", "date_joined"):
+        form.pop(name, None)
+    form.update({"scopes": '["calls:read", "calls:write", "credits:read"]', "rate_limits": "{}",
+                 "date_joined_0": "2025-01-01", "date_joined_1": "00:00:00", "is_active": "on"})
+    bad = admin_client.post(change, {**form, "sheets_spreadsheet_id": "nope"})
+    assert bad.status_code == 200
+    assert "is not a Google spreadsheet id" in bad.content.decode()
+
+    sheet = "StaffChosenSheet0123456789abcdef"
+    saved = admin_client.post(change, {**form, "sheets_spreadsheet_id": f"https://docs.google.com/spreadsheets/d/{sheet}/edit"})
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    user.refresh_from_db()
+    assert user.sheets_spreadsheet_id == sheet
+    assert OutboxEntry.objects.filter(call=call, spreadsheet_id=sheet).exists()
