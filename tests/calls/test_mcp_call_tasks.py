@@ -37,12 +37,13 @@ WAIT = 15
 class Tasks:
     """One caller's MCP connection in one era: ``rpc`` sends a request and returns the full answer."""
 
-    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True) -> None:
+    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True, initialize: bool = True) -> None:
+        """``initialize=False``: the client continues a 2025-11-25 session opened elsewhere."""
         self.client = client
         self.modern = modern
         self.extension = extension
         self._ids = itertools.count(1000)
-        if not modern:
+        if not modern and initialize:
             assert "result" in client.initialize(LEGACY), "initialize failed"
 
     def rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
