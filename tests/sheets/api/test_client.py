@@ -253,3 +253,57 @@ def test_a_key_the_token_endpoint_refuses_is_a_permanent_credentials_error(setup
         client.get_values(setup.spreadsheet, f"'{TAB}'!A1")
     assert caught.value.code == "credentials"
     assert setup.log() == []
+
+
+def _write_from_a_worker(url: str, redis_url: str, prefix: str, keys: list[dict], spreadsheet: str, results) -> None:
+    import threading
+
+    client_redis = redis.Redis.from_url(redis_url)
+    accounts = load_accounts(json.dumps(keys))
+    gate = QuotaGate(accounts, RedisQuotaStore(client_redis, f"{prefix}:quota"),
+                     limits=QuotaLimits(write_user=10, write_project=15))
+    breaker = CircuitBreaker(RedisBreakerStore(client_redis, f"{prefix}:breaker"))
+    client = SheetsClient(accounts=accounts, gate=gate, breaker=breaker, endpoint=url, token_timeout=0,
+                          backoff=Backoff(max_retries=0))
+    outcomes: list[str] = []
+
+    def work(offset: int) -> None:
+        for number in range(8):
+            try:
+                client.batch_update(spreadsheet, [(f"'{TAB}'!A{offset + number + 1}", [[number]])])
+                outcomes.append("sent")
+            except NoToken:
+                outcomes.append("no token")
+            except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+                outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(index * 10,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(outcomes)
+
+
+def test_workers_in_separate_processes_together_stay_under_both_limits(setup, settings):
+    import multiprocessing
+
+    setup.emulator.quotas(writes_per_user=10, writes_per_project=15)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_write_from_a_worker, args=(
+        setup.emulator.url, settings.REDIS_URL, setup.prefix, setup.keys, setup.spreadsheet, results))
+        for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = Counter(outcome for _ in workers for outcome in results.get(timeout=120))
+    for worker in workers:
+        worker.join(timeout=60)
+    assert set(outcomes) <= {"sent", "no token"}, outcomes
+    log = setup.log()
+    assert {entry["status"] for entry in log} == {200}  # the emulator never had to say 429
+    assert len(log) == outcomes["sent"] >= 15
+    for index, entry in enumerate(log):  # any 60-second window, per user and for the project
+        window = [later for later in log[index:] if later["t"] < entry["t"] + 60]
+        assert len(window) <= 15
+        assert max(Counter(later["user"] for later in window).values()) <= 10
