@@ -31,7 +31,11 @@ from tests.sheets.api.conftest import CLOSED_PORT_URL
 pytestmark = pytest.mark.redis
 TAB = "Calls 2026-12"
 closed_events: list[BreakerClosed] = []
-breaker_closed.subscribe(closed_events.append)
+
+
+@breaker_closed.subscribe
+def _closed(event: BreakerClosed) -> None:
+    closed_events.append(event)
 
 
 class Setup:
