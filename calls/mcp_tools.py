@@ -14,6 +14,9 @@ import json
 from django.conf import settings
 
 from calls import presenters, services
+
+# Registered with the calls app's tools (the gateway discovers this module): the campaign tools.
+from calls.campaigns.mcp_tools import cancel_campaign, get_campaign, list_campaigns, make_call_campaign  # noqa: F401
 from calls.mcp_access import history_page, own_call, owner_id
 from calls.mcp_models import (
     CallDetails,
@@ -197,3 +200,4 @@ async def cancel_call(ctx: RequestScope, arguments: CallRef) -> CallDetails:
         return presenters.call_details(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
 
     return await db.run(cancel)
+
