@@ -13,18 +13,20 @@ from calls.mcp_models import Arguments, DateTime
 from calls.shapes import enum_schema
 from calls.validation import LANGUAGES
 
+# The shapes of a row's fields are described, not enforced here: the service checks every row and answers
+# one invalid_campaign error listing each bad row by index (rather than stopping at the first).
 ROW_SCHEMA = {
     "type": "object",
     "properties": {
-        "phone_number": {"type": "string", "description": "Who to call, in E.164 format: +14155550123."},
-        "request_data": {"type": "object", "description": "Variables for this call, used as {{name}} in the task."},
-        "metadata": {"type": "object", "description": "Your own data, returned with the call."},
+        "phone_number": {"description": "Who to call, in E.164 format: +14155550123 (a string)."},
+        "request_data": {"description": "An object of variables for this call, used as {{name}} in the task."},
+        "metadata": {"description": "An object of your own data, returned with the call."},
     },
     "required": ["phone_number"],
-    "additionalProperties": False,
 }
-Rows = Annotated[list[Any], WithJsonSchema({"type": "array", "items": ROW_SCHEMA, "minItems": 1,
-                                            "maxItems": MAX_CALLS})]
+# No maxItems: a campaign over the limit is refused by the service, which says so (campaign_too_large) the
+# same way over MCP and REST.
+Rows = Annotated[list[Any], WithJsonSchema({"type": "array", "items": ROW_SCHEMA})]
 CAMPAIGN_ID = Field(description="The campaign_id returned by makeCallCampaign.", json_schema_extra={"format": "uuid"})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +21,12 @@ from django.utils import timezone
 
 from calls import errors as call_errors
 from calls import services as call_services
+from calls.bulk import calls_apply_reports
 from calls.campaigns.errors import CampaignNotCancellable
 from calls.campaigns.validation import CampaignRow, CampaignSettings, check_rows, check_settings
 from calls.events import campaign_changed
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaign, CampaignStatus
-from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider
+from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
 from config import metrics
 from users.models import User
 from users.services import credits_release_many, credits_reserve_many
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 CAMPAIGN_ID_METADATA_KEY = "callmcp_campaign_id"
 LIST_PAGE = 1000
+REPORT_CONCURRENCY = 8
 
 
 def campaign_prepare(*, provider: Provider, rows: list[Any], name: str = "", task: str = "", pathway_id: str = "",
@@ -159,11 +162,9 @@ def campaign_cancel(*, provider: Provider, campaign: Campaign, source: str = "to
     if campaign.provider_batch_id:
         provider.stop_batch(campaign.provider_batch_id)
         campaign_link_calls(provider=provider, campaign=campaign)
-    for call in open_calls.filter(provider_call_id__isnull=False):
-        try:
-            call_services.call_refresh(provider=provider, call=call, source=source)
-        except call_errors.ProviderError as exc:
-            logger.warning("campaign %s: call %s not refreshed after the stop (%s)", campaign.id, call.id, exc.code)
+    # Only the calls the stop ended: those still ringing or talking are reported by their webhook and the poller.
+    reports = _reports(provider, list(open_calls.filter(provider_call_id__isnull=False)))
+    calls_apply_reports(reports=[(call, report) for call, report in reports if report.completed], source=source)
     for call in open_calls.filter(provider_call_id__isnull=True):
         call_services.call_cancel(provider=provider, call=call, source=source)  # the provider never had it
     now = timezone.now()
@@ -174,6 +175,21 @@ def campaign_cancel(*, provider: Provider, campaign: Campaign, source: str = "to
     campaign.refresh_from_db()
     campaign_sync_status(campaign_id=campaign.id)
     return campaign
+
+
+def _reports(provider: Provider, calls: list[Call]) -> list[tuple[Call, ProviderCall]]:
+    """What the provider says of each call now, asked ``REPORT_CONCURRENCY`` at a time (the HTTP client is
+    thread-safe; the database is only touched by the caller). A call the provider fails to report is left to
+    its webhook and the poller."""
+    def ask(call: Call) -> tuple[Call, ProviderCall | None]:
+        try:
+            return call, provider.get_call(str(call.provider_call_id))
+        except call_errors.ProviderError as exc:
+            logger.warning("call %s not refreshed after its campaign stopped (%s)", call.id, exc.code)
+            return call, None
+
+    with ThreadPoolExecutor(max_workers=REPORT_CONCURRENCY) as pool:
+        return [(call, report) for call, report in pool.map(ask, calls) if report is not None]
 
 
 def campaign_sync_status(*, campaign_id: Any) -> bool:

@@ -13,7 +13,8 @@ from calls.shapes import Answered, Instant, Shape, Status, enum_schema, one_of
 
 __all__ = ["CampaignCall", "CampaignDetails", "CampaignList", "CampaignProgress", "CampaignSpend", "campaign_details"]
 
-CampaignState = Annotated[str, one_of(CampaignStatus.values), enum_schema(CampaignStatus.values)]
+CAMPAIGN_STATUSES = tuple(CampaignStatus.values)  # CampaignStatusEnum in the OpenAPI schema
+CampaignState = Annotated[str, one_of(CAMPAIGN_STATUSES), enum_schema(CAMPAIGN_STATUSES)]
 
 
 class CampaignCall(Shape):

@@ -175,6 +175,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Calls and campaigns both have a "status": name each set of choices once.
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "calls.shapes.CALL_STATUSES",
+                            "CampaignStatusEnum": "calls.campaigns.shapes.CAMPAIGN_STATUSES"},
 }
 
 # --- Internationalisation, static files ---------------------------------------------------------
