@@ -13,14 +13,14 @@ from calls.mcp_models import Arguments, DateTime
 from calls.shapes import enum_schema
 from calls.validation import LANGUAGES
 
-# The shapes of a row's fields are described, not enforced here: the service checks every row and answers
-# one invalid_campaign error listing each bad row by index (rather than stopping at the first).
+# The service checks every row (numbers, duplicates, unknown fields, sizes) and answers one invalid_campaign
+# error listing each bad row by index; the schema states the types.
 ROW_SCHEMA = {
     "type": "object",
     "properties": {
-        "phone_number": {"description": "Who to call, in E.164 format: +14155550123 (a string)."},
-        "request_data": {"description": "An object of variables for this call, used as {{name}} in the task."},
-        "metadata": {"description": "An object of your own data, returned with the call."},
+        "phone_number": {"type": "string", "description": "Who to call, in E.164 format: +14155550123."},
+        "request_data": {"type": "object", "description": "Variables for this call, used as {{name}} in the task."},
+        "metadata": {"type": "object", "description": "Your own data, returned with the call."},
     },
     "required": ["phone_number"],
 }

@@ -208,12 +208,17 @@ def test_bad_campaigns_are_refused_whole_and_nothing_is_placed_or_charged(
     bad = rows(10)
     bad[3]["phone_number"] = bad[1]["phone_number"]
     bad[5]["phone_number"] = "555-0100"
-    bad[7]["request_data"] = "name=Sam"
+    bad[7]["notes"] = "call after 5"
     error = tool_error(tools, "makeCallCampaign", {**base, "calls": bad})
     assert error["code"] == "invalid_campaign"
     assert [row["index"] for row in error["data"]["rows"]] == [3, 5, 7]
     assert "duplicate of row 1" in error["data"]["rows"][0]["problems"][0]
     assert "row 3" in error["message"] and "row 5" in error["message"] and "row 7" in error["message"]
+
+    mistyped = rows(3)
+    mistyped[2]["request_data"] = "name=Sam"
+    code, message = error_of(tools, "makeCallCampaign", {**base, "calls": mistyped})
+    assert code == "invalid_arguments" and "calls" in message and "2" in message
 
     code, message = error_of(tools, "makeCallCampaign", {**base, "voice": "nobody-voice", "calls": rows(3)})
     assert code == "invalid_campaign" and "listVoices" in message
