@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -36,9 +37,11 @@ from calls.serializers import (
 )
 from calls.shapes import CallDetails, CallListPage, RecordingLink, Transcript
 from calls.throttles import CancelCallsThrottle, PlaceCallsThrottle, RefundOnClientMistake
+from calls.validation import normalize_phone_number
 from users import scopes
 from users.models import User
 from users.permissions import scope_required
+from users.selectors import spend_needs_confirmation
 
 TAG = "calls"
 CALL_ID = OpenApiParameter("call_id", OpenApiTypes.UUID, OpenApiParameter.PATH,
@@ -119,8 +122,9 @@ class CallCreateApi(RefundOnClientMistake, APIView):
         tags=[TAG], operation_id="calls_create", summary="Place an AI phone call (makePhoneCall)",
         description=("Reserves `max_duration` minutes of credits, then places the call with the provider and "
                      "answers at once (201) with its details; follow it with GET /calls/{call_id}/. Nothing is "
-                     "placed or charged when validation fails (400), credits are short (402) or the provider is "
-                     "down (503). Resending with the same idempotency key returns the first call."),
+                     "placed or charged when validation fails (400), the reservation is above your confirmation "
+                     "threshold without confirm_spend: true (400 confirmation_required), credits are short (402) or "
+                     "the provider is down (503). Resending with the same idempotency key returns the first call."),
         parameters=[IDEMPOTENCY_KEY],
         request=CallCreateSerializer,
         responses={201: CallDetails, 400: ERROR, 402: ERROR, 429: ERROR, 502: ERROR, 503: ERROR},
@@ -135,7 +139,14 @@ class CallCreateApi(RefundOnClientMistake, APIView):
                                  context={"idempotency_key_header": request.headers.get("Idempotency-Key")}),
             errors.InvalidCallRequest,
         )
-        call = services.call_place(provider=configured_provider(), user=signed_in(request),
+        user, confirmed = signed_in(request), data.pop("confirm_spend")
+        minutes = data.get("max_duration") or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
+        credits = services.reservation_for(minutes)
+        threshold = spend_needs_confirmation(user=user, credits=credits)
+        if threshold is not None and not confirmed:
+            raise errors.SpendConfirmationRequired(credits=credits, minutes=minutes, threshold=threshold,
+                                                   summary=f"call {normalize_phone_number(data['phone_number'])}")
+        call = services.call_place(provider=configured_provider(), user=user,
                                    to_number=data.pop("phone_number"), **data, source="api")
         location = reverse("calls:call_detail", kwargs={"call_id": str(call.id)})
         return Response(_details(call), status=status.HTTP_201_CREATED, headers={"Location": location})

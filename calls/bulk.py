@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
-from calls.events import call_changed
+from calls.events import call_changed, call_written
 from calls.models import TERMINAL_STATUSES, Call, CallEvent
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import ProviderCall
@@ -68,4 +68,6 @@ def calls_apply_reports(*, reports: Sequence[tuple[Call, ProviderCall]], source:
                                                    updated_at=now)
         CallEvent.objects.bulk_create(events, batch_size=500)
         for call in ended:
+            call.cost_credits = 0
+            call_written(call=call)
             call_changed(call_id=call.id, owner_id=call.owner_id, campaign_id=call.campaign_id)

@@ -97,3 +97,22 @@ class WebhookPayloadInvalid(DomainError):
     code = "webhook_payload_invalid"
     http_status = 400
     message_template = "{reason}"
+
+
+class SpendConfirmationRequired(DomainError):
+    """The reservation is above the user's threshold and the client cannot ask the user (no elicitation)."""
+
+    code = "confirmation_required"
+    http_status = 400
+    message_template = ("This will reserve {credits} credits for up to {minutes} minutes to {summary}, more than "
+                        "your confirmation threshold of {threshold} credits. Ask the user, and if they agree call "
+                        "again with confirm_spend: true. Nothing was placed or reserved.")
+
+
+class SpendNotConfirmed(DomainError):
+    """The user was asked and did not accept (declined, cancelled, or gave no answer)."""
+
+    code = "spend_not_confirmed"
+    http_status = 409
+    message_template = ("The user did not confirm reserving {credits} credits (their answer: {action}); nothing "
+                        "was placed or reserved. Do not retry unless the user asks for it.")

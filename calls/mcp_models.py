@@ -81,6 +81,10 @@ class MakePhoneCallInput(Arguments):
                                          description="Variables the agent can use in the task.")
     idempotency_key: str | None = Field(None, max_length=100,
                                         description="Same key, same call: retries never place a second call.")
+    confirm_spend: bool = Field(
+        False, description="The user has agreed to this call's cost. Only needed when a call reserves more credits "
+                           "than their confirmation threshold and your client cannot show them a confirmation "
+                           "(no elicitation): ask them first, then send true.")
     wait_for_completion: bool = Field(False, description="Wait until the call ends, sending progress notifications.")
     max_wait_seconds: int = Field(300, ge=5, le=600,
                                   description="Longest to wait when wait_for_completion is true (default 300).")

@@ -112,6 +112,9 @@ class CallCreateSerializer(serializers.Serializer):
     request_data = serializers.DictField(required=False, help_text="Variables the agent can use in the task.")
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=100,
                                             help_text="Same key, same call (or send an Idempotency-Key header).")
+    confirm_spend = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Needed (true) when the call reserves more credits than your confirmation threshold.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields))

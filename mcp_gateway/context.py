@@ -1,7 +1,8 @@
 """Facts about one request, handed from a transport to the dispatcher and on to handlers.
 
 ``Principal`` and ``Connection`` are frozen: what the transport established. ``RequestScope`` is the
-per-request state handlers use: progress, logging, cancellation, requests to the client.
+per-request state handlers use: progress, logging, cancellation, requests to the client, and asking the
+user through elicitation in either era (``can_elicit``/``elicit``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,29 @@ class InputRequired(Exception):  # noqa: N818 - it is an answer, not a failure
         super().__init__("input required")
         self.requests = requests
         self.state = state
+
+
+ELICIT_ACTIONS = ("accept", "decline", "cancel")
+
+
+@dataclass(frozen=True)
+class Elicitation:
+    """The user's answer to an elicitation: ``accept`` (with ``content``), ``decline`` or ``cancel``."""
+
+    action: str
+    content: dict[str, Any]
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept"
+
+    @classmethod
+    def of(cls, answer: Any) -> Elicitation:
+        """An ``ElicitResult`` as the client sent it; anything unrecognisable counts as a cancel."""
+        answer = answer if isinstance(answer, dict) else {}
+        action = answer.get("action")
+        content = answer.get("content")
+        return cls(action if action in ELICIT_ACTIONS else "cancel", content if isinstance(content, dict) else {})
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,33 @@ class RequestScope:
         ``ctx.input_responses``) and the signed ``state`` comes back verified in ``ctx.request_state``.
         """
         return InputRequired(requests, state)
+
+    def can_elicit(self) -> bool:
+        """Whether the client declared form elicitation and this request can carry the question: on
+        2026-07-28 always (an ``input_required`` answer); in a session when the transport can send the
+        client a request now (an HTTP POST answered as JSON, not SSE, cannot)."""
+        declared = self.client_capabilities.get("elicitation")
+        if not isinstance(declared, dict) or ("url" in declared and "form" not in declared):
+            return False  # absent, or URL mode only (2025-11-25): no form to confirm in
+        return self.modern or self.request_client is not None
+
+    async def elicit(self, key: str, message: str, schema: dict[str, Any], *,
+                     state: dict[str, Any] | None = None) -> Elicitation:
+        """Ask the user a question the client shows as a form, and return the answer.
+
+        Session era: ``elicitation/create`` is sent to the client now and awaited (the transport's
+        timeout). 2026-07-28: the first round raises ``InputRequired`` asking under ``key`` with the
+        signed ``state``; the retry that carries an answer under ``key`` and that same state gets it.
+        Callers check ``can_elicit()`` first. Raises ``McpError`` when the client refuses or does not
+        answer in time (session era), ``InputRequired`` on the first round (2026-07-28).
+        """
+        params: dict[str, Any] = {"message": message, "requestedSchema": schema}
+        if self.modern:
+            answer = self.input_responses.get(key)
+            if not isinstance(answer, dict) or (state is not None and self.request_state != state):
+                raise self.needs_input({key: {"method": "elicitation/create", "params": params}}, state)
+            return Elicitation.of(answer)
+        return Elicitation.of(await self.ask_client("elicitation/create", params))
 
     async def ask_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send a request to the client (sampling, elicitation) and wait for its answer."""

@@ -27,6 +27,20 @@ class User(AbstractUser):
         blank=True,
         help_text='Per-user MCP rate-limit overrides, e.g. {"place": "5/minute", "read": "300/minute"}.',
     )
+    sheets_spreadsheet_id = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="A Google spreadsheet that receives this user's calls (besides the operations sheet). "
+        "Share it with the service account as an editor.",
+    )
+
+    spend_confirm_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Placing a call that reserves more credits than this asks the user to confirm first. "
+                  "Empty: the SPEND_CONFIRM_THRESHOLD_CREDITS setting; 0: confirm every call.",
+    )
 
     class Meta:
         db_table = "users_user"

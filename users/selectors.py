@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from users.models import CreditAccount, CreditLedgerEntry, User
@@ -22,6 +23,23 @@ class Balance:
 def user_get(*, user_id: int) -> User:
     """An active or inactive user by id (callers hold an authenticated principal for it)."""
     return User.objects.get(pk=user_id)
+
+
+def spend_confirm_threshold(*, user: User) -> int:
+    """Credits a placement may reserve without asking the user to confirm: theirs, or the setting."""
+    own = user.spend_confirm_threshold
+    return settings.SPEND_CONFIRM_THRESHOLD_CREDITS if own is None else own
+
+
+def spend_needs_confirmation(*, user: User, credits: int) -> int | None:
+    """The user's threshold when reserving ``credits`` needs their confirmation first, else None.
+
+    A reservation the balance cannot cover needs none: it fails on its own (insufficient credits), so the
+    user is not asked to approve it first."""
+    threshold = spend_confirm_threshold(user=user)
+    if credits <= threshold or credits > credits_balance(user=user).available:
+        return None
+    return threshold
 
 
 def credits_balance(*, user: User) -> Balance:

@@ -24,7 +24,7 @@ from calls import services as call_services
 from calls.bulk import calls_apply_reports
 from calls.campaigns.errors import CampaignNotCancellable
 from calls.campaigns.validation import CampaignRow, CampaignSettings, check_rows, check_settings
-from calls.events import campaign_changed
+from calls.events import call_written, campaign_changed
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaign, CampaignStatus
 from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
 from config import metrics
@@ -97,6 +97,11 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
         CallEvent.objects.bulk_create([CallEvent(call_id=pk, source=source, from_status=CallStatus.PENDING,
                                                  to_status=status, detail=f"placed in batch {batch_id}")
                                        for pk in moved], batch_size=500)
+        queued = set(moved)
+        for call in calls:  # each call's Sheets row, as calls.services writes it for a call placed alone
+            if call.pk in queued:
+                call.provider, call.status = provider.name, status
+                call_written(call=call, created=True)
         campaign_changed(campaign_id=campaign.id, owner_id=user.pk, created=True)
     metrics.put(metrics.CALLS_PLACED, len(calls))
     campaign.refresh_from_db()

@@ -31,7 +31,8 @@ from tests.calls.test_mcp_tools import (  # the tool-calling clients over both t
     error_of,
     tool_error,
 )
-from tests.mcp.clients import WsMcp, error_of as rpc_error_of, result_of
+from tests.mcp.clients import WsMcp, result_of
+from tests.mcp.clients import error_of as rpc_error_of
 from users.models import CreditLedgerEntry, User
 from users.services import credits_grant, token_for_user
 
@@ -151,13 +152,16 @@ def test_a_200_number_campaign_places_one_batch_and_charges_each_call_once(
     assert shown["spend"]["spent_credits"] == spent
     assert shown["spend"]["released_credits"] == 200 * HOLD - spent
     assert sum(shown["counts"].values()) == 200
-    assert shown["counts"]["completed"] == 80 and shown["counts"]["busy"] == 40  # 2 of each 5 rows connect
+    assert shown["counts"]["completed"] == 80
+    assert shown["counts"]["busy"] == 40
     # Each call of the campaign is an ordinary call.
     first = shown["calls"][0]
     details = tools.call("getCallDetails", {"call_id": first["call_id"]})
-    assert not details.is_error and details.structured["status"] == first["status"]
+    assert not details.is_error
+    assert details.structured["status"] == first["status"]
     transcript = tools.call("getCallTranscript", {"call_id": first["call_id"]})
-    assert not transcript.is_error and "Patient 0" in transcript.structured["transcript"]
+    assert not transcript.is_error
+    assert "Patient 0" in transcript.structured["transcript"]
 
 
 def test_cancelling_half_way_releases_exactly_what_did_not_run(
@@ -181,7 +185,8 @@ def test_cancelling_half_way_releases_exactly_what_did_not_run(
     ).aggregate(s=Sum("amount"))["s"]
     assert released == never_ran.count() * HOLD
     again = tools.call("cancelCampaign", {"campaign_id": campaign_id})
-    assert not again.is_error and again.structured["status"] == "cancelled"  # idempotent
+    assert not again.is_error
+    assert again.structured["status"] == "cancelled"
 
     sim_advance(live_sim, 400)  # the calls that were running finish and pay their real cost
     poll_calls(options=PollOptions.from_settings(max_seconds=60, trigger="test"))
@@ -203,7 +208,8 @@ def test_bad_campaigns_are_refused_whole_and_nothing_is_placed_or_charged(
     base = {"task": TASK, "max_duration": MAX_DURATION}
 
     code, message = error_of(tools, "makeCallCampaign", {**base, "calls": rows(1001, scenarios=tuple(range(10)))})
-    assert code == "campaign_too_large" and "1,000" in message
+    assert code == "campaign_too_large"
+    assert "1,000" in message
 
     bad = rows(10)
     bad[3]["phone_number"] = bad[1]["phone_number"]
@@ -213,15 +219,20 @@ def test_bad_campaigns_are_refused_whole_and_nothing_is_placed_or_charged(
     assert error["code"] == "invalid_campaign"
     assert [row["index"] for row in error["data"]["rows"]] == [3, 5, 7]
     assert "duplicate of row 1" in error["data"]["rows"][0]["problems"][0]
-    assert "row 3" in error["message"] and "row 5" in error["message"] and "row 7" in error["message"]
+    assert "row 3" in error["message"]
+    assert "row 5" in error["message"]
+    assert "row 7" in error["message"]
 
     mistyped = rows(3)
     mistyped[2]["request_data"] = "name=Sam"
     code, message = error_of(tools, "makeCallCampaign", {**base, "calls": mistyped})
-    assert code == "invalid_arguments" and "calls" in message and "2" in message
+    assert code == "invalid_arguments"
+    assert "calls" in message
+    assert "2" in message
 
     code, message = error_of(tools, "makeCallCampaign", {**base, "voice": "nobody-voice", "calls": rows(3)})
-    assert code == "invalid_campaign" and "listVoices" in message
+    assert code == "invalid_campaign"
+    assert "listVoices" in message
 
     code, _ = error_of(tools, "makeCallCampaign", {**base, "calls": rows(3), "pathway_id": "pw-1"})
     assert code == "invalid_campaign"
@@ -230,14 +241,15 @@ def test_bad_campaigns_are_refused_whole_and_nothing_is_placed_or_charged(
     code, _ = error_of(poor_tools, "makeCallCampaign", {**base, "calls": rows(3)})
     assert code == "insufficient_credits"
 
-    assert not Campaign.objects.exists() and not Call.objects.exists()
+    assert not Campaign.objects.exists()
+    assert not Call.objects.exists()
     assert requests_to(live_sim)["POST /v2/batches/create"] == 0
     assert balance(funded) == before
 
 
 def test_another_users_campaign_is_not_found(
-        connect: Callable[[User], Tools], funded: User, make_user: Callable[..., User],
-        live_sim: BackgroundSimulator) -> None:  # noqa: F811
+        connect: Callable[[User], Tools], funded: User, make_user: Callable[..., User],  # noqa: F811
+        live_sim: BackgroundSimulator) -> None:
     campaign_id = start(connect(funded), 3)["campaign_id"]
     stranger = connect(make_user("stranger"))
     for tool in ("getCampaign", "cancelCampaign"):
@@ -269,14 +281,15 @@ def test_campaign_subscribers_hear_as_its_calls_change(
             assert "not found" in refused["message"].lower()
 
 
-def test_the_simulator_keeps_each_batch_call_an_ordinary_call(live_sim: BackgroundSimulator, connect, funded
-                                                             ) -> None:  # noqa: ANN001, F811
+def test_the_simulator_keeps_each_batch_call_an_ordinary_call(
+        live_sim: BackgroundSimulator, connect: Callable[[User], Tools], funded: User) -> None:  # noqa: F811
     campaign_id = start(connect(funded), 4)["campaign_id"]
     batch_id = Campaign.objects.get(pk=campaign_id).provider_batch_id
     state = sim_state(live_sim)
     assert [b["calls"] for b in state["batches"] if b["batch_id"] == batch_id] == [4]
     headers = {"authorization": "sim-key"}
     listed = httpx.get(f"{live_sim.url}/v1/calls", params={"batch_id": batch_id}, headers=headers, timeout=10).json()
-    assert listed["total_count"] == 4 and {c["batch_id"] for c in listed["calls"]} == {batch_id}
+    assert listed["total_count"] == 4
+    assert {c["batch_id"] for c in listed["calls"]} == {batch_id}
     logs = httpx.get(f"{live_sim.url}/v2/batches/{batch_id}/logs", headers=headers, timeout=10).json()["data"]
     assert logs[0]["event_type"] == "batch_created"

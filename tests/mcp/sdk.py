@@ -1,5 +1,9 @@
-"""The official MCP Python SDK as a test client: connected over Streamable HTTP with a bearer token,
-and an inbox for the notifications it hands to ``message_handler`` / ``logging_callback``."""
+"""The official MCP Python SDK as a test client: connected over Streamable HTTP or WebSocket with a bearer
+token, and an inbox for the notifications it hands to ``message_handler`` / ``logging_callback``.
+
+The SDK 2.x ships no WebSocket client (it was removed in 2.0); ``websocket_transport`` is one, a few lines
+over ``websockets`` (subprotocol ``mcp``, one JSON-RPC message per text frame), so the same ``Client``
+with the same callbacks runs over both transports."""
 
 from __future__ import annotations
 
@@ -10,8 +14,12 @@ from typing import Any
 import anyio
 import httpx2
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.message import SessionMessage
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 MCP_PATH = "/api/v1/mcp"
 WAIT = 10  # seconds: the read timeout of the SDK's HTTP client (streams get 60)
@@ -22,6 +30,55 @@ async def streamable_client(base_url: str, token: str, **options: Any) -> AsyncI
     """A connected SDK ``Client`` over Streamable HTTP, sending ``Authorization: Bearer`` on every request."""
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(WAIT, read=60))
     async with http, Client(streamable_http_client(f"{base_url}{MCP_PATH}", http_client=http), **options) as client:
+        yield client
+
+
+Streams = tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
+
+
+@asynccontextmanager
+async def websocket_transport(base_url: str, token: str) -> AsyncIterator[Streams]:
+    """An SDK ``Transport`` over ws://host/mcp: what the server sends arrives on the read stream, what the
+    session writes goes out as one text frame each."""
+    url = "ws" + base_url.removeprefix("http") + "/mcp"
+    incoming_writer, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+    outgoing, outgoing_reader = anyio.create_memory_object_stream[SessionMessage](16)
+
+    async with ws_connect(url, subprotocols=["mcp"], additional_headers={"Authorization": f"Bearer {token}"},
+                          open_timeout=WAIT, proxy=None) as ws:
+
+        async def read() -> None:
+            async with incoming_writer:
+                try:
+                    async for frame in ws:
+                        text = frame if isinstance(frame, str) else frame.decode()
+                        try:
+                            message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+                        except ValueError as exc:
+                            await incoming_writer.send(exc)
+                            continue
+                        await incoming_writer.send(SessionMessage(message))
+                except ConnectionClosed:
+                    return
+
+        async def write() -> None:
+            async with outgoing_reader:
+                async for session_message in outgoing_reader:
+                    await ws.send(session_message.message.model_dump_json(by_alias=True, exclude_unset=True))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            tasks.start_soon(write)
+            try:
+                yield incoming, outgoing
+            finally:
+                tasks.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def websocket_client(base_url: str, token: str, **options: Any) -> AsyncIterator[Client]:
+    """A connected SDK ``Client`` over the WebSocket transport at ``/mcp``."""
+    async with Client(websocket_transport(base_url, token), **options) as client:
         yield client
 
 
