@@ -19,11 +19,13 @@ from calls.apis import READ, WRITE, signed_in
 from calls.campaigns import selectors, services
 from calls.campaigns.mcp_models import GetCampaignInput, ListCampaignsInput, MakeCallCampaignInput
 from calls.campaigns.shapes import CampaignDetails, CampaignList, campaign_details
+from calls.errors import SpendConfirmationRequired
 from calls.models import Campaign
 from calls.providers import configured_provider
 from calls.serializers import ErrorSerializer
 from calls.throttles import CancelCallsThrottle, PlaceCallsThrottle, RefundOnClientMistake
 from config.errors import InvalidInput
+from users.selectors import spend_needs_confirmation
 
 TAG = "campaigns"
 CAMPAIGN_ID = OpenApiParameter("campaign_id", OpenApiTypes.UUID, OpenApiParameter.PATH,
@@ -72,7 +74,9 @@ class CampaignCreateApi(RefundOnClientMistake, APIView):
         description=("Checks every row, reserves max_duration minutes of credits for every call at once (all or "
                      "nothing) and places the campaign with one provider batch; answers 201 with the campaign. "
                      "One bad row rejects the whole campaign (400 invalid_campaign, every bad row in "
-                     "error.details.rows); more than 1,000 rows is 400 campaign_too_large; short credits 402."),
+                     "error.details.rows); more than 1,000 rows is 400 campaign_too_large; a reservation above "
+                     "your confirmation threshold without confirm_spend: true is 400 confirmation_required; "
+                     "short credits 402."),
         request=MakeCallCampaignInput,
         responses={201: CampaignDetails, 400: ERROR, 402: ERROR, 429: ERROR, 502: ERROR, 503: ERROR},
         examples=[OpenApiExample("Reminders", request_only=True, value={
@@ -89,8 +93,12 @@ class CampaignCreateApi(RefundOnClientMistake, APIView):
             pathway_id=arguments.pathway_id, voice=arguments.voice, first_sentence=arguments.first_sentence,
             language=arguments.language or "", max_duration=arguments.max_duration, record=arguments.record,
             wait_for_greeting=arguments.wait_for_greeting, start_time=arguments.start_time)
-        campaign = services.campaign_place(provider=provider, user=signed_in(request), shared=shared, rows=rows,
-                                           source="api")
+        user, credits = signed_in(request), services.campaign_reservation(shared=shared, rows=rows)
+        threshold = spend_needs_confirmation(user=user, credits=credits)
+        if threshold is not None and not arguments.confirm_spend:
+            raise SpendConfirmationRequired(credits=credits, minutes=shared.max_duration, threshold=threshold,
+                                            summary=f"call {len(rows):,} numbers")
+        campaign = services.campaign_place(provider=provider, user=user, shared=shared, rows=rows, source="api")
         return Response(campaign_details(campaign, calls_limit=0).as_json(), status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/v1/campaigns/{campaign.id}/"})
 

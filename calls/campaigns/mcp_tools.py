@@ -8,7 +8,9 @@ from __future__ import annotations
 from calls.campaigns import selectors, services
 from calls.campaigns.mcp_models import CampaignRef, GetCampaignInput, ListCampaignsInput, MakeCallCampaignInput
 from calls.campaigns.shapes import CampaignDetails, CampaignList, campaign_details
+from calls.campaigns.validation import CampaignRow, CampaignSettings
 from calls.mcp_access import owner_id
+from calls.mcp_confirm import confirm_spend
 from calls.models import Campaign
 from calls.providers import configured_provider
 from mcp_gateway import db
@@ -33,7 +35,9 @@ def own_campaign(ctx: RequestScope, campaign_id: str) -> Campaign:
         "charged only its real cost and the rest comes back when it ends. Every row is checked first: one bad row "
         "(invalid or duplicate number, bad request_data) rejects the whole campaign with every bad row listed by "
         "index, and nothing is placed. Returns the campaign_id at once; follow it with getCampaign or subscribe "
-        "to campaigns://{campaign_id}. Each call is an ordinary call (getCallDetails, getCallTranscript)."
+        "to campaigns://{campaign_id}. Each call is an ordinary call (getCallDetails, getCallTranscript). A "
+        "campaign reserving more than the user's confirmation threshold is first confirmed by the user "
+        "(elicitation), or needs confirm_spend=true."
     ),
     input_model=MakeCallCampaignInput,
     output_model=CampaignDetails,
@@ -43,15 +47,23 @@ def own_campaign(ctx: RequestScope, campaign_id: str) -> Campaign:
     rate_class="place",
 )
 async def make_call_campaign(ctx: RequestScope, arguments: MakeCallCampaignInput) -> CampaignDetails:
-    def place() -> CampaignDetails:
-        provider = configured_provider()
-        shared, rows = services.campaign_prepare(
-            provider=provider, rows=arguments.calls, name=arguments.name, task=arguments.task,
+    def prepare() -> tuple[CampaignSettings, list[CampaignRow]]:
+        return services.campaign_prepare(
+            provider=configured_provider(), rows=arguments.calls, name=arguments.name, task=arguments.task,
             pathway_id=arguments.pathway_id, voice=arguments.voice, first_sentence=arguments.first_sentence,
             language=arguments.language or "", max_duration=arguments.max_duration, record=arguments.record,
             wait_for_greeting=arguments.wait_for_greeting, start_time=arguments.start_time)
-        campaign = services.campaign_place(provider=provider, user=user_get(user_id=owner_id(ctx)), shared=shared,
-                                           rows=rows, source="tool")
+
+    shared, rows = await db.run(prepare)  # every row checked: a bad campaign is never put to the user
+    count = len(rows)
+    await confirm_spend(ctx, credits=services.campaign_reservation(shared=shared, rows=rows),
+                        minutes=shared.max_duration,
+                        summary=f"call {rows[0].to_number}" + (f" and {count - 1:,} more numbers" if count > 1 else ""),
+                        confirmed=arguments.confirm_spend)
+
+    def place() -> CampaignDetails:
+        campaign = services.campaign_place(provider=configured_provider(), user=user_get(user_id=owner_id(ctx)),
+                                           shared=shared, rows=rows, source="tool")
         return campaign_details(campaign, calls_limit=0)
 
     return await db.run(place)

@@ -99,7 +99,7 @@ def funded(mcp_user: User) -> User:
 
 def start(tools: Tools, count: int, **arguments: Any) -> dict[str, Any]:
     answer = tools.call("makeCallCampaign", {"task": TASK, "max_duration": MAX_DURATION, "calls": rows(count),
-                                             "name": "Dentist reminders", **arguments})
+                                             "name": "Dentist reminders", "confirm_spend": True, **arguments})
     assert not answer.is_error, answer.text
     assert answer.structured is not None
     return answer.structured
@@ -240,6 +240,12 @@ def test_bad_campaigns_are_refused_whole_and_nothing_is_placed_or_charged(
     poor_tools = connect(make_user("poor-campaigner"))
     code, _ = error_of(poor_tools, "makeCallCampaign", {**base, "calls": rows(3)})
     assert code == "insufficient_credits"
+
+    # Above the user's confirmation threshold (1,000 credits by default), a client that cannot ask the user
+    # is told to confirm: 100 calls x 28 credits.
+    code, message = error_of(tools, "makeCallCampaign", {**base, "calls": rows(100)})
+    assert code == "confirmation_required"
+    assert "2800" in message.replace(",", "")
 
     assert not Campaign.objects.exists()
     assert not Call.objects.exists()
