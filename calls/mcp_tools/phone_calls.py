@@ -195,3 +195,4 @@ async def cancel_call(ctx: RequestScope, arguments: CallRef) -> CallDetails:
         return presenters.call_details(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
 
     return await db.run(cancel)
+

@@ -53,7 +53,7 @@ QUESTIONS = ["Who answered the call?", "Did the callee say the booking works for
 
 def requests_to(sim: BackgroundSimulator, endpoint: str) -> int:
     """How many requests the simulator answered on ``endpoint`` (``"GET /v1/voices"``)."""
-    counts = httpx.get(f"{sim.url}/_sim/requests", timeout=5).json()["other_by_endpoint"]
+    counts = httpx.get(f"{sim.url}/_sim/requests", timeout=5).json()["endpoints"]
     return int(counts.get(endpoint, 0))
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0002_poller'),
+        ('calls', '0003_campaigns'),
     ]
 
     operations = [
