@@ -303,6 +303,15 @@ def test_analyze_campaign_answers_each_ended_call_in_row_order_page_by_page(
 
     code, _ = error_of(tools, "analyzeCampaign", {**arguments, "answer_schema": {"type": "nonsense"}})
     assert code == "invalid_analysis_request"
-    stranger = connect(make_user("mcp-carol", credits=GRANTED))
+    stranger_user = make_user("mcp-carol", credits=GRANTED)
+    stranger = connect(stranger_user)
     assert error_of(stranger, "analyzeCampaign", arguments)[0] == "campaign_not_found"
     assert CallAnalysis.objects.filter(call__campaign_id=campaign_id).count() == 10
+
+    url = f"/api/v1/campaigns/{campaign_id}/analyze/"
+    over_rest = bearer(token_for_user(user=funded)).post(url, {"questions": QUESTIONS[:1], "calls_limit": 2},
+                                                         format="json")
+    assert over_rest.status_code == 200, over_rest.content
+    assert (over_rest.json()["analyzed"], over_rest.json()["next_offset"]) == (2, 2)
+    refused = bearer(token_for_user(user=stranger_user)).post(url, {"questions": QUESTIONS[:1]}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "campaign_not_found")
