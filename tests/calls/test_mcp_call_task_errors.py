@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from calls.models import Call
 from calls.providers.simulator import BackgroundSimulator
+from mcp_gateway.models import McpTask
 from tests.calls.conftest import HUMAN
 from tests.calls.test_mcp_call_tasks import MODERN, Tasks
 from tests.calls.test_mcp_tools import GRANTED, balance
@@ -102,3 +105,14 @@ def test_before_2025_11_25_the_task_param_is_ignored(http, mcp_user):
     assert http.request("tasks/get", {"taskId": "x"})["error"]["code"] == -32601
     assert Call.objects.filter(owner=mcp_user).count() == 1
     assert balance(mcp_user) < GRANTED
+
+
+def test_a_task_past_its_ttl_is_gone(http, mcp_user):
+    tasks = Tasks(http, modern=False)
+    short = tasks.call_as_task("makePhoneCall", {**CALL, "max_duration": 1}, ttl=1)
+    assert short["ttl"] == 60_000  # asked for 1 ms: a task outlives its first poll
+    McpTask.objects.filter(pk=short["taskId"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert tasks.error("tasks/get", {"taskId": short["taskId"]})["code"] == -32602
+    assert tasks.result("tasks/list")["tasks"] == []
+    tasks.call_as_task("makePhoneCall", {**CALL, "phone_number": "+12125550110"})
+    assert not McpTask.objects.filter(pk=short["taskId"]).exists()  # expired tasks are cleared away

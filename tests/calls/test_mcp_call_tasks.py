@@ -82,11 +82,12 @@ class Tasks:
         assert "error" in answer, answer
         return answer["error"]
 
-    def call_as_task(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """tools/call as a task; the task (the flat one of either era's CreateTaskResult)."""
+    def call_as_task(self, name: str, arguments: dict[str, Any], *, ttl: int = 600_000) -> dict[str, Any]:
+        """tools/call as a task (2025-11-25: asking for ``ttl``); the task (the flat one of either era's
+        CreateTaskResult)."""
         params: dict[str, Any] = {"name": name, "arguments": arguments}
         if not self.modern:
-            params["task"] = {"ttl": 600_000}
+            params["task"] = {"ttl": ttl}
         created = self.result("tools/call", params)
         assert not created.get("isError"), created
         if self.modern:
