@@ -54,6 +54,11 @@ async def new_account(request: web.Request) -> web.Response:
     return web.json_response(key)
 
 
+async def list_accounts(request: web.Request) -> web.Response:
+    accounts = _emulator(request).accounts.accounts.values()
+    return web.json_response([{"email": a.email, "project_id": a.project_id} for a in accounts])
+
+
 def _shared_with(value: Any) -> set[str] | str:
     if value is None or value == ANYONE:
         return ANYONE
@@ -166,6 +171,7 @@ async def page(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", page)
     app.router.add_post("/_emulator/accounts", new_account)
+    app.router.add_get("/_emulator/accounts", list_accounts)
     app.router.add_post("/_emulator/spreadsheets", new_spreadsheet)
     app.router.add_get("/_emulator/spreadsheets", list_spreadsheets)
     app.router.add_get("/_emulator/spreadsheets/{id}", spreadsheet_values)

@@ -44,6 +44,11 @@ class EmulatorClient:
         """A new service-account key (the JSON of a key file), its token_uri at the emulator."""
         return dict(self._post("/_emulator/accounts", {"email": email, "project_id": project_id}))
 
+    def accounts(self) -> list[str]:
+        response = self._http.get("/_emulator/accounts")
+        response.raise_for_status()
+        return [account["email"] for account in response.json()]
+
     def new_spreadsheet(self, shared_with: list[str] | str = "*", *, spreadsheet_id: str | None = None,
                         title: str | None = None, sheets: list[str] | None = None) -> str:
         body = {"id": spreadsheet_id, "title": title, "shared_with": shared_with, "sheets": sheets}
@@ -67,6 +72,12 @@ class EmulatorClient:
         response = self._http.get("/_emulator/changes", params={"since": since})
         response.raise_for_status()
         return list(response.json()), int(response.headers["X-Next-Offset"])
+
+    def spreadsheets(self) -> list[dict[str, Any]]:
+        """``[{id, title, tabs}]`` of every spreadsheet."""
+        response = self._http.get("/_emulator/spreadsheets")
+        response.raise_for_status()
+        return list(response.json())
 
     def values(self, spreadsheet_id: str) -> dict[str, list[list[Any]]]:
         """Every tab's values, by title (cells as stored: numbers stay numbers)."""
@@ -104,8 +115,8 @@ def _start_process(host: str, port: int, file: str | Path | None,
     return process, "/".join(url[:3]).rstrip(",;")
 
 
-def _wait_ready(client: EmulatorClient) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_ready(client: EmulatorClient, seconds: float = STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while True:
         try:
             client.state()
@@ -127,7 +138,7 @@ def running_emulator(*, host: str = DEFAULT_HOST, port: int = 0, subprocess_: bo
         process, url = _start_process(host, port, file, quotas)
         client = EmulatorClient(url)
         try:
-            _wait_ready(client)
+            wait_ready(client)
             yield client
         finally:
             client.close()
