@@ -310,7 +310,7 @@ def test_a_2025_session_hears_notifications_tasks_status_when_the_call_ends(tran
     finally:
         client.close()
     assert McpTask.objects.get(pk=modern["taskId"]).status == "completed"  # its notification went out
-    assert not [n for n in client.notifications if n["params"].get("taskId") == modern["taskId"]]
+    assert not [n for n in client.notifications if (n.get("params") or {}).get("taskId") == modern["taskId"]]
     assert notice["params"]["status"] == "completed"
     assert notice["params"]["ttl"] == 600_000
     assert RELATED_TASK not in notice["params"].get("_meta", {})
