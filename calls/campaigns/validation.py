@@ -13,19 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from calls import errors as call_errors
 from calls.campaigns.errors import CampaignTooLarge, InvalidCampaign
 from calls.providers.base import Provider
 from calls.validation import check_language, normalize_phone_number, shown
+from calls.voices import voices_list
 
 MAX_CALLS = 1000
 ROW_FIELDS = frozenset({"phone_number", "request_data", "metadata"})
 ROW_DATA_MAX_BYTES = 10_000
 LISTED_IN_MESSAGE = 5
-VOICES_CACHE_KEY = "calls:provider-voices"
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,9 @@ class CampaignSettings:
 
 
 def known_voices(provider: Provider) -> frozenset[str]:
-    """The provider's voices, by lower-case name and by id; cached (``VOICES_CACHE_SECONDS``) for every worker."""
-    names = cache.get(VOICES_CACHE_KEY)
-    if names is None:
-        names = sorted({value for voice in provider.list_voices() for value in (voice.name.lower(), voice.voice_id)
-                        if value})
-        cache.set(VOICES_CACHE_KEY, names, timeout=settings.VOICES_CACHE_SECONDS)
-    return frozenset(names)
+    """The provider's voices, by lower-case name and by id (``calls.voices``: cached for every worker)."""
+    return frozenset(value for voice in voices_list(provider=provider)
+                     for value in (voice.name.lower(), voice.voice_id.lower()) if value)
 
 
 def _object_problem(row: dict[str, Any], key: str) -> str | None:
