@@ -93,10 +93,11 @@ class _Pair:
     chunk_rows: int
 
     def bounds(self, index: int, within: sql.Composable | None = None) -> list[str]:
-        """Every chunk_rows-th key of one side (in the database's own order), as text."""
+        """Every chunk_rows-th key of one side, in the key's own order (as width_bucket needs its bounds: in
+        the text's order integer keys would go 1, 101, 11, ... and the chunks' key ranges overlap), as text."""
         side, conn = self.sides[index], (self.source, self.target)[index]
         rows = conn.execute(sql.SQL("SELECT k::text FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key}) AS n "
-                                    "{relation}) AS keys WHERE n % {chunk} = 1 ORDER BY k").format(
+                                    "{relation}) AS keys WHERE n % {chunk} = 1 ORDER BY n").format(
             key=side.key, relation=side.relation(within), chunk=sql.Literal(self.chunk_rows))).fetchall()
         conn.rollback()
         return [row[0] for row in rows]
