@@ -81,7 +81,10 @@ class SheetsMonitor:
             self._check_usage(grant)
 
     def record_alert(self, *, spreadsheet_id: str, code: str, message: str) -> None:
-        """A permanent error: the spreadsheet needs someone's attention (it is logged as an error)."""
+        """A permanent error: the spreadsheet needs someone's attention (logged as an error and kept for
+        the admin page, once a minute per spreadsheet and error: a drain retrying it does not flood either)."""
+        if not self._first_this_minute(f"permanent:{spreadsheet_id}:{code}"):
+            return
         logger.error("sheets alert for spreadsheet %s (%s): %s", spreadsheet_id or "-", code, message)
         alert = {"spreadsheet_id": spreadsheet_id, "code": code, "message": message, "at": self._clock()}
         if self._client is None:
@@ -144,6 +147,22 @@ class SheetsMonitor:
 
     def _minute(self) -> int:
         return int(self._clock() // 60)
+
+    def publish_metrics(self) -> None:
+        """Put the gauges of this moment (quota used per kind, breaker open or not) for CloudWatch; a beat
+        task calls it every minute so the alarms see figures even while nothing is sent."""
+        if self.gate is not None:
+            try:
+                usage = self.gate.usage()
+            except redis.RedisError as exc:
+                logger.warning("sheets monitor: quota usage cannot be read: %s", exc)
+                usage = []
+            for kind in ("read", "write"):
+                ratios = [u.ratio for u in usage if u.kind == kind]
+                if ratios:
+                    metrics.put(metrics.SHEETS_QUOTA_USED_PERCENT, round(100 * max(ratios), 1), Kind=kind)
+        if self.breaker is not None:
+            metrics.put(metrics.SHEETS_BREAKER_OPEN, 0 if self.breaker.state() == "closed" else 1)
 
     # --- reading --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

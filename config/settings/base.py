@@ -178,6 +178,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Calls and campaigns both have a "status": name each set of choices once.
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "calls.shapes.CALL_STATUSES",
+                            "CampaignStatusEnum": "calls.campaigns.shapes.CAMPAIGN_STATUSES"},
 }
 
 # --- Internationalisation, static files ---------------------------------------------------------
@@ -279,6 +282,8 @@ CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per
 # this many seconds per call, across workers), so a client polling getCallDetails sees the call move.
 CALL_DETAILS_REFRESH_SECONDS = float(env.str_("CALL_DETAILS_REFRESH_SECONDS", "5"))
+# The provider's voice list (campaigns check their voice against it) is cached this long, for every worker.
+VOICES_CACHE_SECONDS = env.int_("VOICES_CACHE_SECONDS", 3600)
 RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
 RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)
 
@@ -354,11 +359,11 @@ SHEETS_WRITES_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_WRITES_PER_MINUTE_PER_PR
 SHEETS_READS_PER_MINUTE_PER_USER = env.int_("SHEETS_READS_PER_MINUTE_PER_USER", 60)
 SHEETS_READS_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_READS_PER_MINUTE_PER_PROJECT", 300)
 # A token comes back 60 s plus this margin after it was spent (the time from taking it to Google).
-SHEETS_QUOTA_MARGIN_SECONDS = float(env.str_("SHEETS_QUOTA_MARGIN_SECONDS", "1"))
+SHEETS_QUOTA_MARGIN_SECONDS = env.seconds_("SHEETS_QUOTA_MARGIN_SECONDS", 1.0)
 SHEETS_BREAKER_FAILURES = env.int_("SHEETS_BREAKER_FAILURES", 5)
 SHEETS_BREAKER_WINDOW_SECONDS = env.int_("SHEETS_BREAKER_WINDOW_SECONDS", 60)
 SHEETS_BREAKER_COOLDOWN_SECONDS = env.int_("SHEETS_BREAKER_COOLDOWN_SECONDS", 30)
-SHEETS_MAX_RETRIES = int(env.str_("SHEETS_MAX_RETRIES", "5"))
+SHEETS_MAX_RETRIES = env.count_("SHEETS_MAX_RETRIES", 5)
 SHEETS_MAX_BACKOFF_SECONDS = env.int_("SHEETS_MAX_BACKOFF_SECONDS", 64)
 SHEETS_HTTP_TIMEOUT_SECONDS = env.int_("SHEETS_HTTP_TIMEOUT_SECONDS", 30)
 SHEETS_USAGE_ALERT_RATIO = env.fraction_("SHEETS_USAGE_ALERT_RATIO", 0.8)

@@ -53,6 +53,24 @@ def prefix(redis_client: redis.Redis) -> Iterator[str]:
         redis_client.delete(*keys)
 
 
+@pytest.fixture
+def fresh_sheets_state(redis_client: redis.Redis) -> Iterator[None]:
+    """No quota tokens, breaker state or counters left in Redis under the service's own keys (what
+    ``sheets_client()`` uses) by earlier tests, and a client built afresh from settings."""
+    from sheets_sync.client import reset_sheets_client
+    from sheets_sync.store import KEY_PREFIX
+
+    def clear() -> None:
+        keys = list(redis_client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
+        if keys:
+            redis_client.delete(*keys)
+        reset_sheets_client()
+
+    clear()
+    yield
+    clear()
+
+
 def separate_connection(request: pytest.FixtureRequest) -> tuple[redis.Redis, str]:
     """A Redis connection of its own (as another process would have) and the test's key prefix."""
     client = request.getfixturevalue("redis_client")

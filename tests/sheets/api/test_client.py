@@ -31,7 +31,11 @@ from tests.sheets.api.conftest import CLOSED_PORT_URL
 pytestmark = pytest.mark.redis
 TAB = "Calls 2026-12"
 closed_events: list[BreakerClosed] = []
-breaker_closed.subscribe(closed_events.append)
+
+
+@breaker_closed.subscribe
+def _closed(event: BreakerClosed) -> None:
+    closed_events.append(event)
 
 
 class Setup:
@@ -253,3 +257,76 @@ def test_a_key_the_token_endpoint_refuses_is_a_permanent_credentials_error(setup
         client.get_values(setup.spreadsheet, f"'{TAB}'!A1")
     assert caught.value.code == "credentials"
     assert setup.log() == []
+
+
+def _write_from_a_worker(url: str, redis_url: str, prefix: str, keys: list[dict], spreadsheet: str, results) -> None:
+    import threading
+
+    client_redis = redis.Redis.from_url(redis_url)
+    accounts = load_accounts(json.dumps(keys))
+    gate = QuotaGate(accounts, RedisQuotaStore(client_redis, f"{prefix}:quota"),
+                     limits=QuotaLimits(write_user=10, write_project=15))
+    breaker = CircuitBreaker(RedisBreakerStore(client_redis, f"{prefix}:breaker"))
+    client = SheetsClient(accounts=accounts, gate=gate, breaker=breaker, endpoint=url, token_timeout=0,
+                          backoff=Backoff(max_retries=0))
+    outcomes: list[str] = []
+
+    def work(offset: int) -> None:
+        for number in range(8):
+            try:
+                client.batch_update(spreadsheet, [(f"'{TAB}'!A{offset + number + 1}", [[number]])])
+                outcomes.append("sent")
+            except NoToken:
+                outcomes.append("no token")
+            except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+                outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(index * 10,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(outcomes)
+
+
+def test_workers_in_separate_processes_together_stay_under_both_limits(setup, settings):
+    import multiprocessing
+
+    setup.emulator.quotas(writes_per_user=10, writes_per_project=15)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_write_from_a_worker, args=(
+        setup.emulator.url, settings.REDIS_URL, setup.prefix, setup.keys, setup.spreadsheet, results))
+        for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = Counter(outcome for _ in workers for outcome in results.get(timeout=120))
+    for worker in workers:
+        worker.join(timeout=60)
+    assert set(outcomes) <= {"sent", "no token"}, outcomes
+    log = setup.log()
+    assert {entry["status"] for entry in log} == {200}  # the emulator never had to say 429
+    assert len(log) == outcomes["sent"] >= 15
+    for index, entry in enumerate(log):  # any 60-second window, per user and for the project
+        window = [later for later in log[index:] if later["t"] < entry["t"] + 60]
+        assert len(window) <= 15
+        assert max(Counter(later["user"] for later in window).values()) <= 10
+
+
+def test_a_token_endpoint_that_cannot_be_reached_is_transient_even_for_a_write(setup):
+    unreachable = load_accounts(json.dumps({**setup.keys[0], "token_uri": "http://127.0.0.1:9/token"}))
+    client = setup.client(accounts=unreachable, gate=setup.gate(accounts=unreachable), retries=1)
+    with pytest.raises(Transient) as caught:
+        client.append(setup.spreadsheet, f"'{TAB}'!A:A", [["c1"]])
+    assert not isinstance(caught.value, Ambiguous)  # nothing reached Sheets: an append may be sent again
+    assert setup.sleeps == [1.0]
+    assert setup.log() == []
+
+
+def test_a_sheets_endpoint_refusing_connections_is_retried_then_transient(setup):
+    client = setup.client(retries=2)
+    client.endpoint = "http://127.0.0.1:9/"
+    with pytest.raises(Transient) as caught:
+        client.append(setup.spreadsheet, f"'{TAB}'!A:A", [["c1"]])
+    assert not isinstance(caught.value, Ambiguous)
+    assert setup.sleeps == [1.0, 2.0]

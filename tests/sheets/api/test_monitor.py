@@ -124,3 +124,15 @@ def test_with_redis_down_the_monitor_drops_counts_and_never_fails_a_request(pool
     monitor.record_request(kind="write", account=pool[0].email, outcome="ok", rows=3)
     monitor.record_alert(spreadsheet_id="s", code="not_found", message="x")
     assert monitor.snapshot()["this_minute"]["rows"] == 0
+
+
+def test_the_gauges_are_published_for_the_alarms(setup, pool, emitted):
+    gate, breaker, make_monitor = setup
+    for _ in range(5):
+        gate.take("write", pool[0])
+    make_monitor().publish_metrics()
+    breaker.failure()  # failures=1: open
+    make_monitor().publish_metrics()
+    figures = emitted()
+    assert sorted(figures["SheetsQuotaUsedPercent"]) == [0.0, 0.0, 50.0, 50.0]  # read and write, twice
+    assert figures["SheetsBreakerOpen"] == [0.0, 1.0, 1.0]  # the second publish, and the opening itself
