@@ -8,9 +8,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from calls.models import Call
+from calls.models import Call, CallAnalysis
 from calls.recordings import recording_duration_seconds, recording_link
-from calls.shapes import CallDetails, CallSummary, RecordingLink, Transcript, TranscriptFormat, TranscriptSegment
+from calls.shapes import (
+    CallAnalysisResult,
+    CallDetails,
+    CallSummary,
+    RecordingLink,
+    Transcript,
+    TranscriptFormat,
+    TranscriptSegment,
+)
 
 SPEAKER_LABELS = {"agent": "Agent", "callee": "Callee", "action": "Action"}
 NO_CORRECTED = "No corrected transcript (it needs record=true and a finished call); showing the live one."
@@ -54,6 +62,18 @@ def call_details(call: Call) -> CallDetails:
         has_transcript=bool(call.transcript),
         has_recording=bool(call.recording_file) or (call.record and bool(call.recording_url)),
         metadata=call.metadata,
+        analyses=[call_analysis(analysis) for analysis in call.analyses.all()],
+    )
+
+
+def call_analysis(analysis: CallAnalysis) -> CallAnalysisResult:
+    credits, answers, keys = analysis.provider_credits, analysis.answers, analysis.answer_keys
+    if isinstance(answers, dict) and keys:  # in the order of the questions, which a JSON column does not keep
+        answers = {key: answers[key] for key in keys if key in answers}
+    return CallAnalysisResult(
+        analysis_id=str(analysis.id), call_id=str(analysis.call_id), goal=analysis.goal or None,
+        questions=list(analysis.questions), answer_schema=analysis.answer_schema, answers=answers,
+        provider_credits=float(credits) if credits is not None else None, created_at=analysis.created_at,
     )
 
 
