@@ -156,4 +156,5 @@ class CallEventAdmin(admin.ModelAdmin):
         return False
 
 
+from calls.campaigns import admin as campaigns_admin  # noqa: E402, F401 - registers campaigns
 from calls.poller import admin as poller_admin  # noqa: E402, F401 - registers the poller's runs and dead letters

@@ -147,7 +147,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         call_written(call=locked, created=True)
-        call_changed(call_id=locked.id, owner_id=locked.owner_id, created=True)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id, created=True)
     metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
@@ -196,7 +196,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
                 payload={"queue_status": update.queue_status, "status": update.status},
             )
         if changed:
-            call_changed(call_id=locked.id, owner_id=locked.owner_id)  # first: the call, then its credits
+            # first: the call, then its credits
+            call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
         awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
         if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)
@@ -323,7 +324,7 @@ def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
-        call_changed(call_id=locked.id, owner_id=locked.owner_id)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
         if locked.cost_credits is None and not _cost_pending(stopped, report):
             _settle(locked)
             changed.add("cost_credits")
@@ -358,7 +359,7 @@ def call_attach_recording(*, provider: Provider, call: Call) -> Call:
         CallEvent.objects.create(call=locked, source="system", from_status=locked.status, to_status=locked.status,
                                  detail=f"recording stored ({len(recording.content)} bytes)")
         call_written(call=locked)
-        call_changed(call_id=locked.id, owner_id=locked.owner_id)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
     return locked
 
 

@@ -43,7 +43,8 @@ def _absent(value: Any) -> bool:
 # An instant as ISO 8601 with its offset, as Python writes it (``2026-12-01T15:00:00.123456+00:00``).
 Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str),
                     WithJsonSchema({"type": "string", "format": "date-time"})]
-Status = Annotated[str, one_of(CallStatus.values), enum_schema(CallStatus.values)]
+CALL_STATUSES = tuple(CallStatus.values)  # named CallStatusEnum in the OpenAPI schema (SPECTACULAR_SETTINGS)
+Status = Annotated[str, one_of(CALL_STATUSES), enum_schema(CALL_STATUSES)]
 Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.values)]
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from calls import apis, webhooks
+from calls.campaigns import apis as campaign_apis
 
 app_name = "calls"
 
@@ -13,5 +14,8 @@ urlpatterns = [
     # No trailing slash: calls.recordings.recording_link builds this URL.
     path("calls/<str:call_id>/recording/download", apis.CallRecordingDownloadApi.as_view(),
          name="call_recording_download"),
+    path("campaigns/", campaign_apis.CampaignCollectionApi.as_view(), name="campaigns"),
+    path("campaigns/<str:campaign_id>/", campaign_apis.CampaignDetailApi.as_view(), name="campaign_detail"),
+    path("campaigns/<str:campaign_id>/cancel/", campaign_apis.CampaignCancelApi.as_view(), name="campaign_cancel"),
     path("webhooks/bland", webhooks.BlandWebhookApi.as_view(), name="webhook_bland"),
 ]

@@ -231,6 +231,14 @@ def mcp_tool(
     return decorate
 
 
+def tool_spec(fn: Handler) -> ToolSpec:
+    """The spec a function was declared with by ``@mcp_tool``."""
+    spec = getattr(fn, "__mcp_tool__", None)
+    if not isinstance(spec, ToolSpec):
+        raise ImproperlyConfigured(f"{fn!r} is not declared with @mcp_tool")
+    return spec
+
+
 def mcp_resource(
     *,
     uri: str,

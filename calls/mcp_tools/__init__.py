@@ -4,6 +4,7 @@ The registry discovers ``calls.mcp_tools`` (``mcp_gateway.registry.DISCOVERED_MO
 tools this package names; a tool module not imported here is not served.
 """
 
+from calls.campaigns.mcp_tools import cancel_campaign, get_campaign, list_campaigns, make_call_campaign
 from calls.mcp_tools.phone_calls import (
     cancel_call,
     get_call_details,
@@ -14,6 +15,7 @@ from calls.mcp_tools.phone_calls import (
 )
 
 __all__ = [
-    "cancel_call", "get_call_details", "get_call_history", "get_call_recording", "get_call_transcript",
+    "cancel_call", "cancel_campaign", "get_campaign", "list_campaigns", "make_call_campaign",
+    "get_call_details", "get_call_history", "get_call_recording", "get_call_transcript",
     "make_phone_call",
 ]

@@ -28,14 +28,13 @@ from calls.mcp_models import (
     RecordingLink,
     Transcript,
 )
-from calls.mcp_tools.call_tasks import PhoneCallTask, place_call, placed
+from calls.mcp_tools.call_tasks import PhoneCallTask, Spend, follow_call_changes, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
-from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
-from mcp_gateway.registry import mcp_tool
+from mcp_gateway.registry import mcp_tool, tool_spec
 from users import scopes
 
 STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
@@ -68,14 +67,16 @@ STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallSt
     task_work=PhoneCallTask(),
 )
 async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> PlacedCall:
-    minutes = arguments.max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
-    number = normalize_phone_number(arguments.phone_number, field="phone_number")  # a bad number is never confirmed
-    await confirm_spend(ctx, credits=services.reservation_for(minutes), minutes=minutes, summary=f"call {number}",
+    spend = Spend.of(arguments)  # a bad number is never confirmed
+    await confirm_spend(ctx, credits=spend.credits, minutes=spend.minutes, summary=spend.summary,
                         confirmed=arguments.confirm_spend)
     call = await db.run(place_call, ctx, arguments)
     if not arguments.wait_for_completion or call.start_time:
         return placed(call)
     return await _wait_for_end(ctx, call, min(arguments.max_wait_seconds, settings.CALL_WAIT_MAX_SECONDS))
+
+
+follow_call_changes(tool_spec(make_phone_call))  # its tasks hear of the call's changes as they commit
 
 
 async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedCall:
@@ -194,3 +195,4 @@ async def cancel_call(ctx: RequestScope, arguments: CallRef) -> CallDetails:
         return presenters.call_details(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
 
     return await db.run(cancel)
+

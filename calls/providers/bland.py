@@ -19,15 +19,20 @@ from typing import Any
 import httpx
 
 from calls import errors
+from calls.providers import bland_batches
 from calls.providers.base import (
+    BatchRequest,
     CallPage,
     ListCallsQuery,
     ListedCall,
     PlaceCallRequest,
+    ProviderBatch,
     ProviderCall,
     Recording,
     TranscriptSegment,
+    Voice,
 )
+from calls.providers.bland_batches import bland_time
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +106,8 @@ def list_params(query: ListCallsQuery) -> dict[str, str | int]:
         params["from"] = query.start
     if query.stop is not None:
         params["to"] = query.stop
+    if query.batch_id:
+        params["batch_id"] = query.batch_id
     return params
 
 
@@ -245,8 +252,7 @@ class BlandClient:
         if request.wait_for_greeting:
             body["wait_for_greeting"] = True
         if request.start_time is not None:
-            body["start_time"] = request.start_time.strftime("%Y-%m-%d %H:%M:%S %z")
-            body["start_time"] = body["start_time"][:-2] + ":" + body["start_time"][-2:]
+            body["start_time"] = bland_time(request.start_time)
         if request.metadata:
             body["metadata"] = request.metadata
         if request.request_data:
@@ -304,6 +310,26 @@ class BlandClient:
 
     def me(self) -> dict[str, Any]:
         return self._json(self._request("GET", "/v1/me", repeatable=True))
+
+    # --- v2 batches and voices (calls.providers.bland_batches) ---------------------------------------
+
+    def create_batch(self, request: BatchRequest) -> str:
+        return bland_batches.create_batch(self, request)
+
+    def get_batch(self, batch_id: str) -> ProviderBatch:
+        return bland_batches.get_batch(self, batch_id)
+
+    def list_batches(self, *, take: int = 100, skip: int = 0) -> tuple[ProviderBatch, ...]:
+        return bland_batches.list_batches(self, take=take, skip=skip)
+
+    def stop_batch(self, batch_id: str) -> None:
+        bland_batches.stop_batch(self, batch_id)
+
+    def batch_logs(self, batch_id: str) -> tuple[dict[str, Any], ...]:
+        return bland_batches.batch_logs(self, batch_id)
+
+    def list_voices(self) -> tuple[Voice, ...]:
+        return bland_batches.list_voices(self)
 
     # --- payloads ---------------------------------------------------------------------------------
 

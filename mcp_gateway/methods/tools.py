@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import mcp_types as types
+
 from config.errors import DomainError
 from config.ratelimit import RateLimitExceeded
 from mcp_gateway import boundary, errors
@@ -18,6 +20,7 @@ from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler,
 from mcp_gateway.methods.tasks import runs_as_task, start_task
 from mcp_gateway.registry import ToolSpec
 from mcp_gateway.results import ToolResult, tool_result
+from mcp_gateway.wire import dump
 
 
 async def tools_list(call: MethodCall) -> dict[str, Any]:
@@ -78,7 +81,7 @@ async def tools_call(call: MethodCall) -> dict[str, Any]:
         if exc.is_client_mistake:
             await _spend(call, spec, refund=True)
         return boundary.tool_failure(exc, tool=spec.name)
-    return tool_result(spec, value)
+    return dump(types.CallToolResult.model_validate(tool_result(spec, value)))
 
 
 def register(methods: Methods) -> None:

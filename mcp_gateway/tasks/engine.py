@@ -8,8 +8,10 @@ status changed, publishes the era's status notification to the owner's streams.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from asgiref.sync import async_to_sync
 
 from config.errors import DomainError
 from mcp_gateway import boundary, db, errors, tool_models
@@ -114,18 +116,17 @@ async def answer(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, respon
     """Take the client's answers to outstanding input requests; the job resumes once all are answered.
 
     Answers to keys that are not outstanding (never asked, answered already) are ignored."""
-    pending = dict(task.input_requests) if task.status == INPUT_REQUIRED else {}
-    given = {key: value for key, value in responses.items() if key in pending}
-    if not given or spec is None or spec.task_work is None:
+    if spec is None or spec.task_work is None:
         return task
-    remaining = {key: value for key, value in pending.items() if key not in given}
-    collected = {**task.input_responses, **given}
-    answered = [*task.answered_keys, *given]
-    if remaining:
-        return await _store(task, {"input_requests": remaining, "input_responses": collected,
-                                   "answered_keys": answered}, notifier)
-    step, result = await _step(spec, spec.task_work.resume(ctx, dict(task.state), collected))
-    return await _store(task, {**_fields(step, result), "answered_keys": answered}, notifier)
+    taken = await db.run(store.task_take_answers, task=task, responses=responses)
+    if taken is None:
+        return task
+    stored, complete = taken
+    if not complete:
+        return stored
+    await publish(stored, notifier)  # working again
+    step, result = await _step(spec, spec.task_work.resume(ctx, dict(stored.state), dict(stored.input_responses)))
+    return await _store(stored, _fields(step, result), notifier)
 
 
 async def cancel(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, notifier: Notifier) -> McpTask:
@@ -135,3 +136,19 @@ async def cancel(ctx: RequestScope, spec: ToolSpec | None, task: McpTask, notifi
     else:
         step, result = await _step(spec, spec.task_work.cancel(ctx, dict(task.state)))
     return await _store(task, _fields(step, result), notifier)
+
+
+def followed_job_changed(*, spec: ToolSpec, owner: str, ref: str, step_of: Callable[[], Step]) -> None:
+    """What a job some tasks of ``spec`` follow (``Step.ref``) says now, pushed by the domain after it
+    changed (a webhook, the poller): stored on the owner's working tasks that follow it, with their status
+    notification, so a client that listens hears the end without polling. Sync, for event receivers;
+    ``step_of`` is only asked when such a task exists."""
+    following = [task for task in store.tasks_following(owner=owner, ref=ref) if task.tool == spec.name]
+    if not following:
+        return
+    step = step_of()
+    fields = _fields(step, _result(spec, step))
+    for task in following:
+        stored, changed = store.task_save(task=task, fields=fields)
+        if changed:
+            async_to_sync(publish)(stored, Notifier())

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from mcp_gateway import errors
 from mcp_gateway.models import McpTask
-from mcp_gateway.tasks.work import TERMINAL
+from mcp_gateway.tasks.work import INPUT_REQUIRED, TERMINAL, WORKING
 
 
 class TaskNotFound(errors.InvalidParams):
@@ -60,6 +60,11 @@ def task_list(*, owner: str, offset: int, limit: int) -> tuple[list[McpTask], bo
     return rows[:limit], len(rows) > limit
 
 
+def tasks_following(*, owner: str, ref: str) -> list[McpTask]:
+    """The owner's live working tasks whose job follows ``ref`` (e.g. ``call:<id>``)."""
+    return list(_visible(owner, timezone.now()).filter(ref=ref, status=WORKING))
+
+
 def task_save(*, task: McpTask, fields: dict[str, Any]) -> tuple[McpTask, bool]:
     """Apply ``fields`` unless the task reached a terminal status meanwhile (terminal never changes).
 
@@ -76,6 +81,29 @@ def task_save(*, task: McpTask, fields: dict[str, Any]) -> tuple[McpTask, bool]:
             locked.updated_at = timezone.now()
             locked.save(update_fields=[*changed, "updated_at"])
         return locked, locked.status != before
+
+
+def task_take_answers(*, task: McpTask, responses: dict[str, Any]) -> tuple[McpTask, bool] | None:
+    """Record the answers to the task's outstanding input requests, under a lock, so that only one
+    request (of any process) resumes the job: the one that answers the last of them.
+
+    Returns the task and whether every request is answered now (it is then ``working`` again), or None
+    when none of ``responses`` answers an outstanding request (unknown keys, answered already)."""
+    with transaction.atomic():
+        locked = McpTask.objects.select_for_update().get(pk=task.pk)
+        pending = dict(locked.input_requests) if locked.status == INPUT_REQUIRED else {}
+        given = {key: value for key, value in responses.items() if key in pending}
+        if not given:
+            return None
+        locked.input_requests = {key: value for key, value in pending.items() if key not in given}
+        locked.input_responses = {**locked.input_responses, **given}
+        locked.answered_keys = [*locked.answered_keys, *given]
+        complete = not locked.input_requests
+        if complete:
+            locked.status = WORKING
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["input_requests", "input_responses", "answered_keys", "status", "updated_at"])
+        return locked, complete
 
 
 def tasks_purge_expired(*, now: datetime | None = None) -> int:

@@ -10,17 +10,22 @@ live server, which records the call's end. Every wait is bounded.
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from calls.models import Call, CallStatus
 from calls.providers.simulator import BackgroundSimulator
 from tests.calls.conftest import HUMAN, sim_details
 from tests.calls.test_mcp_tools import DEFAULT_HOLD, GRANTED, balance, finish_calls, real_cost
-from tests.mcp.clients import HttpMcp, McpClient, WsMcp
+from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
+from tests.mcp.test_websocket_interop import NODE, NODE_HOME, ROOT, TS_SDK
 from users.services import token_for_user
 
 MODERN = "2026-07-28"
@@ -32,26 +37,30 @@ RELATED_TASK = "io.modelcontextprotocol/related-task"
 NAMED = {"tools/call": "name", "tasks/get": "taskId", "tasks/cancel": "taskId", "tasks/update": "taskId"}
 TERMINAL = ("completed", "failed", "cancelled")
 WAIT = 15
+TS_TASKS_CLIENT = ROOT / "tests" / "interop" / "ts_tasks_client.mjs"
 
 
 class Tasks:
     """One caller's MCP connection in one era: ``rpc`` sends a request and returns the full answer."""
 
-    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True, initialize: bool = True) -> None:
-        """``initialize=False``: the client continues a 2025-11-25 session opened elsewhere."""
+    def __init__(self, client: McpClient, *, modern: bool, extension: bool = True, initialize: bool = True,
+                 capabilities: dict[str, Any] | None = None) -> None:
+        """``initialize=False``: the client continues a 2025-11-25 session opened elsewhere; ``capabilities``
+        are the client's (the tasks extension is added on 2026-07-28 unless ``extension=False``)."""
         self.client = client
         self.modern = modern
-        self.extension = extension
+        self.capabilities = dict(capabilities or {})
+        if modern and extension:
+            self.capabilities["extensions"] = {EXTENSION: {}}
         self._ids = itertools.count(1000)
         if not modern and initialize:
-            assert "result" in client.initialize(LEGACY), "initialize failed"
+            assert "result" in client.initialize(LEGACY, capabilities=self.capabilities), "initialize failed"
 
     def rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         params = dict(params or {})
         if not self.modern:
             return self.client.request(method, params)
-        capabilities = {"extensions": {EXTENSION: {}}} if self.extension else {}
-        params["_meta"] = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: capabilities}
+        params["_meta"] = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: self.capabilities}
         request_id = next(self._ids)
         message = self.client.message(method, params, request_id)
         if isinstance(self.client, HttpMcp):
@@ -79,6 +88,7 @@ class Tasks:
         if not self.modern:
             params["task"] = {"ttl": 600_000}
         created = self.result("tools/call", params)
+        assert not created.get("isError"), created
         if self.modern:
             assert created["resultType"] == "task", created
             assert "result" not in created
@@ -231,3 +241,95 @@ def test_a_call_that_cannot_be_placed_is_an_error_result_and_no_task(tasks, mcp_
     assert "task" not in answer
     assert not Call.objects.filter(owner=mcp_user).exists()
     assert balance(mcp_user) == GRANTED
+
+
+# --- the official TypeScript SDK's tasks client ------------------------------------------------------------
+
+
+def test_the_typescript_sdk_runs_make_phone_call_as_a_task_to_its_outcome(live_db, mcp_server, mcp_user, live_sim):
+    if not (NODE.exists() and TS_SDK.exists()):
+        pytest.fail(f"Node 22 or the MCP TypeScript SDK is missing under {NODE_HOME}: run tests/interop/node.sh.")
+    env = {"PATH": os.environ.get("PATH", ""), "CALLMCP_TOKEN": token_for_user(user=mcp_user),
+           "CALLMCP_TS_SDK": str(TS_SDK)}
+    client = subprocess.Popen(  # noqa: S603 - our own script under the Node we installed
+        [str(NODE), str(TS_TASKS_CLIENT), f"{mcp_server}/api/v1/mcp", HUMAN], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + WAIT
+        while not Call.objects.filter(owner=mcp_user).exists():  # the SDK has placed the call as a task
+            assert client.poll() is None, client.communicate()[1][-4000:]
+            assert time.monotonic() < deadline, "the TypeScript client placed no call"
+            time.sleep(0.05)
+        finish_calls(live_sim)
+        stdout, stderr = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert client.returncode == 0, stderr[-4000:]
+    output = json.loads(stdout)
+    assert output["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+    assert output["tool"]["execution"] == {"taskSupport": "optional"}
+    kinds = [message["type"] for message in output["messages"]]
+    assert kinds[0] == "taskCreated"
+    assert kinds[-1] == "result"
+    finished, cancelled = Call.objects.filter(owner=mcp_user).order_by("created_at")
+    assert output["result"]["structuredContent"]["call_id"] == str(finished.id)
+    assert output["result"]["structuredContent"]["status"] == "completed"
+    task_id = output["messages"][0]["taskId"]
+    assert task_id in [task["taskId"] for task in output["listed"]]
+    assert output["cancelled"]["status"] == "cancelled"
+    assert output["afterCancel"]["status"] == "cancelled"
+    assert cancelled.status == CallStatus.CANCELED
+    assert balance(mcp_user) == GRANTED - real_cost(live_sim, str(finished.id))
+
+
+# --- status notifications: the call's end reaches a listening client without polling ------------------------
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_a_2025_session_hears_notifications_tasks_status_when_the_call_ends(transport, live_db, mcp_server, mcp_user,
+                                                                           live_sim):
+    token = token_for_user(user=mcp_user)
+    client: McpClient = HttpMcp(mcp_server, token) if transport == "http" else WsMcp(mcp_server, token)
+    try:
+        tasks = Tasks(client, modern=False)
+        client.listen()
+        task = place_as_task(tasks, max_duration=3)
+        finish_calls(live_sim)  # the webhook ends the call; nobody asks about the task
+        notice = client.wait_notification("notifications/tasks/status",
+                                          lambda params: params.get("taskId") == task["taskId"], timeout=WAIT)
+    finally:
+        client.close()
+    assert notice["params"]["status"] == "completed"
+    assert notice["params"]["ttl"] == 600_000
+    assert RELATED_TASK not in notice["params"].get("_meta", {})
+
+
+def test_a_2026_listen_stream_with_task_ids_hears_notifications_tasks_with_the_outcome(live_db, mcp_server, mcp_user,
+                                                                                      live_sim):
+    token = token_for_user(user=mcp_user)
+    client = HttpMcp(mcp_server, token)
+    try:
+        task = place_as_task(Tasks(client, modern=True), max_duration=3)
+    finally:
+        client.close()
+    meta = {PROTOCOL_VERSION_META: MODERN, CLIENT_CAPABILITIES_META: {"extensions": {EXTENSION: {}}}}
+    body = {"jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen",
+            "params": {"notifications": {"taskIds": [task["taskId"]]}, "_meta": meta}}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "Authorization": f"Bearer {token}", "MCP-Protocol-Version": MODERN, "Mcp-Method": "subscriptions/listen"}
+    with (
+        httpx.Client(base_url=mcp_server, timeout=httpx.Timeout(WAIT, read=WAIT), trust_env=False) as http,
+        http.stream("POST", "/api/v1/mcp", headers=headers, json=body) as stream,
+    ):
+        assert stream.status_code == 200
+        messages = (json.loads(event["data"]) for event in iter_sse(stream.iter_lines()) if event["data"])
+        acknowledged = next(messages)
+        finish_calls(live_sim)
+        notice = next(messages)
+    assert acknowledged["params"]["notifications"] == {"taskIds": [task["taskId"]]}
+    assert notice["method"] == "notifications/tasks"
+    assert (notice["params"]["taskId"], notice["params"]["status"]) == (task["taskId"], "completed")
+    assert notice["params"]["result"]["structuredContent"]["status"] == "completed"
+    assert notice["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen-1"

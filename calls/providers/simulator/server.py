@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from calls.providers.simulator import batch_routes
 from calls.providers.simulator.account import Simulator
 from calls.providers.simulator.errors import SimError, auth_failure
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, SimulatorOptions
@@ -48,11 +49,14 @@ def _authorised(header: str | None, key: str) -> bool:
 
 
 def dispatch_ended(app: web.Application) -> None:
-    """Post the webhook of every call that ended since the last time."""
+    """Post the webhook of every call that ended since the last time, and of every batch status change."""
     simulator, sender = app[SIMULATOR], app[WEBHOOKS]
     for call in simulator.drain_ended():
         if call.request.webhook and simulator.faults.webhooks:
             sender.send(call.request.webhook, call.call_id, simulator.details(call, for_webhook=True))
+    for event in simulator.batches.drain_events():
+        if simulator.faults.webhooks:
+            sender.send(event.url, event.batch_id, event.payload, retries=0)  # Bland: one attempt, no retry
 
 
 def _rate_limited(request: web.Request) -> web.Response | None:
@@ -335,6 +339,7 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_get("/v1/calls/{call_id}/recording", get_legacy_recording)
     app.router.add_get("/v1/recordings/{call_id}", get_recording)
     app.router.add_get("/v1/me", get_me)
+    batch_routes.add_routes(app.router, simulator)
     app.router.add_get("/_sim/state", sim_state)
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)

@@ -60,21 +60,24 @@ class WebhookSender:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def send(self, url: str, call_id: str, payload: dict[str, Any]) -> None:
+    def send(self, url: str, call_id: str, payload: dict[str, Any], *, retries: int | None = None) -> None:
+        """Post ``payload`` to ``url`` (``call_id`` names it in ``deliveries``), retried ``retries`` times
+        (default: the ``webhook_retries`` option)."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = Delivery(call_id, url)
         self.deliveries.append(delivery)
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery, body))
+        attempts = (self.options.webhook_retries if retries is None else retries) + 1
+        task = asyncio.get_running_loop().create_task(self._deliver(delivery, body, attempts))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, delivery: Delivery, body: bytes) -> None:
+    async def _deliver(self, delivery: Delivery, body: bytes, attempts: int) -> None:
         headers = {
             "Content-Type": "application/json",
             "X-Webhook-Signature": sign(self.options.webhook_secret, body),
             "User-Agent": "bland-simulator",
         }
-        for attempt in range(self.options.webhook_retries + 1):
+        for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self.options.webhook_backoff * 2 ** (attempt - 1))
             delivery.attempts += 1
