@@ -267,3 +267,29 @@ class PollDeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"dead letter for call {self.call_id} ({self.status})"
+
+
+class CallAnalysis(models.Model):
+    """Answers to questions about a finished call, from the provider's analysis (analyzeCall)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="analyses")
+    goal = models.CharField(max_length=500, blank=True)
+    questions = models.JSONField(help_text="The questions, in order.")
+    answer_schema = models.JSONField(null=True, blank=True, help_text="The JSON Schema the answers satisfy, if any.")
+    answers = models.JSONField(help_text="One answer per question: an array, or an object keyed like the schema.")
+    answer_keys = models.JSONField(null=True, blank=True,
+                                   help_text="The answers object's keys in the order of the questions (a JSON "
+                                             "object column keeps no order); null when the answers are an array.")
+    provider_credits = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True,
+                                           help_text="What the provider charged for the analysis (its credits, USD).")
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.TOOL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["call", "-created_at"], name="callanalysis_call_created")]
+        verbose_name_plural = "call analyses"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.call_id} ({len(self.questions)} questions)"

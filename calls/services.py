@@ -28,6 +28,7 @@ from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEven
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
 from calls.validation import check_language, normalize_phone_number
+from calls.voices import voice_check
 from config import metrics
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -101,6 +102,7 @@ def call_place(
             raise errors.InvalidCallRequest(reason="start_time needs a UTC offset, e.g. 2026-12-01T15:00:00+00:00.")
         if start_time < timezone.now() + timedelta(minutes=5):
             raise errors.InvalidCallRequest(reason="start_time must be at least 5 minutes in the future.")
+    voice = voice_check(provider=provider, voice=voice)
     if idempotency_key:
         existing = Call.objects.filter(owner=user, idempotency_key=idempotency_key).first()
         if existing is not None:

@@ -106,6 +106,14 @@ class Recording:
 
 
 @dataclass(frozen=True)
+class Analysis:
+    """The answers of ``POST /v1/calls/{id}/analyze``: one per question, in order, as the provider gave them."""
+
+    answers: tuple[Any, ...]
+    credits_used: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class BatchCall:
     """One call of a batch: its number and what differs from the batch's shared settings."""
 
@@ -153,8 +161,26 @@ class Voice:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ProviderAccount:
+    """The provider account: its balance (USD), plan and plan caps (None = unlimited or not reported)."""
+
+    status: str
+    balance: Decimal | None
+    refill_to: Decimal | None = None
+    total_calls: int | None = None
+    plan: str = ""
+    calls_per_day: int | None = None
+    calls_per_hour: int | None = None
+    concurrency: int | None = None
+    rate_per_minute: Decimal | None = None
+
+
 class Provider(Protocol):
     name: str
+
+    @property
+    def endpoint(self) -> str: ...
 
     def place_call(self, request: PlaceCallRequest) -> str: ...
     def get_call(self, provider_call_id: str) -> ProviderCall: ...
@@ -170,3 +196,6 @@ class Provider(Protocol):
     def stop_batch(self, batch_id: str) -> None: ...
     def batch_logs(self, batch_id: str) -> tuple[dict[str, Any], ...]: ...
     def list_voices(self) -> tuple[Voice, ...]: ...
+    # post-call analysis and the account
+    def analyze_call(self, provider_call_id: str, *, goal: str, questions: list[tuple[str, str]]) -> Analysis: ...
+    def get_account(self) -> ProviderAccount: ...

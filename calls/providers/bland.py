@@ -1,4 +1,5 @@
-"""The only module that talks to Bland AI (or to the bundled simulator, which speaks the same API).
+"""The only module that talks to Bland AI (or to the bundled simulator, which speaks the same API), with its
+mixin ``calls.providers.bland_insights`` (analysis, voices, account).
 
 httpx client for Bland's v1 API: the raw key in the ``authorization`` header, timeouts, bounded
 retries with backoff on 429/5xx for requests that are safe to repeat, and both of Bland's error
@@ -13,7 +14,6 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -30,9 +30,10 @@ from calls.providers.base import (
     ProviderCall,
     Recording,
     TranscriptSegment,
-    Voice,
 )
 from calls.providers.bland_batches import bland_time
+from calls.providers.bland_insights import InsightEndpoints
+from calls.providers.bland_insights import decimal_or_none as _decimal
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +47,6 @@ def _parse_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
         return None
 
 
@@ -139,7 +131,7 @@ def _unavailable(method: str, path: str, detail: str) -> errors.ProviderUnavaila
     return errors.ProviderUnavailable(detail=detail)
 
 
-class BlandClient:
+class BlandClient(InsightEndpoints):
     name = "bland"
 
     def __init__(
@@ -308,10 +300,7 @@ class BlandClient:
             for item in body.get("corrected") or []
         )
 
-    def me(self) -> dict[str, Any]:
-        return self._json(self._request("GET", "/v1/me", repeatable=True))
-
-    # --- v2 batches and voices (calls.providers.bland_batches) ---------------------------------------
+    # --- v2 batches (calls.providers.bland_batches) --------------------------------------------------
 
     def create_batch(self, request: BatchRequest) -> str:
         return bland_batches.create_batch(self, request)
@@ -327,9 +316,6 @@ class BlandClient:
 
     def batch_logs(self, batch_id: str) -> tuple[dict[str, Any], ...]:
         return bland_batches.batch_logs(self, batch_id)
-
-    def list_voices(self) -> tuple[Voice, ...]:
-        return bland_batches.list_voices(self)
 
     # --- payloads ---------------------------------------------------------------------------------
 

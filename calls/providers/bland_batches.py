@@ -1,4 +1,4 @@
-"""Bland's v2 batches and its voice list, for ``BlandClient`` (bland_api.md section 11).
+"""Bland's v2 batches, for ``BlandClient`` (bland_api.md section 11).
 
 ``POST /v2/batches/create`` places every call of a campaign in one request: ``global`` holds what the calls
 share (task or pathway, voice, duration, webhook), each of ``call_objects`` its number, ``request_data``,
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from calls import errors
-from calls.providers.base import BatchRequest, ProviderBatch, Voice
+from calls.providers.base import BatchRequest, ProviderBatch
 
 if TYPE_CHECKING:
     from calls.providers.bland import BlandClient
@@ -105,12 +105,3 @@ def batch_logs(client: BlandClient, batch_id: str) -> tuple[dict[str, Any], ...]
     data = _data(client, "GET", f"/v2/batches/{batch_id}/logs")
     return tuple(item for item in data or [] if isinstance(item, dict))
 
-
-def list_voices(client: BlandClient) -> tuple[Voice, ...]:
-    body = client._json(client._request("GET", "/v1/voices", repeatable=True))
-    return tuple(
-        Voice(voice_id=str(item.get("id") or ""), name=str(item.get("name") or ""),
-              description=str(item.get("description") or ""),
-              tags=tuple(str(tag) for tag in item.get("tags") or []))
-        for item in body.get("voices") or [] if isinstance(item, dict)
-    )

@@ -8,7 +8,8 @@ State lives in memory; one process is one Bland account.
 Endpoints (Bland's paths, fields, envelopes and error strings; see shared/reference/bland_api.md):
 ``POST /v1/calls``, ``GET /v1/calls``, ``GET /v1/calls/{id}``, ``POST /v1/calls/{id}/stop``,
 ``GET /v1/calls/{id}/correct``, ``GET /v1/calls/{id}/recording`` (legacy), ``GET /v1/recordings/{id}``,
-``GET /v1/me``, ``GET /v1/voices``, and v2 batches (module ``batches``): ``POST /v2/batches/create``,
+``GET /v1/me``, ``GET /v1/voices``, ``POST /v1/calls/{id}/analyze`` (deterministic answers from the transcript,
+see ``simulator.analysis``), and v2 batches (module ``batches``): ``POST /v2/batches/create``,
 ``GET /v2/batches/list``, ``GET /v2/batches/{id}``, ``POST /v2/batches/{id}/stop``, ``GET /v2/batches/{id}/logs``.
 Auth: the ``authorization`` header carries the key, raw or as ``Bearer <key>``; anything
 else is 401 ``AUTH_FAILURE`` on every endpoint, unknown paths included.

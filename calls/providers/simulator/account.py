@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calls.providers.simulator import payloads
+from calls.providers.simulator.analysis import analyze as analyze_call
 from calls.providers.simulator.audio import render_wav
 from calls.providers.simulator.batches import BatchBook
 from calls.providers.simulator.errors import SimError, call_not_found
@@ -209,11 +210,21 @@ class Simulator:
         return payloads.corrected(call, call.outcome.script, self.clock.wall)
 
     def me(self) -> dict[str, Any]:
+        """Bland's documented fields, plus the plan and its caps (an assumption: Bland shows them in its
+        dashboard, and documents no API field for them)."""
+        plan = self.plan
         return {
             "status": "active",
             "billing": {"current_balance": self.balance, "refill_to": None},
             "total_calls": len(self.calls),
+            "plan": {"name": plan.name, "daily_cap": plan.per_day, "hourly_cap": plan.per_hour,
+                     "concurrency": plan.concurrency, "rate_per_minute": plan.rate_per_minute},
         }
+
+    def analyze(self, call_id: str, body: object) -> dict[str, Any]:
+        answered = analyze_call(self.get_call(call_id), body)
+        self.balance = round(self.balance - answered["credits_used"], 6)
+        return answered
 
     def snapshot(self) -> dict[str, Any]:
         now = self.now()

@@ -198,6 +198,10 @@ async def get_me(request: web.Request) -> web.Response:
     return _json(request.app[SIMULATOR].me())
 
 
+async def post_analyze(request: web.Request) -> web.Response:
+    return _json(request.app[SIMULATOR].analyze(request.match_info["call_id"], await _body(request)))
+
+
 async def sim_state(request: web.Request) -> web.Response:
     state = request.app[SIMULATOR].snapshot()
     state["webhooks"] = [d.as_dict() for d in request.app[WEBHOOKS].deliveries]
@@ -339,7 +343,8 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_get("/v1/calls/{call_id}/recording", get_legacy_recording)
     app.router.add_get("/v1/recordings/{call_id}", get_recording)
     app.router.add_get("/v1/me", get_me)
-    batch_routes.add_routes(app.router, simulator)
+    app.router.add_post("/v1/calls/{call_id}/analyze", post_analyze)
+    batch_routes.add_routes(app.router, simulator)  # and GET /v1/voices
     app.router.add_get("/_sim/state", sim_state)
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)
