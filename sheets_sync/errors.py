@@ -39,6 +39,10 @@ class RateLimited(SheetsError):
 class Transient(SheetsError):
     code = "transient"
 
+    def __init__(self, message: str, *, spreadsheet_id: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, spreadsheet_id=spreadsheet_id)
+        self.retry_after = retry_after  # a 503's Retry-After, when the server sent one
+
 
 class Ambiguous(Transient):
     code = "ambiguous"

@@ -70,7 +70,8 @@ def error_from_response(*, status: int, content: bytes, retry_after: str | None,
                            retry_after=parse_retry_after(retry_after), limit_value=limit, level=level)
     if status >= 500 or status == 408:
         cls = Ambiguous if write else Transient
-        return cls(f"Sheets answered {status}: {message}", spreadsheet_id=spreadsheet_id)
+        return cls(f"Sheets answered {status}: {message}", spreadsheet_id=spreadsheet_id,
+                   retry_after=parse_retry_after(retry_after))
     code = _PERMANENT_CODES.get(status, "invalid_argument")
     label = f"{status} {error['status']}" if error.get("status") else str(status)
     return Permanent(f"Sheets refused the request ({label}): {message}", spreadsheet_id=spreadsheet_id, code=code,

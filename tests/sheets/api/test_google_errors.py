@@ -49,6 +49,7 @@ def test_5xx_is_ambiguous_on_a_write_and_transient_on_a_read():
     error = read(502, b"")
     assert isinstance(error, Transient)
     assert not isinstance(error, Ambiguous)
+    assert read(503, b"", retry_after="3").retry_after == 3.0  # honoured by the backoff like a 429's
 
 
 def test_a_body_that_is_not_googles_shape_still_gives_a_clear_error():

@@ -154,12 +154,12 @@ def test_an_empty_pool_gives_no_token(make_gate):
         make_gate(accounts=[]).take("write")
 
 
-def _take_in_threads(url: str, prefix: str, now: float, threads: int, attempts: int, results) -> None:
+def _take_in_threads(url: str, prefix: str, now: float, project: int, threads: int, attempts: int, results) -> None:
     from tests.sheets.api.conftest import account as make_account
 
     client = redis.Redis.from_url(url)
     pool = [make_account(n) for n in range(1, 4)]
-    gate = QuotaGate(pool, RedisQuotaStore(client, prefix), limits=QuotaLimits(write_user=40, write_project=100),
+    gate = QuotaGate(pool, RedisQuotaStore(client, prefix), limits=QuotaLimits(write_user=40, write_project=project),
                      clock=lambda: now)
     granted: list[str] = []
     lock = threading.Lock()
@@ -185,17 +185,21 @@ def _take_in_threads(url: str, prefix: str, now: float, threads: int, attempts: 
 
 
 @pytest.mark.redis
-def test_many_processes_and_threads_at_once_never_get_more_tokens_than_either_level_allows(settings, prefix):
+@pytest.mark.parametrize(("project", "granted_in_all", "per_account"), [(100, 100, None), (1000, 120, 40)])
+def test_many_processes_and_threads_at_once_never_get_more_tokens_than_either_level_allows(
+        settings, prefix, project, granted_in_all, per_account):
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     now = FakeClock().now  # one instant: every token of the window is fought over at once
-    processes = [context.Process(target=_take_in_threads, args=(settings.REDIS_URL, prefix, now, 4, 40, results))
-                 for _ in range(4)]
+    processes = [context.Process(target=_take_in_threads,
+                                 args=(settings.REDIS_URL, prefix, now, project, 4, 40, results)) for _ in range(4)]
     for process in processes:
         process.start()
     granted = [email for _ in processes for email in results.get(timeout=60)]
     for process in processes:
         process.join(timeout=60)
         assert process.exitcode == 0
-    assert len(granted) == 100  # the project's limit, exactly
+    assert len(granted) == granted_in_all  # the project's limit, or every account's, exactly
     assert max(Counter(granted).values()) <= 40  # and no account over its own
+    if per_account:
+        assert set(Counter(granted).values()) == {per_account}
