@@ -1,7 +1,8 @@
 """The one place that talks to Google Sheets: google-api-python-client, wrapped once.
 
-Every request, in order: the circuit breaker must allow it (else ``BreakerOpen``); it takes a quota
-token of its kind from both levels (waiting up to ``token_timeout``, else ``NoToken``); it is sent
+Every request, in order: it takes a quota token of its kind from both levels (waiting up to
+``token_timeout``, else ``NoToken``); the circuit breaker must allow it (else ``BreakerOpen``; an open
+breaker is checked before the token, so it spends none); it is sent
 once (the library's own retries are off, ``num_retries=0``, so the breaker sees every failure); the
 outcome is reported to the breaker and the monitor. Quota errors, 5xx, timeouts and connection
 failures are retried with truncated exponential backoff (``sheets_sync.backoff``) up to
@@ -38,7 +39,7 @@ from googleapiclient.errors import HttpError
 
 from sheets_sync.accounts import ServiceAccount
 from sheets_sync.backoff import Backoff
-from sheets_sync.breaker import CircuitBreaker
+from sheets_sync.breaker import OPEN, UNAVAILABLE, CircuitBreaker
 from sheets_sync.errors import (
     Ambiguous,
     BreakerOpen,
@@ -174,13 +175,18 @@ class SheetsClient:
                 retry += 1
 
     def _attempt(self, kind: str, spreadsheet_id: str, *, make: Make, rows: int, write: bool) -> dict[str, Any]:
-        if not self.breaker.allow():
-            raise BreakerOpen(f"the Sheets circuit breaker is {self.breaker.state()}: nothing sent",
-                              spreadsheet_id=spreadsheet_id)
+        # An open breaker spends no token; a half-open one gives its one probe slot only to a caller
+        # that holds a token (so a probe never waits for one while every other worker is held back).
+        state = self.breaker.state()
+        if state in (OPEN, UNAVAILABLE):
+            raise BreakerOpen(f"the Sheets circuit breaker is {state}: nothing sent", spreadsheet_id=spreadsheet_id)
         try:
             grant = self.gate.acquire(kind, timeout=self.token_timeout)
         except NoToken as exc:
             raise NoToken(exc.wait, spreadsheet_id=spreadsheet_id, kind=kind) from exc
+        if not self.breaker.allow():
+            raise BreakerOpen(f"the Sheets circuit breaker is {self.breaker.state()}: nothing sent",
+                              spreadsheet_id=spreadsheet_id)
         try:
             response = self._send(make(self._service(grant.account)), spreadsheet_id, write=write)
         except _Outcome as outcome:

@@ -13,7 +13,7 @@ import redis
 
 from sheets_sync.errors import NoToken
 from sheets_sync.quota import MemoryQuotaStore, QuotaGate, QuotaLimits, RedisQuotaStore
-from tests.sheets.quota.conftest import CLOSED_PORT_URL, FakeClock, account, separate_connection
+from tests.sheets.api.conftest import CLOSED_PORT_URL, FakeClock, account, separate_connection
 
 LIMITS = QuotaLimits(read_user=5, read_project=12, write_user=5, write_project=12)
 
@@ -155,7 +155,7 @@ def test_an_empty_pool_gives_no_token(make_gate):
 
 
 def _take_in_threads(url: str, prefix: str, now: float, threads: int, attempts: int, results) -> None:
-    from tests.sheets.quota.conftest import account as make_account
+    from tests.sheets.api.conftest import account as make_account
 
     client = redis.Redis.from_url(url)
     pool = [make_account(n) for n in range(1, 4)]

@@ -14,7 +14,7 @@ from config import metrics
 from sheets_sync.breaker import BreakerSettings, CircuitBreaker, MemoryBreakerStore
 from sheets_sync.monitor import SheetsMonitor
 from sheets_sync.quota import MemoryQuotaStore, QuotaGate, QuotaLimits, RedisQuotaStore
-from tests.sheets.quota.conftest import CLOSED_PORT_URL
+from tests.sheets.api.conftest import CLOSED_PORT_URL
 
 
 @pytest.fixture

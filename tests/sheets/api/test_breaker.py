@@ -15,7 +15,7 @@ from sheets_sync.breaker import (
     RedisBreakerStore,
 )
 from sheets_sync.events import BreakerClosed, breaker_closed
-from tests.sheets.quota.conftest import CLOSED_PORT_URL, separate_connection
+from tests.sheets.api.conftest import CLOSED_PORT_URL, separate_connection
 
 CONFIG = BreakerSettings(failures=3, window_seconds=60, cooldown_seconds=30, probe_seconds=100)
 announced: list[BreakerClosed] = []
