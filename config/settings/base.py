@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.conf import global_settings
+from kombu import Queue
 
 from config import aws_ssm, env
 from config.logs import logging_config
@@ -345,7 +346,7 @@ CELERY_BEAT_SCHEDULE = {
 SHEETS_CREDENTIALS = env.str_("SHEETS_CREDENTIALS", "")
 SHEETS_API_ENDPOINT = env.str_("SHEETS_API_ENDPOINT", "https://sheets.googleapis.com/")
 SHEETS_OPERATIONS_SPREADSHEET_ID = env.str_("SHEETS_OPERATIONS_SPREADSHEET_ID", "")
-SHEETS_TAB_PREFIX = env.str_("SHEETS_TAB_PREFIX", "Calls")
+SHEETS_TAB_PREFIX = env.str_("SHEETS_TAB_PREFIX", "Calls")  # one tab a month: "Calls 2026-12"
 # Google's quotas: requests per minute per user (a service account is one user) and per project.
 SHEETS_WRITES_PER_MINUTE_PER_USER = env.int_("SHEETS_WRITES_PER_MINUTE_PER_USER", 60)
 SHEETS_WRITES_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_WRITES_PER_MINUTE_PER_PROJECT", 300)
@@ -364,3 +365,15 @@ SHEETS_BACKLOG_ALERT_SECONDS = env.int_("SHEETS_BACKLOG_ALERT_SECONDS", 300)
 SHEETS_QUEUE = env.str_("SHEETS_QUEUE", "sheets")
 SHEETS_MAX_BATCH_BYTES = env.int_("SHEETS_MAX_BATCH_BYTES", 2_000_000)
 SHEETS_CELL_WARNING_RATIO = env.fraction_("SHEETS_CELL_WARNING_RATIO", 0.9)
+# The drain (sheets_sync/drain.py): beat runs it every SHEETS_DRAIN_SECONDS, each run for at most
+# SHEETS_DRAIN_MAX_SECONDS; a critical change (ended, failed, charged) kicks one at once after commit.
+SHEETS_DRAIN_SECONDS = env.int_("SHEETS_DRAIN_SECONDS", 5)
+SHEETS_DRAIN_MAX_SECONDS = env.int_("SHEETS_DRAIN_MAX_SECONDS", 50)
+SHEETS_LEASE_SECONDS = env.int_("SHEETS_LEASE_SECONDS", 300)  # one drainer per spreadsheet; a dead one's lease ends
+SHEETS_RECHECK_SECONDS = env.int_("SHEETS_RECHECK_SECONDS", 300)  # a spreadsheet Sheets refused is tried again then
+# Sheets tasks have a queue of their own; a worker started without --queues consumes both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue(SHEETS_QUEUE))
+CELERY_TASK_ROUTES = {"sheets_sync.*": {"queue": SHEETS_QUEUE}}
+CELERY_BEAT_SCHEDULE["sheets-drain"] = {"task": "sheets_sync.drain", "schedule": float(SHEETS_DRAIN_SECONDS),
+                                        "options": {"expires": max(SHEETS_DRAIN_SECONDS - 1, 1)}}
