@@ -13,17 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings as django_settings
-from django.core.cache import cache
 
 from calls import services
 from calls.models import Call, CallStatus
 from calls.providers.base import ProviderCall
 from sheets_sync import drain, layout
-from sheets_sync.client import reset_sheets_client, sheets_client
+from sheets_sync.client import sheets_client
 from sheets_sync.models import OutboxEntry
-from sheets_sync.store import KEY_PREFIX
+from tests.sheets.core.conftest import forget_sheets_state
 from users.models import User
 from users.services import credits_grant, credits_reserve
 
@@ -40,18 +38,10 @@ LIFE: tuple[dict[str, Any], ...] = (
 NUMBERS = itertools.count(100)
 
 
-def forget_sheets_state() -> None:
-    """No quota tokens, breaker state, monitor counts or pending kicks left from another test."""
-    cache.delete_many(["sheets_sync:kick-pending", drain.RESYNC_KEY])
-    if django_settings.REDIS_URL:
-        store = redis.Redis.from_url(django_settings.REDIS_URL)
-        try:
-            keys = list(store.scan_iter(match=f"{KEY_PREFIX}*", count=1000))
-            if keys:
-                store.delete(*keys)
-        finally:
-            store.close()
-    reset_sheets_client()
+def system_marks(timeout: int) -> list[pytest.MarkDecorator]:
+    """Real PostgreSQL and Redis, committed transactions (other processes read them), a generous bound."""
+    return [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis,
+            pytest.mark.timeout(timeout)]
 
 
 @pytest.fixture

@@ -4,21 +4,12 @@ duplicates, each row the call's latest state."""
 
 from __future__ import annotations
 
-import pytest
 from django.core.cache import cache
 
 from sheets_sync.services import KICK_KEY
-from tests.sheets.system.conftest import (
-    LIFE,
-    assert_sheet_equals_database,
-    drain_until_empty,
-    new_call,
-    report,
-    rich_user,
-)
+from tests.sheets.system import conftest as system
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis,
-              pytest.mark.timeout(3600)]
+pytestmark = system.system_marks(3600)
 
 CALLS = 2_000
 DRAIN_EVERY = 100  # changes between two drains, as beat's drains fall between changes
@@ -32,25 +23,25 @@ def test_two_thousand_calls_with_ambiguous_failures_leave_one_latest_row_each(sy
     synced.settings.SHEETS_BREAKER_FAILURES = 1_000
     synced.settings.SHEETS_MAX_RETRIES = 0  # every ambiguous answer reaches the drain
     synced.quotas(writes_per_user=None, writes_per_project=None, reads_per_user=None, reads_per_project=None)
-    user = rich_user("busy")
-    calls = [new_call(user) for _ in range(CALLS)]
+    user = system.rich_user("busy")
+    calls = [system.new_call(user) for _ in range(CALLS)]
     # A kick is already queued for a worker, so the critical changes below do not each start a drain of
     # their own in this process (tasks run eagerly in tests); the drains between changes play the worker.
     cache.set(KICK_KEY, 1, timeout=None)
     synced.faults(ambiguous_rate=0.2, seed=11)
 
     changes = 0
-    for step in LIFE:
+    for step in system.LIFE:
         for call in calls:
-            report(call, step)
+            system.report(call, step)
             changes += 1
             if changes % DRAIN_EVERY == 0:
-                drain_until_empty()
-    drain_until_empty()
+                system.drain_until_empty()
+    system.drain_until_empty()
     synced.faults(ambiguous_rate=0.0)
 
     log = synced.log()
     assert any(e["method"] == "spreadsheets.values.append" and e["status"] == 500 for e in log), \
         "no append was answered ambiguously: the test proved nothing"
     assert any(e["method"] == "spreadsheets.values.get" for e in log)  # the id column was read back
-    assert_sheet_equals_database(synced, synced.ops, calls)
+    system.assert_sheet_equals_database(synced, synced.ops, calls)

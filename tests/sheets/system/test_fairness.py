@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -16,18 +15,10 @@ from sheets_sync import drain, layout
 from sheets_sync.client import sheets_client
 from sheets_sync.models import OutboxEntry
 from sheets_sync.services import KICK_KEY
-from tests.sheets.system.conftest import (
-    LIFE,
-    assert_sheet_equals_database,
-    drain_until_empty,
-    new_call,
-    report,
-    rich_user,
-)
+from tests.sheets.system import conftest as system
 from users.services import user_set_spreadsheet
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis,
-              pytest.mark.timeout(2400)]
+pytestmark = system.system_marks(2400)
 
 USERS = 200
 TICKS = 10
@@ -45,14 +36,14 @@ def test_a_heavy_user_does_not_make_the_others_wait_more_than_their_share(synced
     tab = layout.tab_title(timezone.now())
     users, sheets = [], {}
     for n in range(USERS):
-        user = rich_user(f"user{n:03d}")
+        user = system.rich_user(f"user{n:03d}")
         sheets[user.pk] = synced.new_spreadsheet(shared_with=[synced.key["client_email"]], title=user.username,
                                                  values={tab: [layout.HEADER]})
         user_set_spreadsheet(user=user, spreadsheet_id=sheets[user.pk])
         users.append(user)
     heavy, light = users[0], users[1:]
-    light_calls = [new_call(user) for user in light]
-    heavy_calls = [new_call(heavy) for _ in light_calls]
+    light_calls = [system.new_call(user) for user in light]
+    heavy_calls = [system.new_call(heavy) for _ in light_calls]
     cache.set(KICK_KEY, 1, timeout=None)  # a kick is queued; the drains here play the worker
 
     waits: list[dict[str, Any]] = []  # one per change: its spreadsheet and the log offset when it committed
@@ -62,10 +53,10 @@ def test_a_heavy_user_does_not_make_the_others_wait_more_than_their_share(synced
         for heavy_call, light_call in zip(heavy_calls[chunk], light_calls[chunk], strict=True):
             for call in (heavy_call, light_call):  # the heavy user makes every other change
                 offset = len(synced.log())
-                report(call, LIFE[0])
+                system.report(call, system.LIFE[0])
                 waits.append({"spreadsheet": sheets[call.owner_id], "offset": offset, "heavy": call is heavy_call})
         drain.drain_once(client=client, max_requests=REQUESTS_PER_TICK)
-    drain_until_empty()
+    system.drain_until_empty()
     assert not OutboxEntry.objects.exists()
 
     writes = [(i, e["spreadsheet"]) for i, e in enumerate(synced.log()) if e["kind"] == "write"]
@@ -83,4 +74,4 @@ def test_a_heavy_user_does_not_make_the_others_wait_more_than_their_share(synced
     assert busiest[1] <= TICKS + 2  # the heavy user's spreadsheet got about one request a tick, not half of all
     for user in users:
         user_calls = heavy_calls if user is heavy else [c for c in light_calls if c.owner_id == user.pk]
-        assert_sheet_equals_database(synced, sheets[user.pk], user_calls)
+        system.assert_sheet_equals_database(synced, sheets[user.pk], user_calls)

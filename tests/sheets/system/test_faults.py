@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from django.core.cache import cache
 
 from sheets_sync import drain
@@ -13,17 +12,9 @@ from sheets_sync.client import sheets_client
 from sheets_sync.events import BreakerClosed, breaker_closed
 from sheets_sync.models import OutboxEntry
 from sheets_sync.services import KICK_KEY
-from tests.sheets.system.conftest import (
-    LIFE,
-    assert_sheet_equals_database,
-    drain_until_empty,
-    new_call,
-    report,
-    rich_user,
-)
+from tests.sheets.system import conftest as system
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis,
-              pytest.mark.timeout(1800)]
+pytestmark = system.system_marks(1800)
 
 CALLS = 150
 OUTAGE_SECONDS = 60
@@ -39,8 +30,8 @@ def _closed(event: BreakerClosed) -> None:  # beside the product's receiver, whi
 def test_errors_and_an_outage_open_and_close_the_breaker_and_lose_nothing(synced):
     synced.settings.SHEETS_MAX_RETRIES = 2
     synced.settings.SHEETS_MAX_BACKOFF_SECONDS = 4
-    user = rich_user("faulty")
-    calls = [new_call(user) for _ in range(CALLS)]
+    user = system.rich_user("faulty")
+    calls = [system.new_call(user) for _ in range(CALLS)]
     cache.set(KICK_KEY, 1, timeout=None)  # a kick is queued for a worker; the drains here play the worker
     client = sheets_client()
     states: list[str] = []
@@ -50,16 +41,16 @@ def test_errors_and_an_outage_open_and_close_the_breaker_and_lose_nothing(synced
         states.append(client.breaker.state())
 
     synced.faults(error_rate=0.3, error_statuses=[429, 500], seed=7)
-    for step in LIFE[:2]:
+    for step in system.LIFE[:2]:
         for call in calls:
-            report(call, step)
-        drain_until_empty(between=watch)
+            system.report(call, step)
+        system.drain_until_empty(between=watch)
 
     # The outage: changes go on, the drains fail until the breaker opens and then send nothing.
     synced.faults(outage_seconds=OUTAGE_SECONDS)
-    for step in LIFE[2:4]:
+    for step in system.LIFE[2:4]:
         for call in calls:
-            report(call, step)
+            system.report(call, step)
         drain.drain_once(client=client, max_seconds=30)
         watch()
     deadline = time.monotonic() + LIMIT_SECONDS
@@ -74,12 +65,12 @@ def test_errors_and_an_outage_open_and_close_the_breaker_and_lose_nothing(synced
     closings_before = len(CLOSINGS)
 
     for call in calls:
-        report(call, LIFE[4])
-    drain_until_empty(between=watch)
+        system.report(call, system.LIFE[4])
+    system.drain_until_empty(between=watch)
     synced.faults(error_rate=0.0)
 
     assert "closed" in states[opened_at:], f"the breaker did not close after the outage: {states}"
     assert len(CLOSINGS) > closings_before, "closing the breaker was not announced (no resync of the backlog)"
     statuses = {entry["status"] for entry in synced.log()}
     assert {429, 500, 503} <= statuses
-    assert_sheet_equals_database(synced, synced.ops, calls)
+    system.assert_sheet_equals_database(synced, synced.ops, calls)

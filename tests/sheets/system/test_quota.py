@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 from django.conf import settings as django_settings
 
 from calls import services
@@ -24,11 +23,10 @@ from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
 from sheets_sync.models import OutboxEntry
 from tests.servers import test_database_url
-from tests.sheets.system.conftest import assert_sheet_equals_database, max_in_window, rich_user
+from tests.sheets.system import conftest as system
 from users.services import user_set_spreadsheet
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis,
-              pytest.mark.timeout(2400)]
+pytestmark = system.system_marks(2400)
 
 ROOT = Path(__file__).resolve().parents[3]
 SIM_KEY = "quota-sim-key"
@@ -64,7 +62,7 @@ def test_every_writer_together_stays_within_both_quotas(synced, settings, tmp_pa
     }
     for name, value in sheets_env.items():  # this process (the web role) writes with the same settings
         setattr(settings, name, value if not name.endswith(("USER", "PROJECT", "SECONDS")) else int(value))
-    users = [rich_user(f"writer{n}") for n in range(USERS)]
+    users = [system.rich_user(f"writer{n}") for n in range(USERS)]
     for user in users:
         sheet = synced.new_spreadsheet(shared_with=[k["client_email"] for k in pool], title=user.username)
         user_set_spreadsheet(user=user, spreadsheet_id=sheet)
@@ -114,10 +112,10 @@ def test_every_writer_together_stays_within_both_quotas(synced, settings, tmp_pa
     for entry in log:
         times[(entry["kind"], entry["user"])].append(entry["t"])
         times[(entry["kind"], "project")].append(entry["t"])
-    most = {key: max_in_window(values) for key, values in times.items()}
+    most = {key: system.max_in_window(values) for key, values in times.items()}
     for (kind, who), count in most.items():
         limit = LIMITS[kind]["project" if who == "project" else "user"]
         assert count <= limit, f"{count} {kind} requests by {who} within 60 s (limit {limit})"
     assert most[("write", "project")] >= LIMITS["write"]["project"] // 2, f"the quota was never under pressure: {most}"
     assert len({e["user"] for e in log}) == 2  # both accounts of the pool were used
-    assert_sheet_equals_database(synced, ops, placed)
+    system.assert_sheet_equals_database(synced, ops, placed)
