@@ -22,8 +22,10 @@ Scenarios (see bench/README.md):
   are reported in real minutes (measured x scale).
 
 The database is a throwaway PostgreSQL database ``callmcp_sheets_bench`` (dropped at the end), the emulator
-a process of its own (``running_emulator(subprocess_=True)``), Redis the given ``REDIS_URL`` (the bench
-clears its Sheets keys there). Only 127.0.0.1.
+a process of its own (``running_emulator(subprocess_=True)``), Redis the given ``REDIS_URL`` (the quota and
+breaker keys under ``callmcp:sheets-bench``, the cache under ``sheets-bench``, so a service or tests on the
+same Redis are not disturbed). The drainers are threads of the bench process: one drainer at a time in
+backlog and fanout, two in steady. Only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "callmcp_sheets_bench"
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+BENCH_PREFIX = "callmcp:sheets-bench"  # its quota and breaker keys, apart from any service on the same Redis
 
 
 def _database(create: bool) -> None:
@@ -61,7 +64,7 @@ def _setup_django(key: dict[str, Any], ops: str, url: str) -> None:
         "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": f"{PG}/{DB_NAME}",
         "CELERY_BROKER_URL": "memory://",  # kicks are sent nowhere: the bench's drainers are the workers
         "SHEETS_CREDENTIALS": json.dumps(key), "SHEETS_OPERATIONS_SPREADSHEET_ID": ops, "SHEETS_MAX_RETRIES": "2",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING", "CACHE_KEY_PREFIX": "sheets-bench",
     })
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=os.environ, check=True)  # noqa: S603
     import django
@@ -74,19 +77,22 @@ def _client(url: str, scale: float) -> Any:
 
     from sheets_sync.accounts import accounts_from_settings
     from sheets_sync.backoff import Backoff
-    from sheets_sync.breaker import breaker_from_settings
+    from sheets_sync.breaker import CircuitBreaker, RedisBreakerStore, breaker_settings_from_settings
     from sheets_sync.client import SheetsClient
     from sheets_sync.quota import WINDOW_SECONDS, QuotaGate, QuotaLimits, RedisQuotaStore
-    from sheets_sync.store import KEY_PREFIX, redis_for
+    from sheets_sync.store import redis_for
 
     store = redis_for(settings.REDIS_URL)
-    keys = list(store.scan_iter(match=f"{KEY_PREFIX}*", count=1000))
+    keys = list(store.scan_iter(match=f"{BENCH_PREFIX}*", count=1000))  # the bench's own keys only
     if keys:
         store.delete(*keys)
     accounts = accounts_from_settings()
     window = (WINDOW_SECONDS + float(settings.SHEETS_QUOTA_MARGIN_SECONDS)) / scale
-    gate = QuotaGate(accounts, RedisQuotaStore(store), limits=QuotaLimits(), window=window)
-    return SheetsClient(accounts=accounts, gate=gate, breaker=breaker_from_settings(), endpoint=url + "/",
+    gate = QuotaGate(accounts, RedisQuotaStore(store, prefix=f"{BENCH_PREFIX}:{{quota}}"), limits=QuotaLimits(),
+                     window=window)
+    breaker = CircuitBreaker(RedisBreakerStore(store, prefix=f"{BENCH_PREFIX}:{{breaker}}"),
+                             breaker_settings_from_settings())
+    return SheetsClient(accounts=accounts, gate=gate, breaker=breaker, endpoint=url + "/",
                         backoff=Backoff(max_retries=2, maximum=8.0))
 
 
