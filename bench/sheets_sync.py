@@ -23,7 +23,7 @@ Scenarios (see bench/README.md):
 
 The database is a throwaway PostgreSQL database ``callmcp_sheets_bench`` (dropped at the end), the emulator
 a process of its own (``running_emulator(subprocess_=True)``), Redis the given ``REDIS_URL`` (the quota and
-breaker keys under ``callmcp:sheets-bench``, the cache under ``sheets-bench``, so a service or tests on the
+breaker keys under ``callmcp-bench:sheets``, the cache under ``sheets-bench``, so a service or tests on the
 same Redis are not disturbed). The drainers are threads of the bench process: one drainer at a time in
 backlog and fanout, two in steady. Only 127.0.0.1.
 """
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "callmcp_sheets_bench"
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-BENCH_PREFIX = "callmcp:sheets-bench"  # its quota and breaker keys, apart from any service on the same Redis
+BENCH_PREFIX = "callmcp-bench:sheets"  # its quota and breaker keys, apart from any service on the same Redis
 
 
 def _database(create: bool) -> None:
