@@ -57,8 +57,9 @@ def calls_apply_reports(*, reports: Sequence[tuple[Call, ProviderCall]], source:
                                     payload={"queue_status": report.queue_status, "status": report.status}))
         if not ended:
             return
-        credits_release_many(user=User.objects.get(pk=ended[0].owner_id),  # a campaign's calls share their owner
-                             references=[call.credit_reference for call in ended], memo="call ended without talking")
+        owner = User.objects.get(pk=ended[0].owner_id)  # a campaign's calls share their owner
+        credits_release_many(user=owner, references=[call.credit_reference for call in ended],
+                             memo="call ended without talking")
         groups: dict[tuple[object, ...], list[uuid.UUID]] = defaultdict(list)
         for call in ended:
             groups[tuple(getattr(call, field) for field in GROUPED_FIELDS)].append(call.pk)
@@ -68,6 +69,6 @@ def calls_apply_reports(*, reports: Sequence[tuple[Call, ProviderCall]], source:
                                                    updated_at=now)
         CallEvent.objects.bulk_create(events, batch_size=500)
         for call in ended:
-            call.cost_credits = 0
+            call.owner, call.cost_credits = owner, 0
             call_written(call=call)
             call_changed(call_id=call.id, owner_id=call.owner_id, campaign_id=call.campaign_id)

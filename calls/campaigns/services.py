@@ -104,8 +104,7 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
                 call_written(call=call, created=True)
         campaign_changed(campaign_id=campaign.id, owner_id=user.pk, created=True)
     metrics.put(metrics.CALLS_PLACED, len(calls))
-    campaign.refresh_from_db()
-    campaign_link_calls(provider=provider, campaign=campaign)
+    campaign.refresh_from_db()  # its calls are linked to the provider's by calls.link_campaign_calls (a task)
     return campaign
 
 
@@ -125,7 +124,10 @@ def _batch_request(shared: CampaignSettings, campaign: Campaign, calls: list[Cal
 def campaign_link_calls(*, provider: Provider, campaign: Campaign) -> int:
     """Give each call of the campaign its provider call id, from the provider's call list filtered by the batch
     (a page per 1,000 calls; a campaign's numbers are unique). Calls a webhook already linked are left alone.
-    Returns how many were linked now. The provider failing leaves them for the next try (reads retry)."""
+    Returns how many were linked now. The provider failing leaves them for the next try (reads retry).
+
+    Run after the campaign is placed (the ``calls.link_campaign_calls`` task, retried while Bland is still
+    dispatching the batch), before a stop, and on reads (``campaign_link_if_due``); the poller needs the ids."""
     if not campaign.provider_batch_id:
         return 0
     unlinked = dict(Call.objects.filter(campaign=campaign, provider_call_id__isnull=True)
@@ -213,6 +215,11 @@ def campaign_sync_status(*, campaign_id: Any) -> bool:
             campaign_changed(campaign_id=campaign_id, owner_id=owner_id)
     return bool(done)
 
+
+
+def campaign_unlinked(*, campaign_id: Any) -> int:
+    """How many calls of the campaign have no provider call id yet."""
+    return Call.objects.filter(campaign_id=campaign_id, provider_call_id__isnull=True).count()
 
 
 def campaign_link_if_due(*, provider: Provider, campaign: Campaign) -> None:

@@ -19,7 +19,7 @@ from calls import errors as call_errors
 from calls.campaigns.errors import CampaignTooLarge, InvalidCampaign
 from calls.providers.base import Provider
 from calls.validation import check_language, normalize_phone_number, shown
-from calls.voices import voices_list
+from calls.voices import voice_check
 
 MAX_CALLS = 1000
 ROW_FIELDS = frozenset({"phone_number", "request_data", "metadata"})
@@ -47,12 +47,6 @@ class CampaignSettings:
     record: bool
     wait_for_greeting: bool
     start_time: datetime | None
-
-
-def known_voices(provider: Provider) -> frozenset[str]:
-    """The provider's voices, by lower-case name and by id (``calls.voices``: cached for every worker)."""
-    return frozenset(value for voice in voices_list(provider=provider)
-                     for value in (voice.name.lower(), voice.voice_id.lower()) if value)
 
 
 def _object_problem(row: dict[str, Any], key: str) -> str | None:
@@ -135,9 +129,7 @@ def check_settings(*, provider: Provider, name: str, task: str, pathway_id: str,
                                    or start_time < timezone.now() + timedelta(minutes=5)):
         raise InvalidCampaign(reason="start_time must have a UTC offset and be at least 5 minutes ahead, e.g. "
                                      "2026-12-01T15:00:00+00:00.", rows=[])
-    if voice and voice.lower() not in known_voices(provider):
-        raise InvalidCampaign(reason=f"Unknown voice {shown(voice)}: call listVoices (or leave voice empty for the "
-                                     "default). Nothing was placed or charged.", rows=[], field="voice")
+    voice = voice_check(provider=provider, voice=voice)  # UnknownVoice, as makePhoneCall answers it
     return CampaignSettings(name=(name or "").strip()[:60], task=task, pathway_id=pathway_id, voice=voice,
                             first_sentence=first_sentence or "", language=language, max_duration=max_duration,
                             record=record, wait_for_greeting=wait_for_greeting, start_time=start_time)

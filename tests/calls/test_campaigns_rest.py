@@ -79,7 +79,7 @@ def test_bad_campaigns_are_400_with_every_bad_row_and_nothing_placed(rich: User,
     assert too_many.json()["error"]["code"] == "campaign_too_large"
 
     unknown_voice = api.post(CAMPAIGNS, body(2, voice="nobody"), format="json")
-    assert unknown_voice.json()["error"]["code"] == "invalid_campaign"
+    assert unknown_voice.json()["error"]["code"] == "unknown_voice"
     mistyped = api.post(CAMPAIGNS, {**body(2), "max_duration": "long"}, format="json")
     assert mistyped.status_code == 400
     assert mistyped.json()["error"]["code"] == "invalid_input"
