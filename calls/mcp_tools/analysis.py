@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from calls import presenters
 from calls.analysis import call_analyze, campaign_analyze
-from calls.campaigns.mcp_tools import own_campaign
+from calls.campaigns.task_work import own_campaign
 from calls.mcp_access import own_call
 from calls.mcp_models import AnalyzeCallInput, AnalyzeCampaignInput, CallAnalysisResult, CampaignAnalysis
 from calls.providers import configured_provider
@@ -23,8 +23,9 @@ from users import scopes
         "whether the callee agreed, a date they gave. Answers come back one per question, in order, as an array; "
         "give answer_schema (a JSON Schema: an object with one property per question, or an array with one item "
         "per question) to get typed answers that validate against it. The answers are stored with the call "
-        "(getCallDetails shows them). A call still queued or live gives call_not_ended: wait for it to end; a "
-        "call nobody answered gives call_not_analyzable."
+        "(getCallDetails shows them), and each analysis is a new request to the provider (it charges a fraction "
+        "of a cent; your credits are not used), so reuse stored answers rather than asking twice. A call still "
+        "queued or live gives call_not_ended: wait for it to end; a call nobody answered gives call_not_analyzable."
     ),
     input_model=AnalyzeCallInput,
     output_model=CallAnalysisResult,

@@ -47,7 +47,7 @@ PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KE
               "REDIS_URL": "redis://cache.example.org:6379/0", "PUBLIC_BASE_URL": "https://api.example.org"}
 SHOW_WIRING = ("from django.conf import settings; from mcp_gateway.gateway import build_gateway; g = build_gateway(); "
                "print(settings.SETTINGS_MODULE, settings.CELERY_TASK_ALWAYS_EAGER, "
-               "type(g.authenticator).__name__, sorted(g.registry.tools)[:2])")
+               "type(g.authenticator).__name__, sorted(g.registry.tools))")
 
 
 def _start_django(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
