@@ -190,8 +190,15 @@ def _attempted(entries: list[Pending], exc: SheetsError) -> None:
 def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended: Sequence[tuple[uuid.UUID, str, int]] = (),
           tab: str | None = None) -> None:
     """Record a request that succeeded: new rows, entries written at their latest version leave."""
+    from calls.models import Call
+
     now = timezone.now()
     with transaction.atomic():
+        # The calls first, in one order: a call change (calls.services) locks its call, then its outbox
+        # entry; taking the entries first and then the calls (the SheetRow insert's key-share lock) would
+        # deadlock with it, and PostgreSQL would fail one side, perhaps the call change.
+        list(Call.objects.select_for_update(no_key=True).filter(pk__in={e.call_id for e in entries})
+             .order_by("pk").values_list("pk", flat=True))
         current = dict(OutboxEntry.objects.select_for_update().filter(pk__in=[e.id for e in entries])
                        .values_list("id", "version"))
         OutboxEntry.objects.filter(pk__in=[e.id for e in entries if current.get(e.id) == e.version]).delete()
