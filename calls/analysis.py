@@ -1,5 +1,5 @@
-"""Post-call analysis: questions about a finished call, answered by the provider (``POST /v1/calls/{id}/analyze``),
-optionally in the shape of a JSON answer schema, and stored with the call.
+"""Post-call analysis: questions about a finished call (or each call of a campaign), answered by the provider
+(``POST /v1/calls/{id}/analyze``), optionally in the shape of a JSON answer schema, and stored with the call.
 
 The answers are one per question, in order. Without a schema they are an array of whatever the provider
 said. With one, the schema describes them all: an object schema has one property per question (in the
@@ -22,7 +22,7 @@ from jsonschema.exceptions import best_match
 
 from calls import errors
 from calls.events import call_changed
-from calls.models import Call, CallAnalysis
+from calls.models import Call, CallAnalysis, Campaign
 from calls.providers.base import Provider
 from calls.validation import shown
 
@@ -178,3 +178,43 @@ def call_analyze(*, provider: Provider, call: Call, questions: list[str], answer
             source=source)
         call_changed(call_id=call.id, owner_id=call.owner_id)
     return analysis
+
+
+@dataclass(frozen=True)
+class CampaignCallOutcome:
+    """One call of a campaign analysis: its analysis, or why it has none (a ``DomainError`` code and message)."""
+
+    call: Call
+    analysis: CallAnalysis | None = None
+    skipped: errors.DomainError | None = None
+
+
+@dataclass(frozen=True)
+class CampaignAnalysisOutcome:
+    calls: list[CampaignCallOutcome]
+    total_calls: int
+    next_offset: int | None
+
+
+def campaign_analyze(*, provider: Provider, campaign: Campaign, questions: list[str],
+                     answer_schema: dict[str, Any] | None = None, goal: str = "", offset: int = 0, limit: int = 50,
+                     source: str = "tool") -> CampaignAnalysisOutcome:
+    """``call_analyze`` on a page of the campaign's calls, in the order of its rows. The questions and the schema
+    are checked once, first (a bad one stores nothing); then a call that cannot be analyzed (not ended, no
+    conversation, the provider failing on it) is reported with its error and the others go on."""
+    questions = check_questions(questions)
+    schema = check_answer_schema(answer_schema) if answer_schema is not None else None
+    answer_layout(questions=questions, answer_schema=schema)
+    calls = Call.objects.filter(campaign=campaign).order_by("campaign_index", "created_at")
+    total = calls.count()
+    outcomes = []
+    for call in calls[offset : offset + limit]:
+        try:
+            analysis = call_analyze(provider=provider, call=call, questions=questions, answer_schema=schema,
+                                    goal=goal, source=source)
+        except errors.DomainError as exc:
+            outcomes.append(CampaignCallOutcome(call=call, skipped=exc))
+        else:
+            outcomes.append(CampaignCallOutcome(call=call, analysis=analysis))
+    return CampaignAnalysisOutcome(calls=outcomes, total_calls=total,
+                                   next_offset=offset + limit if offset + limit < total else None)

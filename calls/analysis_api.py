@@ -1,9 +1,11 @@
-"""REST twins of analyzeCall, listVoices and getAccountStatus: validate -> one service -> the same shapes the
-tools return. Errors are ``DomainError``s, answered as JSON by ``config.exceptions.exception_handler``."""
+"""REST twins of analyzeCall, analyzeCampaign, listVoices and getAccountStatus: validate -> one service -> the
+same shapes the tools return. Errors are ``DomainError``s, answered as JSON by
+``config.exceptions.exception_handler``."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -12,11 +14,12 @@ from rest_framework.views import APIView
 
 from calls import errors, presenters, selectors
 from calls.account import account_status, voices_page
-from calls.analysis import MAX_QUESTION_CHARS, MAX_QUESTIONS, call_analyze
+from calls.analysis import MAX_QUESTION_CHARS, MAX_QUESTIONS, call_analyze, campaign_analyze
 from calls.apis import CALL_ID, ERROR, NOT_FOUND, READ, TAG, signed_in
+from calls.campaigns.selectors import campaign_get_for_user
 from calls.providers import configured_provider
 from calls.serializers import ErrorSerializer, validated
-from calls.shapes import AccountStatus, CallAnalysisResult, VoiceList
+from calls.shapes import AccountStatus, CallAnalysisResult, CampaignAnalysis, VoiceList
 from users import scopes
 from users.permissions import scope_required
 
@@ -31,6 +34,12 @@ class CallAnalyzeSerializer(serializers.Serializer):
                    "with one item per question. Without it, answers are an array."))
     goal = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
                                  help_text="What the call was for (optional).")
+
+
+class CampaignAnalyzeSerializer(CallAnalyzeSerializer):
+    calls_offset = serializers.IntegerField(required=False, min_value=0, max_value=1000, default=0)
+    calls_limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50,
+                                           help_text="How many of its calls, in row order.")
 
 
 class VoiceQuerySerializer(serializers.Serializer):
@@ -65,6 +74,28 @@ class CallAnalyzeApi(APIView):
                                 questions=data["questions"], answer_schema=data.get("answer_schema"),
                                 goal=data["goal"], source="api")
         return Response(presenters.call_analysis(analysis).as_json(), status=status.HTTP_201_CREATED)
+
+
+class CampaignAnalyzeApi(APIView):
+    permission_classes = READ
+
+    @extend_schema(
+        tags=["campaigns"], operation_id="campaigns_analyze", summary="Analyze a campaign's calls (analyzeCampaign)",
+        description=("The questions of analyzeCall for a page of the campaign's calls in row order; calls that "
+                     "cannot be analyzed yet are listed with their error. `next_offset` continues."),
+        parameters=[OpenApiParameter("campaign_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        request=CampaignAnalyzeSerializer,
+        responses={200: CampaignAnalysis, 400: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, campaign_id: str) -> Response:
+        data = validated(CampaignAnalyzeSerializer(data=request.data), errors.InvalidAnalysisRequest)
+        user = signed_in(request)
+        campaign = campaign_get_for_user(user_id=user.pk, campaign_id=campaign_id, staff=user.is_staff)
+        outcome = campaign_analyze(provider=configured_provider(), campaign=campaign, questions=data["questions"],
+                                   answer_schema=data.get("answer_schema"), goal=data["goal"],
+                                   offset=data["calls_offset"], limit=data["calls_limit"], source="api")
+        return Response(presenters.campaign_analysis(campaign, outcome, questions=data["questions"],
+                                                     answer_schema=data.get("answer_schema")).as_json())
 
 
 class VoiceListApi(APIView):

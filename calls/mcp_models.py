@@ -18,6 +18,7 @@ from calls.shapes import (
     CallAnalysisResult,
     CallDetails,
     CallHistory,
+    CampaignAnalysis,
     PlacedCall,
     RecordingLink,
     Transcript,
@@ -29,9 +30,9 @@ from calls.shapes import (
 from calls.validation import LANGUAGES
 
 __all__ = [
-    "AccountStatus", "AnalyzeCallInput", "CallAnalysisResult", "CallDetails", "CallHistory", "CallRef",
-    "GetAccountStatusInput", "GetCallHistoryInput", "GetCallTranscriptInput", "ListVoicesInput", "MakePhoneCallInput",
-    "PlacedCall", "RecordingLink", "Transcript", "VoiceList",
+    "AccountStatus", "AnalyzeCallInput", "AnalyzeCampaignInput", "CallAnalysisResult", "CallDetails", "CallHistory",
+    "CallRef", "CampaignAnalysis", "GetAccountStatusInput", "GetCallHistoryInput", "GetCallTranscriptInput",
+    "ListVoicesInput", "MakePhoneCallInput", "PlacedCall", "RecordingLink", "Transcript", "VoiceList",
 ]
 
 ISO_EXAMPLE = "2026-12-01T15:00:00+00:00"
@@ -145,10 +146,22 @@ ANSWER_SCHEMA = Field(
 GOAL = Field("", max_length=500, description="What the call was for, to guide the answers (optional).")
 
 
-class AnalyzeCallInput(CallRef):
+class AnalysisQuestions(Arguments):
     questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = QUESTIONS
     answer_schema: dict[str, Any] | None = ANSWER_SCHEMA
     goal: str = GOAL
+
+
+class AnalyzeCallInput(AnalysisQuestions):
+    call_id: str = CALL_ID
+
+
+class AnalyzeCampaignInput(AnalysisQuestions):
+    campaign_id: str = Field(description="The campaign_id returned by makeCallCampaign.",
+                             json_schema_extra={"format": "uuid"})
+    calls_offset: int = Field(0, ge=0, le=1000, description="First row of the campaign to analyze (default 0).")
+    calls_limit: int = Field(50, ge=1, le=100, description=(
+        "How many of its calls, in row order (default 50); next_offset in the answer continues."))
 
 
 class ListVoicesInput(Arguments):

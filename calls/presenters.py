@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from calls.models import Call, CallAnalysis
+from calls.analysis import CampaignAnalysisOutcome
+from calls.models import Call, CallAnalysis, Campaign
 from calls.recordings import recording_duration_seconds, recording_link
 from calls.shapes import (
     CallAnalysisResult,
     CallDetails,
     CallSummary,
+    CampaignAnalysis,
+    CampaignCallAnswers,
     RecordingLink,
     Transcript,
     TranscriptFormat,
@@ -64,6 +67,22 @@ def call_details(call: Call) -> CallDetails:
         metadata=call.metadata,
         analyses=[call_analysis(analysis) for analysis in call.analyses.all()],
     )
+
+
+def campaign_analysis(campaign: Campaign, outcome: CampaignAnalysisOutcome, *, questions: list[str],
+                      answer_schema: dict[str, Any] | None) -> CampaignAnalysis:
+    rows = [
+        CampaignCallAnswers(
+            call_id=str(item.call.id), campaign_index=item.call.campaign_index, to=item.call.to_number,
+            status=item.call.status, analysis_id=str(item.analysis.id) if item.analysis else None,
+            answers=call_analysis(item.analysis).answers if item.analysis else None,
+            error={"code": item.skipped.code, "message": item.skipped.message} if item.skipped else None)
+        for item in outcome.calls
+    ]
+    analyzed = sum(1 for row in rows if row.analysis_id)
+    return CampaignAnalysis(campaign_id=str(campaign.id), questions=questions, answer_schema=answer_schema,
+                            analyzed=analyzed, skipped=len(rows) - analyzed, total_calls=outcome.total_calls,
+                            calls=rows, next_offset=outcome.next_offset)
 
 
 def call_analysis(analysis: CallAnalysis) -> CallAnalysisResult:

@@ -81,6 +81,31 @@ class CallAnalysisResult(Shape):
     created_at: Instant
 
 
+class CampaignCallAnswers(Shape):
+    """One call of an analyzeCampaign answer: its answers, or the error that left it out."""
+
+    call_id: str
+    campaign_index: int | None = Field(description="Its row in the campaign.")
+    to: str
+    status: Status
+    analysis_id: str | None
+    answers: list[Any] | dict[str, Any] | None
+    error: dict[str, str] | None = Field(description="Why it was not analyzed: {code, message} (e.g. call_not_ended).")
+
+
+class CampaignAnalysis(Shape):
+    """Answers to the same questions for a page of a campaign's calls, in row order."""
+
+    campaign_id: str
+    questions: list[str]
+    answer_schema: dict[str, Any] | None
+    analyzed: int = Field(description="Calls of this page that got answers (each stored with its call).")
+    skipped: int = Field(description="Calls of this page left out (not ended, no conversation, provider error).")
+    total_calls: int = Field(description="Calls in the campaign.")
+    calls: list[CampaignCallAnswers]
+    next_offset: int | None = Field(description="Pass as calls_offset for the next page; null on the last.")
+
+
 class CallDetails(CallSummary):
     """Everything about one call."""
 

@@ -19,6 +19,7 @@ urlpatterns = [
          name="call_recording_download"),
     path("campaigns/", campaign_apis.CampaignCollectionApi.as_view(), name="campaigns"),
     path("campaigns/<str:campaign_id>/", campaign_apis.CampaignDetailApi.as_view(), name="campaign_detail"),
+    path("campaigns/<str:campaign_id>/analyze/", analysis_api.CampaignAnalyzeApi.as_view(), name="campaign_analyze"),
     path("campaigns/<str:campaign_id>/cancel/", campaign_apis.CampaignCancelApi.as_view(), name="campaign_cancel"),
     path("webhooks/bland", webhooks.BlandWebhookApi.as_view(), name="webhook_bland"),
 ]

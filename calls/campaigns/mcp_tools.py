@@ -8,21 +8,14 @@ from __future__ import annotations
 from calls.campaigns import selectors, services
 from calls.campaigns.mcp_models import CampaignRef, GetCampaignInput, ListCampaignsInput, MakeCallCampaignInput
 from calls.campaigns.shapes import CampaignDetails, CampaignList, campaign_details
-from calls.campaigns.validation import CampaignRow, CampaignSettings
+from calls.campaigns.task_work import CampaignTask, campaign_place, campaign_prepare, own_campaign, spend_summary
 from calls.mcp_access import owner_id
 from calls.mcp_confirm import confirm_spend
-from calls.models import Campaign
 from calls.providers import configured_provider
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.registry import mcp_tool
 from users import scopes
-from users.selectors import user_get
-
-
-def own_campaign(ctx: RequestScope, campaign_id: str) -> Campaign:
-    return selectors.campaign_get_for_user(user_id=owner_id(ctx), campaign_id=campaign_id,
-                                           staff=ctx.principal.is_staff)
 
 
 @mcp_tool(
@@ -37,7 +30,8 @@ def own_campaign(ctx: RequestScope, campaign_id: str) -> Campaign:
         "index, and nothing is placed. Returns the campaign_id at once; follow it with getCampaign or subscribe "
         "to campaigns://{campaign_id}. Each call is an ordinary call (getCallDetails, getCallTranscript). A "
         "campaign reserving more than the user's confirmation threshold is first confirmed by the user "
-        "(elicitation), or needs confirm_spend=true."
+        "(elicitation), or needs confirm_spend=true. Clients that take MCP tasks can run it as a task: tasks/get "
+        "follows the campaign until every call ended, then gives its details."
     ),
     input_model=MakeCallCampaignInput,
     output_model=CampaignDetails,
@@ -45,26 +39,16 @@ def own_campaign(ctx: RequestScope, campaign_id: str) -> Campaign:
                  "idempotentHint": False, "openWorldHint": True},
     scopes=[scopes.CALLS_WRITE],
     rate_class="place",
+    task_support="optional",
+    task_work=CampaignTask(),
 )
 async def make_call_campaign(ctx: RequestScope, arguments: MakeCallCampaignInput) -> CampaignDetails:
-    def prepare() -> tuple[CampaignSettings, list[CampaignRow]]:
-        return services.campaign_prepare(
-            provider=configured_provider(), rows=arguments.calls, name=arguments.name, task=arguments.task,
-            pathway_id=arguments.pathway_id, voice=arguments.voice, first_sentence=arguments.first_sentence,
-            language=arguments.language or "", max_duration=arguments.max_duration, record=arguments.record,
-            wait_for_greeting=arguments.wait_for_greeting, start_time=arguments.start_time)
-
-    shared, rows = await db.run(prepare)  # every row checked: a bad campaign is never put to the user
-    count = len(rows)
+    shared, rows = await db.run(campaign_prepare, arguments)  # every row checked: a bad one is never put to the user
     await confirm_spend(ctx, credits=services.campaign_reservation(shared=shared, rows=rows),
-                        minutes=shared.max_duration,
-                        summary=f"call {rows[0].to_number}" + (f" and {count - 1:,} more numbers" if count > 1 else ""),
-                        confirmed=arguments.confirm_spend)
+                        minutes=shared.max_duration, summary=spend_summary(rows), confirmed=arguments.confirm_spend)
 
     def place() -> CampaignDetails:
-        campaign = services.campaign_place(provider=configured_provider(), user=user_get(user_id=owner_id(ctx)),
-                                           shared=shared, rows=rows, source="tool")
-        return campaign_details(campaign, calls_limit=0)
+        return campaign_details(campaign_place(ctx, shared, rows), calls_limit=0)
 
     return await db.run(place)
 

@@ -1,12 +1,13 @@
-"""analyzeCall: questions about one of your ended calls, answered by the provider from the conversation and
-stored with the call (getCallDetails and calls://{call_id} show them too)."""
+"""analyzeCall and analyzeCampaign: questions about your ended calls (one, or each call of a campaign), answered
+by the provider from the conversation and stored with each call (getCallDetails and calls://{call_id} show them)."""
 
 from __future__ import annotations
 
 from calls import presenters
-from calls.analysis import call_analyze
+from calls.analysis import call_analyze, campaign_analyze
+from calls.campaigns.mcp_tools import own_campaign
 from calls.mcp_access import own_call
-from calls.mcp_models import AnalyzeCallInput, CallAnalysisResult
+from calls.mcp_models import AnalyzeCallInput, AnalyzeCampaignInput, CallAnalysisResult, CampaignAnalysis
 from calls.providers import configured_provider
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
@@ -37,5 +38,33 @@ async def analyze_call(ctx: RequestScope, arguments: AnalyzeCallInput) -> CallAn
                                 questions=arguments.questions, answer_schema=arguments.answer_schema,
                                 goal=arguments.goal, source="tool")
         return presenters.call_analysis(analysis)
+
+    return await db.run(analyze)
+
+
+@mcp_tool(
+    name="analyzeCampaign",
+    title="Analyze a campaign's calls",
+    description=(
+        "Ask the same questions about every ended call of one of your campaigns (makeCallCampaign), e.g. who "
+        "answered and whether they agreed, and get the answers per call in row order, each stored with its call. "
+        "Same questions and answer_schema as analyzeCall. A page of calls_limit calls (default 50) is analyzed "
+        "per request: pass next_offset as calls_offset for the next page. Calls not ended yet or never answered "
+        "are listed with their error code (call_not_ended, call_not_analyzable) and can be analyzed later."
+    ),
+    input_model=AnalyzeCampaignInput,
+    output_model=CampaignAnalysis,
+    annotations={"title": "Analyze a campaign's calls", "readOnlyHint": False, "destructiveHint": False,
+                 "idempotentHint": False, "openWorldHint": True},
+    scopes=[scopes.CALLS_READ],
+)
+async def analyze_campaign(ctx: RequestScope, arguments: AnalyzeCampaignInput) -> CampaignAnalysis:
+    def analyze() -> CampaignAnalysis:
+        campaign = own_campaign(ctx, arguments.campaign_id)
+        outcome = campaign_analyze(provider=configured_provider(), campaign=campaign, questions=arguments.questions,
+                                   answer_schema=arguments.answer_schema, goal=arguments.goal,
+                                   offset=arguments.calls_offset, limit=arguments.calls_limit, source="tool")
+        return presenters.campaign_analysis(campaign, outcome, questions=arguments.questions,
+                                            answer_schema=arguments.answer_schema)
 
     return await db.run(analyze)

@@ -18,10 +18,16 @@ from jsonschema import Draft202012Validator
 from calls import services
 from calls.analysis import call_analyze
 from calls.models import CallAnalysis
+from calls.poller import PollOptions, poll_calls
 from calls.providers import configured_provider
 from calls.providers.simulator import BackgroundSimulator
 from calls.voices import voices_cache_key
-from tests.calls.conftest import BUSY, HUMAN, SIM_KEY, VOICEMAIL, bearer, sim_state
+from tests.calls.conftest import BUSY, HUMAN, SIM_KEY, VOICEMAIL, bearer, sim_advance, sim_state
+from tests.calls.test_campaigns import all_ended
+from tests.calls.test_campaigns import funded as funded  # a fixture: mcp_user with credits for campaigns
+from tests.calls.test_campaigns import rows as campaign_rows
+from tests.calls.test_campaigns import start as start_campaign
+from tests.calls.test_campaigns import wait_for as campaign_wait
 from tests.calls.test_mcp_tools import (  # the two transports and the helpers of the call tools' tests
     GRANTED,
     Tools,
@@ -264,3 +270,48 @@ def test_the_simulator_answers_bland_style_hints_deterministically_and_charges_f
             refused = bland.post(f"/v1/calls/{call_id}/analyze", json=bad)
             assert refused.status_code == 400, bad
         assert bland.post(f"/v1/calls/{uuid.uuid4()}/analyze", json=questions).status_code == 404
+
+
+# --- analyzeCampaign -------------------------------------------------------------------------------------------------
+
+
+def test_analyze_campaign_answers_each_ended_call_in_row_order_page_by_page(
+        connect, funded, make_user, live_sim, settings):
+    settings.POLLER_GRACE_SECONDS = 0
+    tools = connect(funded)
+    ten_then_two_busy = campaign_rows(12, scenarios=(0, 2))  # rows 0-9: a human answers; 10-11: busy
+    campaign_id = start_campaign(tools, 12, calls=ten_then_two_busy)["campaign_id"]
+    sim_advance(live_sim, 400)
+    poll_calls(options=PollOptions.from_settings(max_seconds=60, trigger="test"))
+    campaign_wait(lambda: all_ended(campaign_id), "every call of the campaign to end")
+    arguments = {"campaign_id": campaign_id, "questions": QUESTIONS, "answer_schema": TYPED, "calls_limit": 8}
+
+    first = tools.call("analyzeCampaign", arguments)
+    assert not first.is_error, first.text
+    page = first.structured
+    assert (page["analyzed"], page["skipped"], page["total_calls"], page["next_offset"]) == (8, 0, 12, 8)
+    assert [row["campaign_index"] for row in page["calls"]] == list(range(8))
+    for row in page["calls"]:
+        Draft202012Validator(TYPED).validate(row["answers"])
+        assert row["answers"]["answered_by"] == "human"
+    second = tools.call("analyzeCampaign", {**arguments, "calls_offset": 8}).structured
+    assert (second["analyzed"], second["skipped"], second["next_offset"]) == (2, 2, None)
+    assert [row["error"]["code"] for row in second["calls"] if row["error"]] == ["call_not_analyzable"] * 2
+    assert CallAnalysis.objects.filter(call__campaign_id=campaign_id).count() == 10
+    analyzed = page["calls"][0]
+    assert details(tools, analyzed["call_id"])["analyses"][0]["answers"] == analyzed["answers"]
+
+    code, _ = error_of(tools, "analyzeCampaign", {**arguments, "answer_schema": {"type": "nonsense"}})
+    assert code == "invalid_analysis_request"
+    stranger_user = make_user("mcp-carol", credits=GRANTED)
+    stranger = connect(stranger_user)
+    assert error_of(stranger, "analyzeCampaign", arguments)[0] == "campaign_not_found"
+    assert CallAnalysis.objects.filter(call__campaign_id=campaign_id).count() == 10
+
+    url = f"/api/v1/campaigns/{campaign_id}/analyze/"
+    over_rest = bearer(token_for_user(user=funded)).post(url, {"questions": QUESTIONS[:1], "calls_limit": 2},
+                                                         format="json")
+    assert over_rest.status_code == 200, over_rest.content
+    assert (over_rest.json()["analyzed"], over_rest.json()["next_offset"]) == (2, 2)
+    refused = bearer(token_for_user(user=stranger_user)).post(url, {"questions": QUESTIONS[:1]}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "campaign_not_found")
