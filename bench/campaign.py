@@ -148,7 +148,12 @@ def measure(args: argparse.Namespace, url: str, server: str, token: str, sim: Si
         f"({', '.join(f'{k} x{v}' for k, v in sorted(asked.items()))}); goal: 1 batch create, not {args.calls} calls")
     open_sql = ("SELECT count(*) FROM calls_call WHERE campaign_id = %s AND status NOT IN "
                 "('completed', 'failed', 'busy', 'no_answer', 'canceled')")
-    while query(url, open_sql, campaign_id)[0][0] and time.perf_counter() - began < args.max_wait:
+    last_change, left_before = time.perf_counter(), args.calls
+    while (left := query(url, open_sql, campaign_id)[0][0]) and time.perf_counter() - began < args.max_wait:
+        if left != left_before:
+            last_change, left_before = time.perf_counter(), left
+        elif time.perf_counter() - last_change > args.settle_wait:
+            break  # the webhooks have stopped coming: the rest is the poller's
         time.sleep(0.25)
     by_webhooks = args.calls - query(url, open_sql, campaign_id)[0][0]
     settled = time.perf_counter() - began
@@ -185,6 +190,8 @@ def main() -> int:
     parser.add_argument("--time-scale", type=float, default=20.0, help="simulated seconds per real second")
     parser.add_argument("--dispatch-rate", type=float, default=20.0, help="batch calls dialled per simulated second")
     parser.add_argument("--max-wait", type=float, default=600.0)
+    parser.add_argument("--settle-wait", type=float, default=60.0,
+                        help="seconds without a call settling after which the poller is run for the rest")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10",
                         help="cache, channel layer and Celery broker; 'none': tasks run in the server process")

@@ -164,10 +164,13 @@ def _call_named_in_metadata(query: Any, update: ProviderCall) -> Call | None:
         call_id = uuid.UUID(str(metadata.get(CALL_ID_METADATA_KEY)))
     except ValueError:
         return None
-    locked = query.filter(pk=call_id, provider_call_id__isnull=True).first()
-    if locked is not None:
+    locked = query.filter(pk=call_id).first()
+    if locked is None or locked.provider_call_id not in (None, update.provider_call_id):
+        return None
+    if locked.provider_call_id is None:
         locked.provider_call_id = update.provider_call_id
         locked.save(update_fields=["provider_call_id", "updated_at"])
+    # else: linked meanwhile (a campaign's calls are linked in bulk while their webhooks arrive)
     return locked
 
 
