@@ -14,6 +14,7 @@ class CallChanged:
     call_id: str
     owner_id: int
     created: bool = False
+    transcript: bool = False  # its transcript changed too
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,10 @@ call_changes: DomainEvent[CallChanged] = DomainEvent("calls.call_changed")
 recordings_available: DomainEvent[RecordingAvailable] = DomainEvent("calls.recording_available")
 
 
-def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = False) -> None:
+def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = False, transcript: bool = False) -> None:
     """Announce, once the current transaction commits, that a call was created or changed."""
-    call_changes.send_on_commit(CallChanged(call_id=str(call_id), owner_id=owner_id, created=created))
+    call_changes.send_on_commit(CallChanged(call_id=str(call_id), owner_id=owner_id, created=created,
+                                            transcript=transcript))
 
 
 def recording_available(*, call_id: uuid.UUID | str) -> None:
