@@ -1,4 +1,5 @@
-"""The six MCP tools of callmcp. Tool names are the public contract.
+"""The six tools about phone calls: place, read, transcript, recording, cancel. Tool names are the public
+contract.
 
 Each tool: a validated input model (``calls.mcp_models``) -> a service or selector (in a worker thread:
 the ORM is sync) -> an output shape (``calls.shapes``), whose schema is the tool's outputSchema.
