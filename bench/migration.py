@@ -40,7 +40,9 @@ import psycopg  # noqa: E402
 
 from tests.dbmove import source_db  # noqa: E402
 
-SOURCE, TARGET, ANCHOR = "callmcp_dbmove_bench_src", "callmcp_dbmove_bench_dst", "callmcp_dbmove_bench_anchor"
+# Another prefix keeps two runs on one server apart.
+PREFIX = os.environ.get("MIGRATION_BENCH_DB_PREFIX", "callmcp_dbmove_bench")
+SOURCE, TARGET, ANCHOR = f"{PREFIX}_src", f"{PREFIX}_dst", f"{PREFIX}_anchor"
 PG = ["-h", "127.0.0.1", "-U", "postgres"]
 TABLES = ["-t", "auth.users", "-t", "public.credits", "-t", "public.calls", "-t", "public.call_events"]
 

@@ -53,7 +53,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
-DB_NAME = "callmcp_poller_bench"
+DB_NAME = os.environ.get("POLLER_BENCH_DB", "callmcp_poller_bench")  # another name keeps two runs on one server apart
 USERS = 20
 MAX_DURATION = 30  # minutes: the seeded calls talk for ten, so none ends on its own during a run
 HOLD = MAX_DURATION * 14  # credits held per call (CALL_CREDITS_PER_MINUTE 14)

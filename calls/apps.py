@@ -6,5 +6,6 @@ class CallsConfig(AppConfig):
     verbose_name = "Calls"
 
     def ready(self) -> None:
-        # They subscribe to the calls' events (calls.events), in every process that changes calls.
-        from calls import mcp_resources, tasks  # noqa: F401
+        # They subscribe to the calls' events (calls.events), in every process that changes calls
+        # (mcp_tools: makePhoneCall's MCP tasks follow their calls).
+        from calls import mcp_resources, mcp_tools, tasks  # noqa: F401

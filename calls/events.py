@@ -1,12 +1,21 @@
 """What happens to calls, announced by ``calls.services`` after commit. Interfaces subscribe:
-``calls.mcp_resources`` (MCP notifications, caches) and ``calls.tasks`` (fetching recordings)."""
+``calls.mcp_resources`` (MCP notifications, caches) and ``calls.tasks`` (fetching recordings).
+
+``call_writes`` is announced inside the transaction of every change, with the call as saved: its
+receivers (the Sheets outbox, ``sheets_sync.outbox``) write in that transaction, so their rows commit or
+roll back with the change.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from config.events import DomainEvent
+
+if TYPE_CHECKING:
+    from calls.models import Call
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,16 @@ class RecordingAvailable:
     call_id: str
 
 
+@dataclass(frozen=True)
+class CallWritten:
+    """The call row as it was just saved, in the open transaction (its owner loaded)."""
+
+    call: Call
+    created: bool = False
+
+
 call_changes: DomainEvent[CallChanged] = DomainEvent("calls.call_changed")
+call_writes: DomainEvent[CallWritten] = DomainEvent("calls.call_written")
 recordings_available: DomainEvent[RecordingAvailable] = DomainEvent("calls.recording_available")
 
 
@@ -36,3 +54,8 @@ def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = Fal
 
 def recording_available(*, call_id: uuid.UUID | str) -> None:
     recordings_available.send_on_commit(RecordingAvailable(call_id=str(call_id)))
+
+
+def call_written(*, call: Call, created: bool = False) -> None:
+    """Announce, inside the current transaction, the call as just saved. A receiver that fails fails the change."""
+    call_writes.send_in_transaction(CallWritten(call=call, created=created))

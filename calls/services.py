@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import errors
-from calls.events import call_changed, recording_available
+from calls.events import call_changed, call_written, recording_available
 from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
@@ -147,6 +147,7 @@ def call_place(
         locked.save(update_fields=["provider", "provider_call_id", "status", "updated_at"])
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
+        call_written(call=locked, created=True)
         call_changed(call_id=locked.id, owner_id=locked.owner_id, created=True)
     metrics.put(metrics.CALLS_PLACED, 1)
     return locked
@@ -203,6 +204,7 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
             changed.add("cost_credits")
         if changed:
             locked.save(update_fields=[*sorted(changed), "updated_at"])
+            call_written(call=locked)
     if locked.status == CallStatus.COMPLETED and locked.record and locked.recording_url and not locked.recording_file:
         recording_available(call_id=locked.id)
     return locked
@@ -327,6 +329,7 @@ def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call
             _settle(locked)
             changed.add("cost_credits")
         locked.save(update_fields=[*sorted(changed), "updated_at"])
+        call_written(call=locked)
     return locked
 
 
@@ -355,6 +358,7 @@ def call_attach_recording(*, provider: Provider, call: Call) -> Call:
         locked.save(update_fields=["recording_file", "recording_content_type", "recording_bytes", "updated_at"])
         CallEvent.objects.create(call=locked, source="system", from_status=locked.status, to_status=locked.status,
                                  detail=f"recording stored ({len(recording.content)} bytes)")
+        call_written(call=locked)
         call_changed(call_id=locked.id, owner_id=locked.owner_id)
     return locked
 
@@ -366,9 +370,14 @@ def call_store_corrected_transcript(*, provider: Provider, call: Call) -> Call:
     segments = provider.get_corrected_transcript(call.provider_call_id)
     if not segments:
         return call
-    call.corrected_transcript = [
-        {"speaker": s.speaker, "text": s.text, "start": s.start, "end": s.end, "confidence": s.confidence}
-        for s in segments
-    ]
-    call.save(update_fields=["corrected_transcript", "updated_at"])
-    return call
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.corrected_transcript:
+            return locked
+        locked.corrected_transcript = [
+            {"speaker": s.speaker, "text": s.text, "start": s.start, "end": s.end, "confidence": s.confidence}
+            for s in segments
+        ]
+        locked.save(update_fields=["corrected_transcript", "updated_at"])
+        call_written(call=locked)
+    return locked

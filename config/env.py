@@ -51,6 +51,20 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{raw!r} must be zero or a positive integer")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{raw!r} must be a number of seconds, zero or more")
+    return value
+
+
 def _parse_list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -78,6 +92,16 @@ def bool_(name: str, default: Any = _NOT_SET) -> Any:
 
 def int_(name: str, default: Any = _NOT_SET) -> Any:
     return _read(name, _parse_positive_int, default)
+
+
+def count_(name: str, default: Any = _NOT_SET) -> Any:
+    """An integer, zero allowed (retries, repeats)."""
+    return _read(name, _parse_count, default)
+
+
+def seconds_(name: str, default: Any = _NOT_SET) -> Any:
+    """A duration in seconds, fractions and zero allowed."""
+    return _read(name, _parse_seconds, default)
 
 
 def list_(name: str, default: Any = _NOT_SET) -> Any:

@@ -3,6 +3,10 @@
 Each app declares its events in ``<app>/events.py``: a frozen dataclass and a ``DomainEvent`` of it.
 Services announce with ``send_on_commit``; interfaces (the MCP resource modules, task modules) subscribe
 when their app is ready. A receiver that fails is logged and never undoes or fails the committed change.
+
+``send_in_transaction`` is the other kind: receivers run at once, inside the caller's transaction, and
+a receiver that fails fails the change. It is for writes that must commit or roll back with the change
+(the Sheets outbox), written by an app the announcing one may not import.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ class DomainEvent(Generic[E]):
 
     def send_on_commit(self, event: E) -> None:
         transaction.on_commit(lambda: self.send_now(event))
+
+    def send_in_transaction(self, event: E) -> None:
+        """Run every receiver now, in the open transaction; the first that raises aborts the change."""
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError(f"{self.name} must be sent inside transaction.atomic()")
+        self._signal.send(sender=type(event), event=event)
 
     def send_now(self, event: E) -> None:
         for _receiver, outcome in self._signal.send_robust(sender=type(event), event=event):

@@ -81,6 +81,8 @@ SHEETS_THROTTLED = _declare("SheetsThrottled", "Count", "Sheets requests answere
 SHEETS_ROWS_SYNCED = _declare("SheetsRowsSynced", "Count", "call rows written to Google Sheets")
 SHEETS_BACKLOG_ROWS = _declare("SheetsBacklogRows", "Count", "outbox rows waiting for Google Sheets")
 SHEETS_BACKLOG_AGE_SECONDS = _declare("SheetsBacklogAgeSeconds", "Seconds", "age of the oldest waiting outbox row")
+SHEETS_CELLS_USED_PERCENT = _declare(
+    "SheetsCellsUsedPercent", "Percent", "a spreadsheet's cells as a share of Google's 10 million cap (on warning)")
 SHEETS_BREAKER_OPEN = _declare("SheetsBreakerOpen", "Count", "1 while the Sheets circuit breaker is open, else 0")
 
 POLLER_RUNS = _declare("PollerRuns", "Count", "poller passes that finished (the alarm fires when none do)")

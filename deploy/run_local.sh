@@ -66,6 +66,25 @@ else
   PROVIDER="Bland AI at ${BLAND_BASE_URL:-https://api.bland.ai}: real calls"
 fi
 
+# --- the Sheets emulator: the call log, unless SHEETS_CREDENTIALS points at Google. Its port follows PORT
+# (8000 -> 8766) or is a free one; spreadsheets and keys are kept in $RUN_DIR between runs. The web server
+# and the workers get its endpoint, a service-account key it issued and the operations spreadsheet.
+if [[ -z ${SHEETS_CREDENTIALS:-} ]]; then
+  SHEETS_PORT=${SHEETS_PORT:-$(free_port $((PORT + 766)))}
+  SHEETS_URL=http://127.0.0.1:$SHEETS_PORT
+  start sheets "$PY" manage.py sheets_emulator --port "$SHEETS_PORT" --file "$RUN_DIR/sheets-emulator.json"
+  export SHEETS_OPERATIONS_SPREADSHEET_ID=${SHEETS_OPERATIONS_SPREADSHEET_ID:-operations}
+  "$PY" -m sheets_sync.emulator.local "$SHEETS_URL" "$RUN_DIR/sheets-service-account.json" \
+    "$SHEETS_OPERATIONS_SPREADSHEET_ID"
+  export SHEETS_API_ENDPOINT=$SHEETS_URL/
+  SHEETS_CREDENTIALS=$RUN_DIR/sheets-service-account.json
+  if [[ $RUN_DIR != /* ]]; then SHEETS_CREDENTIALS=$PWD/$SHEETS_CREDENTIALS; fi
+  export SHEETS_CREDENTIALS
+  SHEETS="Sheets emulator: $SHEETS_URL/ (live call log)"
+else
+  SHEETS="Call log: Google Sheets at ${SHEETS_API_ENDPOINT:-https://sheets.googleapis.com/}, spreadsheet ${SHEETS_OPERATIONS_SPREADSHEET_ID:-(unset)}"
+fi
+
 # --- Celery: a worker runs webhooks and recording downloads, beat the periodic tasks (the poller every
 # minute, so calls end even when their webhooks are lost). Without a broker, beat runs them in its process.
 if [[ $TASKS != in-process ]]; then
@@ -84,6 +103,7 @@ echo "callmcp on http://$LOCAL_HOST:$PORT/ (start here: the MCP endpoint, a clie
 echo "  MCP: http://$LOCAL_HOST:$PORT/api/v1/mcp and ws://$LOCAL_HOST:$PORT/mcp  docs: /api/docs/  admin: /admin/"
 echo "  Phone provider: $PROVIDER"
 echo "  Tasks: $TASKS"
+echo "  $SHEETS"
 
 while true; do  # until one process exits (bash 3.2 has no `wait -n`)
   for i in "${!PIDS[@]}"; do

@@ -144,10 +144,14 @@ class RequestScope:
         """Whether the client declared form elicitation and this request can carry the question: on
         2026-07-28 always (an ``input_required`` answer); in a session when the transport can send the
         client a request now (an HTTP POST answered as JSON, not SSE, cannot)."""
-        declared = self.client_capabilities.get("elicitation")
-        if not isinstance(declared, dict) or ("url" in declared and "form" not in declared):
-            return False  # absent, or URL mode only (2025-11-25): no form to confirm in
+        if not self.declares_form_elicitation():
+            return False
         return self.modern or self.request_client is not None
+
+    def declares_form_elicitation(self) -> bool:
+        """Whether the client declared form elicitation (absent, or URL mode only in 2025-11-25: no form)."""
+        declared = self.client_capabilities.get("elicitation")
+        return isinstance(declared, dict) and not ("url" in declared and "form" not in declared)
 
     async def elicit(self, key: str, message: str, schema: dict[str, Any], *,
                      state: dict[str, Any] | None = None) -> Elicitation:

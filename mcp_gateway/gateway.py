@@ -33,6 +33,8 @@ CAPABILITIES: dict[str, Any] = {
     "prompts": {"listChanged": True},
     "logging": {},
     "completions": {},
+    # 2025-11-25 experimental tasks; 2026-07-28 advertises the tasks extension instead (lifecycle).
+    "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}},
 }
 
 
@@ -109,6 +111,9 @@ def build_gateway(
         definitions=Definitions.of(registry),
         instructions=settings.MCP_INSTRUCTIONS or None,
         page_size=page_size or settings.MCP_PAGE_SIZE,
+        task_ttl_ms=settings.MCP_TASK_TTL_SECONDS * 1000,
+        task_max_ttl_ms=settings.MCP_TASK_MAX_TTL_SECONDS * 1000,
+        task_result_wait_seconds=settings.MCP_TASK_RESULT_WAIT_SECONDS,
     )
     return Gateway(
         dispatcher=Dispatcher(server=server, inflight=InFlight(redis_url=settings.REDIS_URL)),

@@ -36,6 +36,13 @@ LATEST_HANDSHAKE: str = versions.LATEST_HANDSHAKE_VERSION
 ALL_VERSIONS: tuple[str, ...] = (*HANDSHAKE_VERSIONS, *MODERN_VERSIONS)
 # JSON-RPC batches were added in 2025-03-26 and removed again in 2025-06-18.
 BATCH_VERSIONS = frozenset({"2025-03-26"})
+# MCP tasks, which the official method tables leave out: 2025-11-25's experimental methods and those of
+# the 2026-07-28 tasks extension (io.modelcontextprotocol/tasks). Their params are checked by the methods.
+TASK_REQUESTS = frozenset(
+    {(method, "2025-11-25") for method in ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel")}
+    | {(method, version) for method in ("tasks/get", "tasks/update", "tasks/cancel") for version in MODERN_VERSIONS}
+)
+TASK_EXTENSION = "io.modelcontextprotocol/tasks"
 # Legacy requests answered without an initialized session.
 SESSIONLESS_METHODS = frozenset({"initialize", "ping"})
 # Modern results a client may cache: they carry ttlMs and cacheScope.
@@ -94,13 +101,18 @@ def initialize_capabilities(capabilities: dict[str, Any], version: str) -> dict[
     declared = dict(capabilities)
     if version == "2024-11-05":
         declared.pop("completions", None)  # added in 2025-03-26
+    if version != "2025-11-25":
+        declared.pop("tasks", None)  # experimental in 2025-11-25 only
     return declared
 
 
 def discover_capabilities(capabilities: dict[str, Any]) -> dict[str, Any]:
-    """2026-07-28: no logging/setLevel and no resources/subscribe (subscriptions/listen instead)."""
-    declared = {name: value for name, value in capabilities.items() if name != "logging"}
+    """2026-07-28: no logging/setLevel and no resources/subscribe (subscriptions/listen instead); tasks
+    are the ``io.modelcontextprotocol/tasks`` extension, not a capability of their own."""
+    declared = {name: value for name, value in capabilities.items() if name not in ("logging", "tasks")}
     declared["resources"] = {"listChanged": True}
+    if "tasks" in capabilities:
+        declared["extensions"] = {**declared.get("extensions", {}), TASK_EXTENSION: {}}
     return declared
 
 
@@ -128,6 +140,8 @@ def open_request(incoming: Incoming, session: SessionState | None, era: Era, *, 
     meta = incoming.params.get("_meta")
     meta = meta if isinstance(meta, dict) else {}
     envelope = _modern_envelope(meta) if era == "modern" else _legacy_envelope(incoming.method, session, meta)
+    if (incoming.method, envelope.version) in TASK_REQUESTS:
+        return envelope
     if (incoming.method, envelope.version) not in CLIENT_REQUESTS:
         note = f" (not part of protocol version {envelope.version})" if incoming.method in served else ""
         raise errors.MethodNotFound(f"Method not found: {incoming.method}{note}")

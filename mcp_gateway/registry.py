@@ -24,6 +24,7 @@ from mcp_gateway import tool_models
 
 DISCOVERED_MODULES = ("mcp_tools", "mcp_resources", "mcp_prompts")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+TASK_SUPPORT = ("forbidden", "optional", "required")
 
 Handler = Callable[..., Any]
 Completer = Callable[..., Any]
@@ -41,6 +42,10 @@ class ToolSpec:
     scopes: frozenset[str] = frozenset()
     rate_class: str = "read"
     validator: Any = None
+    task_support: str = "forbidden"  # "optional" / "required": runs as a task (``task_work``) when asked
+    task_work: Any = None  # a ``mcp_gateway.tasks.TaskWork``
+    input_model: type[BaseModel] | None = None
+    output_model: type[BaseModel] | None = None
 
     def definition(self) -> dict[str, Any]:
         tool: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
@@ -50,6 +55,8 @@ class ToolSpec:
             tool["outputSchema"] = self.output_schema
         if self.annotations:
             tool["annotations"] = self.annotations
+        if self.task_support != "forbidden":
+            tool["execution"] = {"taskSupport": self.task_support}
         return tool
 
 
@@ -182,14 +189,20 @@ def mcp_tool(
     annotations: dict[str, Any] | None = None,
     scopes: Iterable[str] = (),
     rate_class: str = "read",
+    task_support: str = "forbidden",
+    task_work: Any = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a tool. The handler is ``(ctx, arguments) -> result`` (sync or async); see dispatcher.
 
     With ``input_model`` (a pydantic model) the handler gets a validated instance instead of the arguments
     dict, and the inputSchema is generated from the model; with ``output_model`` it returns an instance
-    of it, sent as structuredContent, and the outputSchema is generated (see ``tool_models``)."""
+    of it, sent as structuredContent, and the outputSchema is generated (see ``tool_models``).
+    ``task_support`` ``"optional"`` or ``"required"`` with a ``task_work`` (``mcp_gateway.tasks.TaskWork``)
+    lets the tool run as an MCP task; its hooks get the same validated input and return the same output."""
     if (input_model and input_schema) or (output_model and output_schema):
         raise ImproperlyConfigured(f"MCP tool {name!r}: give a schema or a model, not both")
+    if task_support not in TASK_SUPPORT or (task_support != "forbidden") != (task_work is not None):
+        raise ImproperlyConfigured(f"MCP tool {name!r}: task_support {task_support!r} needs a task_work (and only it)")
     schema = (tool_models.input_schema(input_model) if input_model else input_schema) or {
         "type": "object", "properties": {}}
     if output_model is not None:
@@ -208,10 +221,22 @@ def mcp_tool(
             scopes=frozenset(scopes),
             rate_class=rate_class,
             validator=tool_models.ArgumentsValidator(schema),
+            task_support=task_support,
+            task_work=task_work,
+            input_model=input_model,
+            output_model=output_model,
         )
         return fn
 
     return decorate
+
+
+def tool_spec(fn: Handler) -> ToolSpec:
+    """The spec a function was declared with by ``@mcp_tool``."""
+    spec = getattr(fn, "__mcp_tool__", None)
+    if not isinstance(spec, ToolSpec):
+        raise ImproperlyConfigured(f"{fn!r} is not declared with @mcp_tool")
+    return spec
 
 
 def mcp_resource(

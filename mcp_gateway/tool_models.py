@@ -242,6 +242,21 @@ def _dump(value: Any, output_model: type[BaseModel] | None, validator: Draft2020
     return dumped
 
 
+def parse_input(input_model: type[BaseModel] | None, arguments: dict[str, Any]) -> Any:
+    """The arguments as the tool's input model (``InvalidInput`` when they do not fit), or as they are."""
+    if input_model is None:
+        return arguments
+    try:
+        return input_model.model_validate(arguments)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+def dump_output(value: Any, output_model: type[BaseModel] | None) -> Any:
+    """A typed tool's return value (an instance of its output model) as JSON, as its handler sends it."""
+    return _dump(value, output_model, None)
+
+
 def typed_handler(fn: Callable[..., Any], input_model: type[BaseModel] | None,
                   output_model: type[BaseModel] | None) -> Callable[..., Any]:
     """``fn(ctx, model_instance)`` as the dispatcher's ``(ctx, arguments)``: arguments validated into the
@@ -249,12 +264,7 @@ def typed_handler(fn: Callable[..., Any], input_model: type[BaseModel] | None,
     validator = Draft202012Validator(output_schema(output_model)) if output_model is not None else None
 
     def parse(arguments: dict[str, Any]) -> Any:
-        if input_model is None:
-            return arguments
-        try:
-            return input_model.model_validate(arguments)
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
+        return parse_input(input_model, arguments)
 
     if inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)

@@ -12,19 +12,38 @@ from django.template.response import TemplateResponse
 
 from config.errors import DomainError
 from users.models import CreditAccount, CreditLedgerEntry, User
-from users.services import credit_account_open, credits_grant
+from users.services import credit_account_open, credits_grant, spreadsheet_id_parse, user_set_spreadsheet
 
 
 @admin.register(User)
 class CallmcpUserAdmin(UserAdmin):
     fieldsets = (*(UserAdmin.fieldsets or ()),
-                 ("MCP access", {"fields": ("scopes", "plan", "rate_limits", "spend_confirm_threshold")}))
+                 ("MCP access", {"fields": ("scopes", "plan", "rate_limits", "spend_confirm_threshold")}),
+                 ("Google Sheets", {"fields": ("sheets_spreadsheet_id",)}))
     list_display = ("username", "email", "plan", "is_staff", "is_active", "date_joined")
     list_filter = ("plan", "is_staff", "is_active")
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "sheets_spreadsheet_id" in form.base_fields:
+            form.base_fields["sheets_spreadsheet_id"].validators.append(_spreadsheet_id_validator)
+        return form
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        chosen = obj.sheets_spreadsheet_id
+        if change and "sheets_spreadsheet_id" in form.changed_data:
+            obj.sheets_spreadsheet_id = form.initial.get("sheets_spreadsheet_id", "")  # the service moves it
         super().save_model(request, obj, form, change)
         credit_account_open(user=obj)  # so that Credit accounts -> Grant credits can reach the new user
+        if chosen != obj.sheets_spreadsheet_id or not change:
+            user_set_spreadsheet(user=obj, spreadsheet_id=chosen)  # queues the user's calls for the new sheet
+
+
+def _spreadsheet_id_validator(value: str) -> None:
+    try:
+        spreadsheet_id_parse(value)
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message, code=exc.code) from exc
 
 
 class GrantCreditsForm(forms.Form):

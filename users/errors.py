@@ -29,3 +29,13 @@ class InvalidUsername(DomainError):
     code = "invalid_username"
     http_status = 400
     message_template = "{reason}"
+
+
+class InvalidSpreadsheetId(DomainError):
+    code = "invalid_spreadsheet_id"
+    http_status = 400
+    message_template = (
+        "{value!r} is not a Google spreadsheet id: give the id from the sheet's address "
+        "(docs.google.com/spreadsheets/d/<id>/edit), letters, digits, - and _, 20 to 128 characters, "
+        "or the whole address, or an empty string to stop."
+    )

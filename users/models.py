@@ -27,6 +27,13 @@ class User(AbstractUser):
         blank=True,
         help_text='Per-user MCP rate-limit overrides, e.g. {"place": "5/minute", "read": "300/minute"}.',
     )
+    sheets_spreadsheet_id = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="A Google spreadsheet that receives this user's calls (besides the operations sheet). "
+        "Share it with the service account as an editor.",
+    )
 
     spend_confirm_threshold = models.PositiveIntegerField(
         null=True,

@@ -24,11 +24,28 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "first_name", "last_name", "plan", "scopes", "token_scopes", "date_joined"]
+        fields = ["id", "username", "email", "first_name", "last_name", "plan", "scopes", "token_scopes", "date_joined",
+                  "sheets_spreadsheet_id"]
         read_only_fields = fields
 
     def get_token_scopes(self, obj: User) -> list[str]:
         return sorted(self.context["request"].scopes)
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """What a user may change about themselves."""
+
+    sheets_spreadsheet_id = serializers.CharField(
+        allow_blank=True, trim_whitespace=True, max_length=300,
+        help_text="A Google spreadsheet id (or its address) that receives your calls; share the sheet with the "
+        "service account as an editor. An empty string stops.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(
+                f"Only {', '.join(self.fields)} can be changed here, not {', '.join(unknown)}.")
+        return attrs
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):

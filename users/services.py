@@ -6,6 +6,7 @@ Callers catch ``InsufficientCredits`` and ``InvalidAmount`` (both ``DomainError`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -17,8 +18,15 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from config import metrics
 from users import scopes as scope_names
-from users.errors import InsufficientCredits, InvalidAmount, InvalidUsername, UnknownScopes, UsernameTaken
-from users.events import balance_changed
+from users.errors import (
+    InsufficientCredits,
+    InvalidAmount,
+    InvalidSpreadsheetId,
+    InvalidUsername,
+    UnknownScopes,
+    UsernameTaken,
+)
+from users.events import balance_changed, spreadsheet_changed
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
 
 
@@ -54,6 +62,41 @@ def user_create(
         CreditAccount.objects.create(user=user)
         if credits:
             credits_grant(user=user, amount=credits, memo="initial credits")
+    return user
+
+
+SPREADSHEET_ID = re.compile(r"[A-Za-z0-9_-]{20,128}")
+SPREADSHEET_URL = re.compile(r"https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)(?:[/?#].*)?")
+
+
+def spreadsheet_id_parse(value: object) -> str:
+    """The spreadsheet id in ``value``: an id, or a sheet's address (its id is taken out); "" for none.
+
+    Raises ``InvalidSpreadsheetId`` for anything else."""
+    if not isinstance(value, str):
+        raise InvalidSpreadsheetId(value=value)
+    text = value.strip()
+    if match := SPREADSHEET_URL.fullmatch(text):
+        text = match.group(1)
+    if text and not SPREADSHEET_ID.fullmatch(text):
+        raise InvalidSpreadsheetId(value=value)
+    return text
+
+
+def user_set_spreadsheet(*, user: User, spreadsheet_id: object) -> User:
+    """Send the user's calls to ``spreadsheet_id`` as well as to the operations sheet ("" stops).
+
+    The calls the user already has are queued for the new sheet in the same transaction. Raises
+    ``InvalidSpreadsheetId``; then nothing changes."""
+    chosen = spreadsheet_id_parse(spreadsheet_id)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        previous = locked.sheets_spreadsheet_id
+        if previous != chosen:
+            locked.sheets_spreadsheet_id = chosen
+            locked.save(update_fields=["sheets_spreadsheet_id"])
+            spreadsheet_changed(user_id=locked.pk, spreadsheet_id=chosen, previous_id=previous)
+    user.sheets_spreadsheet_id = chosen
     return user
 
 

@@ -11,7 +11,14 @@ from users import scopes
 from users.models import CreditLedgerEntry
 from users.permissions import authenticated_user, scope_required
 from users.selectors import credits_balance, credits_ledger
-from users.serializers import CreditsPageSerializer, LedgerEntrySerializer, MeSerializer, balance_dict
+from users.serializers import (
+    CreditsPageSerializer,
+    LedgerEntrySerializer,
+    MeSerializer,
+    MeUpdateSerializer,
+    balance_dict,
+)
+from users.services import user_set_spreadsheet
 
 
 class MeApi(generics.GenericAPIView):
@@ -20,6 +27,16 @@ class MeApi(generics.GenericAPIView):
     @extend_schema(summary="The authenticated user and the scopes of this token")
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(request.user).data)
+
+    @extend_schema(summary="Change your settings: the spreadsheet that receives your calls",
+                   request=MeUpdateSerializer, responses=MeSerializer)
+    def patch(self, request: Request) -> Response:
+        update = MeUpdateSerializer(data=request.data)
+        update.is_valid(raise_exception=True)
+        user = authenticated_user(request)
+        if "sheets_spreadsheet_id" in update.validated_data:
+            user = user_set_spreadsheet(user=user, spreadsheet_id=update.validated_data["sheets_spreadsheet_id"])
+        return Response(self.get_serializer(user).data)
 
 
 class CreditsApi(generics.ListAPIView):

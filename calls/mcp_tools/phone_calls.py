@@ -15,7 +15,7 @@ import json
 from django.conf import settings
 
 from calls import presenters, services
-from calls.mcp_access import history_page, own_call, owner_id
+from calls.mcp_access import history_page, own_call
 from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
     CallDetails,
@@ -28,23 +28,18 @@ from calls.mcp_models import (
     RecordingLink,
     Transcript,
 )
+from calls.mcp_tools.call_tasks import PhoneCallTask, Spend, follow_call_changes, place_call, placed
 from calls.models import TERMINAL_STATUSES, Call, CallStatus
 from calls.providers import configured_provider
-from calls.validation import normalize_phone_number
 from mcp_gateway import db
 from mcp_gateway.context import RequestScope
 from mcp_gateway.dispatcher import ToolResult
-from mcp_gateway.registry import mcp_tool
+from mcp_gateway.registry import mcp_tool, tool_spec
 from users import scopes
-from users.selectors import user_get
 
 STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
           CallStatus.IN_PROGRESS: 3}
 SPOKEN = ("agent", "callee")  # transcript speakers whose lines a progress message quotes
-
-
-def _placed(call: Call, note: str | None = None) -> PlacedCall:
-    return PlacedCall(**presenters.call_details(call).model_dump(), note=note)
 
 
 # --- makePhoneCall ----------------------------------------------------------------------------------
@@ -59,7 +54,9 @@ def _placed(call: Call, note: str | None = None) -> PlacedCall:
         "Returns the call_id and status at once; set wait_for_completion=true to wait (with progress "
         "notifications) until the call ends and get the outcome, summary and duration. Reuse the same "
         "idempotency_key when retrying so a call is never placed twice. A call reserving more than the user's "
-        "confirmation threshold is first confirmed by the user (elicitation), or needs confirm_spend=true."
+        "confirmation threshold is first confirmed by the user (elicitation), or needs confirm_spend=true. "
+        "Clients that take MCP tasks can run it as a task: the answer is a task at once, and tasks/get gives "
+        "the call's outcome when it ends."
     ),
     input_model=MakePhoneCallInput,
     output_model=PlacedCall,
@@ -67,28 +64,20 @@ def _placed(call: Call, note: str | None = None) -> PlacedCall:
                  "idempotentHint": False, "openWorldHint": True},
     scopes=[scopes.CALLS_WRITE],
     rate_class="place",
+    task_support="optional",
+    task_work=PhoneCallTask(),
 )
 async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> PlacedCall:
-    minutes = arguments.max_duration or settings.CALL_DEFAULT_MAX_DURATION_MINUTES
-    number = normalize_phone_number(arguments.phone_number, field="phone_number")  # a bad number is never confirmed
-    await confirm_spend(ctx, credits=services.reservation_for(minutes), minutes=minutes, summary=f"call {number}",
+    spend = Spend.of(arguments)  # a bad number is never confirmed
+    await confirm_spend(ctx, credits=spend.credits, minutes=spend.minutes, summary=spend.summary,
                         confirmed=arguments.confirm_spend)
-
-    def place() -> Call:
-        return services.call_place(
-            provider=configured_provider(), user=user_get(user_id=owner_id(ctx)), to_number=arguments.phone_number,
-            task=arguments.task, pathway_id=arguments.pathway_id, voice=arguments.voice,
-            first_sentence=arguments.first_sentence, language=arguments.language or "",
-            max_duration=arguments.max_duration, record=arguments.record,
-            wait_for_greeting=arguments.wait_for_greeting, start_time=arguments.start_time,
-            metadata=arguments.metadata, request_data=arguments.request_data,
-            idempotency_key=arguments.idempotency_key, source="tool",
-        )
-
-    call = await db.run(place)
+    call = await db.run(place_call, ctx, arguments)
     if not arguments.wait_for_completion or call.start_time:
-        return _placed(call)
+        return placed(call)
     return await _wait_for_end(ctx, call, min(arguments.max_wait_seconds, settings.CALL_WAIT_MAX_SECONDS))
+
+
+follow_call_changes(tool_spec(make_phone_call))  # its tasks hear of the call's changes as they commit
 
 
 def _progress(call: Call) -> tuple[float, str]:
@@ -112,9 +101,9 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
         await ctx.progress(progress, 4, message)
         label = call.status.replace("_", " ")
         if call.status in TERMINAL_STATUSES:
-            return _placed(call)
+            return placed(call)
         if loop.time() >= deadline:
-            return _placed(call, f"Still {label} after {max_wait}s; call getCallDetails later, "
+            return placed(call, f"Still {label} after {max_wait}s; call getCallDetails later, "
                                  "or cancelCall to stop it.")
         await asyncio.sleep(settings.CALL_WAIT_POLL_SECONDS)
         call = await db.run(services.call_refresh, provider=configured_provider(), call=call, source="tool")

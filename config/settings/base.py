@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.conf import global_settings
+from kombu import Queue
 
 from config import aws_ssm, env
 from config.logs import logging_config
@@ -48,10 +49,12 @@ INSTALLED_APPS = [
     "users",
     "calls",
     "mcp_gateway",
+    "sheets_sync",
     "deploy.dbmove",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.ApiHostMiddleware",  # first: a bad Host on an API path answers JSON (config/middleware.py)
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,6 +220,11 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 MCP_SESSION_TTL_SECONDS = env.int_("MCP_SESSION_TTL_SECONDS", 24 * 3600)
 MCP_MAX_BODY_BYTES = env.int_("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_PAGE_SIZE = env.int_("MCP_PAGE_SIZE", 50)
+# MCP tasks (tools/call answered later): how long a task is kept by default and at most (a 2025-11-25
+# client may ask for its own ttl, capped here), and the longest a 2025-11-25 tasks/result waits.
+MCP_TASK_TTL_SECONDS = env.int_("MCP_TASK_TTL_SECONDS", 7 * 24 * 3600)
+MCP_TASK_MAX_TTL_SECONDS = env.int_("MCP_TASK_MAX_TTL_SECONDS", 30 * 24 * 3600)
+MCP_TASK_RESULT_WAIT_SECONDS = env.int_("MCP_TASK_RESULT_WAIT_SECONDS", 3600)
 MCP_AUTH_CACHE_SECONDS = env.int_("MCP_AUTH_CACHE_SECONDS", 30)
 MCP_ALLOWED_ORIGINS = env.list_("MCP_ALLOWED_ORIGINS", [])  # besides http(s)://<an ALLOWED_HOSTS entry>
 # Browser clients (MCP Inspector's direct mode, web agents) on those origins get CORS for the MCP
@@ -334,3 +342,41 @@ CELERY_BEAT_SCHEDULE = {
     "poll-calls": {"task": "calls.poll_calls", "schedule": float(env.int_("POLLER_BEAT_SECONDS", 60)),
                    "options": {"expires": 55}},
 }
+
+# --- Google Sheets call log (sheets_sync; README "Google Sheets call log") ---------------------------
+# A service-account JSON key (content or file path), a JSON list of keys, or paths separated by ","
+# (the pool: each account has its own per-user quota). Empty: sync is off and rows wait in the outbox.
+SHEETS_CREDENTIALS = env.str_("SHEETS_CREDENTIALS", "")
+SHEETS_API_ENDPOINT = env.str_("SHEETS_API_ENDPOINT", "https://sheets.googleapis.com/")
+SHEETS_OPERATIONS_SPREADSHEET_ID = env.str_("SHEETS_OPERATIONS_SPREADSHEET_ID", "")
+SHEETS_TAB_PREFIX = env.str_("SHEETS_TAB_PREFIX", "Calls")  # one tab a month: "Calls 2026-12"
+# Google's quotas: requests per minute per user (a service account is one user) and per project.
+SHEETS_WRITES_PER_MINUTE_PER_USER = env.int_("SHEETS_WRITES_PER_MINUTE_PER_USER", 60)
+SHEETS_WRITES_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_WRITES_PER_MINUTE_PER_PROJECT", 300)
+SHEETS_READS_PER_MINUTE_PER_USER = env.int_("SHEETS_READS_PER_MINUTE_PER_USER", 60)
+SHEETS_READS_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_READS_PER_MINUTE_PER_PROJECT", 300)
+# A token comes back 60 s plus this margin after it was spent (the time from taking it to Google).
+SHEETS_QUOTA_MARGIN_SECONDS = env.seconds_("SHEETS_QUOTA_MARGIN_SECONDS", 1.0)
+SHEETS_BREAKER_FAILURES = env.int_("SHEETS_BREAKER_FAILURES", 5)
+SHEETS_BREAKER_WINDOW_SECONDS = env.int_("SHEETS_BREAKER_WINDOW_SECONDS", 60)
+SHEETS_BREAKER_COOLDOWN_SECONDS = env.int_("SHEETS_BREAKER_COOLDOWN_SECONDS", 30)
+SHEETS_MAX_RETRIES = env.count_("SHEETS_MAX_RETRIES", 5)
+SHEETS_MAX_BACKOFF_SECONDS = env.int_("SHEETS_MAX_BACKOFF_SECONDS", 64)
+SHEETS_HTTP_TIMEOUT_SECONDS = env.int_("SHEETS_HTTP_TIMEOUT_SECONDS", 30)
+SHEETS_USAGE_ALERT_RATIO = env.fraction_("SHEETS_USAGE_ALERT_RATIO", 0.8)
+SHEETS_BACKLOG_ALERT_SECONDS = env.int_("SHEETS_BACKLOG_ALERT_SECONDS", 300)
+SHEETS_QUEUE = env.str_("SHEETS_QUEUE", "sheets")
+SHEETS_MAX_BATCH_BYTES = env.int_("SHEETS_MAX_BATCH_BYTES", 2_000_000)
+SHEETS_CELL_WARNING_RATIO = env.fraction_("SHEETS_CELL_WARNING_RATIO", 0.9)
+# The drain (sheets_sync/drain.py): beat runs it every SHEETS_DRAIN_SECONDS, each run for at most
+# SHEETS_DRAIN_MAX_SECONDS; a critical change (ended, failed, charged) kicks one at once after commit.
+SHEETS_DRAIN_SECONDS = env.int_("SHEETS_DRAIN_SECONDS", 5)
+SHEETS_DRAIN_MAX_SECONDS = env.int_("SHEETS_DRAIN_MAX_SECONDS", 50)
+SHEETS_LEASE_SECONDS = env.int_("SHEETS_LEASE_SECONDS", 300)  # one drainer per spreadsheet; a dead one's lease ends
+SHEETS_RECHECK_SECONDS = env.int_("SHEETS_RECHECK_SECONDS", 300)  # a spreadsheet Sheets refused is tried again then
+# Sheets tasks have a queue of their own; a worker started without --queues consumes both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue(SHEETS_QUEUE))
+CELERY_TASK_ROUTES = {"sheets_sync.*": {"queue": SHEETS_QUEUE}}
+CELERY_BEAT_SCHEDULE["sheets-drain"] = {"task": "sheets_sync.drain", "schedule": float(SHEETS_DRAIN_SECONDS),
+                                        "options": {"expires": max(SHEETS_DRAIN_SECONDS - 1, 1)}}

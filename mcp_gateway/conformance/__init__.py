@@ -10,4 +10,5 @@ MODULES = (
     "mcp_gateway.conformance.elicitation",
     "mcp_gateway.conformance.resources",
     "mcp_gateway.conformance.modern",
+    "mcp_gateway.conformance.tasks",
 )

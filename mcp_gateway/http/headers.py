@@ -13,7 +13,8 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_gateway import errors
 from mcp_gateway.registry import Registry
 
-NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri",
+                 "tasks/get": "taskId", "tasks/update": "taskId", "tasks/cancel": "taskId"}
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

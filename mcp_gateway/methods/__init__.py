@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mcp_gateway.methods import completion, logs, prompts, resources, session, subscriptions, tools
+from mcp_gateway.methods import completion, logs, prompts, resources, session, subscriptions, tasks, tools
 from mcp_gateway.methods.base import MethodCall, Methods, Server
 
-MODULES = (session, logs, tools, resources, prompts, completion, subscriptions)
+MODULES = (session, logs, tools, tasks, resources, prompts, completion, subscriptions)
 
 
 def method_table() -> Methods:

@@ -34,6 +34,9 @@ class Server:
     instructions: str | None = None
     page_size: int = 50
     list_ttl_ms: int = 60_000
+    task_ttl_ms: int = 7 * 24 * 3600 * 1000
+    task_max_ttl_ms: int = 30 * 24 * 3600 * 1000
+    task_result_wait_seconds: float = 3600
 
 
 @dataclass(frozen=True)

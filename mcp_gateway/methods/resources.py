@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mcp_types as types
+
 from config.errors import DomainError
 from mcp_gateway import boundary, errors
 from mcp_gateway.context import RequestScope
 from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler, missing_scopes, page
 from mcp_gateway.registry import Registry
 from mcp_gateway.results import resource_contents
+from mcp_gateway.wire import dump
 
 
 async def resources_list(call: MethodCall) -> dict[str, Any]:
@@ -61,7 +64,7 @@ async def read(scope: RequestScope, registry: Registry, uri: str) -> tuple[Any, 
 async def resources_read(call: MethodCall) -> dict[str, Any]:
     uri = call.params["uri"]
     value, mime_type = await read(call.scope, call.server.registry, uri)
-    return {"contents": resource_contents(uri, value, mime_type)}
+    return dump(types.ReadResourceResult.model_validate({"contents": resource_contents(uri, value, mime_type)}))
 
 
 def register(methods: Methods) -> None:

@@ -1,5 +1,6 @@
 """Change notifications: resources/subscribe and resources/unsubscribe on a legacy session, and the
-2026-07-28 ``subscriptions/listen`` stream."""
+2026-07-28 ``subscriptions/listen`` stream (with the tasks extension's ``taskIds`` filter for
+``notifications/tasks``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mcp_gateway.methods.base import MethodCall, Methods, call_handler
 from mcp_gateway.methods.resources import resolve
 
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+TASK_STATUS = "notifications/tasks"  # the 2026-07-28 tasks extension's status notification
 LISTEN_FILTERS = {
     "toolsListChanged": "notifications/tools/list_changed",
     "promptsListChanged": "notifications/prompts/list_changed",
@@ -55,6 +57,9 @@ async def listen(call: MethodCall) -> dict[str, Any]:
     uris = [uri for uri in wanted.get("resourceSubscriptions") or [] if _readable(call, uri)]
     if uris:
         honored["resourceSubscriptions"] = uris
+    task_ids = [task_id for task_id in wanted.get("taskIds") or [] if isinstance(task_id, str)]
+    if task_ids:
+        honored["taskIds"] = task_ids  # the tasks extension: notifications/tasks of these tasks
     methods = {LISTEN_FILTERS[name] for name in honored if name in LISTEN_FILTERS}
     tag = {SUBSCRIPTION_ID: call.scope.request_id}
     scope = call.scope
@@ -64,10 +69,16 @@ async def listen(call: MethodCall) -> dict[str, Any]:
         async for message in messages:
             method = message.get("method")
             params = dict(message.get("params") or {})
-            if method in methods or (method == "notifications/resources/updated" and params.get("uri") in uris):
+            if method in methods or _subscribed(method, params, uris, task_ids):
                 params["_meta"] = {**params.get("_meta", {}), **tag}
                 await scope.emit(notification_message(str(method), params))
     return {"_meta": tag}
+
+
+def _subscribed(method: Any, params: dict[str, Any], uris: list[str], task_ids: list[str]) -> bool:
+    if method == "notifications/resources/updated":
+        return params.get("uri") in uris
+    return method == TASK_STATUS and params.get("taskId") in task_ids
 
 
 def register(methods: Methods) -> None:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import mcp_types as types
+
 from config.errors import DomainError
 from config.ratelimit import RateLimitExceeded
 from mcp_gateway import boundary, errors
 from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler, missing_scopes, page
+from mcp_gateway.methods.tasks import runs_as_task, start_task
 from mcp_gateway.registry import ToolSpec
 from mcp_gateway.results import ToolResult, tool_result
+from mcp_gateway.wire import dump
 
 
 async def tools_list(call: MethodCall) -> dict[str, Any]:
@@ -63,18 +67,21 @@ async def _spend(call: MethodCall, spec: ToolSpec, *, refund: bool = False) -> N
 
 async def tools_call(call: MethodCall) -> dict[str, Any]:
     spec = _spec(call, call.params["name"])
+    as_task = runs_as_task(call, spec)
     arguments = call.params.get("arguments") or {}
     problems = _argument_problems(spec, arguments)
     if problems is not None:
         return problems
     await _spend(call, spec)
     try:
+        if as_task:
+            return await start_task(call, spec, arguments)
         value = await call_handler(spec.handler, call.scope, arguments)
     except DomainError as exc:
         if exc.is_client_mistake:
             await _spend(call, spec, refund=True)
         return boundary.tool_failure(exc, tool=spec.name)
-    return tool_result(spec, value)
+    return dump(types.CallToolResult.model_validate(tool_result(spec, value)))
 
 
 def register(methods: Methods) -> None:

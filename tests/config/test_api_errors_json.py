@@ -56,3 +56,21 @@ def test_a_server_error_on_an_api_path_is_500_json_with_the_traceback_in_the_log
     assert "the test view fails" not in response.content.decode()
     logged = [r for r in caplog.records if r.exc_info]
     assert [r.getMessage() for r in logged] == ["server error on GET /api/v1/test-server-error/"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calls/", "/api/v1/credits/", "/api/v1/no-such-thing/", "/api/docs/"])
+def test_a_disallowed_host_on_an_api_path_is_400_json_naming_the_host(anon, debug, settings, caplog, path):
+    settings.ALLOWED_HOSTS = ["calls.example.com"]
+    response = anon.get(path, HTTP_HOST="evil.example.net")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "disallowed_host"
+    assert "evil.example.net" in error["message"]
+    _no_traceback(caplog)
+
+
+def test_a_disallowed_host_outside_the_api_is_still_refused(anon, settings):
+    settings.ALLOWED_HOSTS = ["calls.example.com"]
+    settings.DEBUG = False
+    assert anon.get("/", HTTP_HOST="evil.example.net").status_code == 400

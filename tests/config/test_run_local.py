@@ -29,6 +29,7 @@ import pytest
 from django.conf import settings
 
 from calls.models import CallEvent
+from sheets_sync.emulator import EmulatorClient
 from tests.mcp.sdk import streamable_client
 from tests.servers import free_port, test_database_url
 from users.services import token_for_user
@@ -44,7 +45,8 @@ pytestmark = pytest.mark.timeout(2 * START_SECONDS + CALL_SECONDS + 120)
 
 # Variables a developer's shell may hold that would change what the script does.
 UNSET = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER",
-         "BLAND_API_KEY", "BLAND_BASE_URL", "PUBLIC_BASE_URL", "SIM_PORT", "HOST", "DEBUG"}
+         "BLAND_API_KEY", "BLAND_BASE_URL", "PUBLIC_BASE_URL", "SIM_PORT", "HOST", "DEBUG", "SHEETS_PORT",
+         "SHEETS_CREDENTIALS", "SHEETS_API_ENDPOINT", "SHEETS_OPERATIONS_SPREADSHEET_ID"}
 
 
 @dataclass
@@ -150,6 +152,13 @@ def test_make_run_on_the_embedded_defaults_completes_the_readme_first_call_with_
         assert f"Bland simulator on http://127.0.0.1:{port + 765} " in out  # derived from PORT
         assert "Tasks: in-process" in out
         assert "[worker]" not in out
+        sheets = re.search(r"^  Sheets emulator: (http://127\.0\.0\.1:(\d+))/ \(live call log\)$", out, re.M)
+        assert sheets, out
+        emulator = EmulatorClient(sheets.group(1))
+        key = json.loads((tmp_path / "run" / "sheets-service-account.json").read_text())
+        assert key["token_uri"] == f"{sheets.group(1)}/token"
+        assert "operations" in [book["id"] for book in emulator.spreadsheets()]
+        assert "<h1>Sheets emulator</h1>" in httpx.get(sheets.group(1) + "/", timeout=10).text
         placed, transcript, recording = anyio.run(first_call, stack.url, token)
 
     assert not placed.is_error, placed.content

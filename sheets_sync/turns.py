@@ -1,0 +1,251 @@
+"""One drain turn for one spreadsheet: read back after an ambiguous append if needed, then one data
+request (a batchUpdate of known rows or an append of new ones), then the bookkeeping. See
+``sheets_sync.drain`` for the rules.
+
+Quota and breaker errors propagate (the drain stops); every other ``SheetsError`` is recorded on the
+entries and the spreadsheet, which keep their rows for a later turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sheets_sync import layout, tabs
+from sheets_sync.client import SheetsClient
+from sheets_sync.errors import Ambiguous, BreakerOpen, NoToken, Permanent, RateLimited, SheetsError
+from sheets_sync.models import OutboxEntry, SheetRow, SpreadsheetStatus
+from sheets_sync.scheduler import status_for
+
+logger = logging.getLogger(__name__)
+
+SCAN_ROWS = 20_000  # entries looked at per turn: more than fit in one request
+REQUEST_OVERHEAD_BYTES = 1_024
+
+
+class Stop(Exception):  # noqa: N818 - control flow: the whole drain stops
+    def __init__(self, reason: str, wait: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+@dataclass
+class TurnOutcome:
+    requests: int = 0
+    rows_written: int = 0
+    appended: int = 0
+    updated: int = 0
+    reconciled: int = 0
+    failures: int = 0
+    emptied: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: int
+    call_id: uuid.UUID
+    tab: str
+    payload: list[Any]
+    version: int
+
+
+def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, oldest_first: bool = False,
+         critical_only: bool = False) -> None:
+    status = status_for(spreadsheet_id)
+    try:
+        for tab in list(status.reconcile_tabs or []):
+            outcome.requests += 1
+            outcome.reconciled += reconcile(client, status, tab)
+        entries = _pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
+        if not entries:
+            outcome.emptied = True
+            return
+        rows = {call_id: (tab, number) for call_id, tab, number in SheetRow.objects.filter(
+            spreadsheet_id=spreadsheet_id, call_id__in=[e.call_id for e in entries]).values_list(
+            "call_id", "tab", "row_number")}
+        if entries[0].call_id in rows:
+            _update(client, status, [e for e in entries if e.call_id in rows], rows, outcome)
+        else:
+            tab = entries[0].tab
+            outcome.requests += tabs.ensure_tab(client, status, tab)
+            _append(client, status, tab, [e for e in entries if e.call_id not in rows and e.tab == tab], outcome)
+        outcome.emptied = not OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id).exists()
+    except (BreakerOpen, NoToken, RateLimited):
+        raise
+    except SheetsError as exc:
+        outcome.requests += 1
+        outcome.failures += 1
+        outcome.errors.append(f"{spreadsheet_id}: {exc}")
+        _failed(status, exc)
+
+
+def _pending(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool) -> list[Pending]:
+    query = OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id)
+    if critical_only:
+        query = query.filter(critical=True)
+    order = ("created_at", "id") if oldest_first else ("-critical", "created_at", "id")
+    return [Pending(**row) for row in query.order_by(*order).values(
+        "id", "call_id", "tab", "payload", "version")[:SCAN_ROWS]]
+
+
+def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
+    """The leading entries whose rows fit in one request under SHEETS_MAX_BATCH_BYTES (at least one)."""
+    budget = settings.SHEETS_MAX_BATCH_BYTES - REQUEST_OVERHEAD_BYTES
+    chosen: list[tuple[Pending, str]] = []
+    for entry in entries:
+        range_ = range_of(entry)
+        budget -= layout.row_bytes(range_, entry.payload)
+        if budget < 0 and chosen:
+            break
+        chosen.append((entry, range_))
+    return chosen
+
+
+def _update(client: SheetsClient, status: SpreadsheetStatus, entries: list[Pending],
+            rows: dict[uuid.UUID, tuple[str, int]], outcome: TurnOutcome) -> None:
+    batch = _fit(entries, lambda e: layout.row_range(*rows[e.call_id]))
+    try:
+        client.batch_update(status.spreadsheet_id, [(range_, [entry.payload]) for entry, range_ in batch])
+    except SheetsError as exc:
+        _attempted([entry for entry, _ in batch], exc)
+        raise
+    outcome.requests += 1
+    outcome.updated += len(batch)
+    outcome.rows_written += len(batch)
+    _done(status, [entry for entry, _ in batch])
+
+
+def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, entries: list[Pending],
+            outcome: TurnOutcome) -> None:
+    batch = [entry for entry, _ in _fit(entries, lambda e: layout.table_range(tab))]
+    _mark(status, tab, True)  # from here until the answer, the rows may land unseen
+    try:
+        first, _last = client.append(status.spreadsheet_id, layout.table_range(tab), [e.payload for e in batch])
+    except Ambiguous as exc:
+        _attempted(batch, exc)
+        raise  # the mark stays: the next turn reads the id column back first
+    except SheetsError as exc:
+        _mark(status, tab, False)  # refused or never sent: nothing was written
+        _attempted(batch, exc)
+        raise
+    outcome.requests += 1
+    outcome.appended += len(batch)
+    outcome.rows_written += len(batch)
+    tabs.grow(status, tab, len(batch))
+    _done(status, batch, appended=[(e.call_id, tab, first + index) for index, e in enumerate(batch)], tab=tab)
+
+
+def _mark(status: SpreadsheetStatus, tab: str, on: bool) -> None:
+    marks = [t for t in (status.reconcile_tabs or []) if t != tab] + ([tab] if on else [])
+    if marks != status.reconcile_tabs:
+        status.reconcile_tabs = marks
+        status.save(update_fields=["reconcile_tabs"])
+
+
+def reconcile(client: SheetsClient, status: SpreadsheetStatus, tab: str) -> int:
+    """Read the tab's call-id column and record the rows of calls already in it; returns how many."""
+    column = client.get_values(status.spreadsheet_id, layout.id_column_range(tab))
+    positions: dict[str, int] = {}
+    for number, row in enumerate(column, start=1):
+        if row and row[0] and row[0] not in positions:
+            positions[str(row[0])] = number
+    call_ids = []
+    for text in positions:
+        try:
+            call_ids.append(uuid.UUID(text))
+        except ValueError:
+            continue  # the header, or a row someone typed
+    known = set(SheetRow.objects.filter(spreadsheet_id=status.spreadsheet_id, call_id__in=call_ids)
+                .values_list("call_id", flat=True))
+    from calls.models import Call
+
+    existing = set(Call.objects.filter(pk__in=[c for c in call_ids if c not in known]).values_list("pk", flat=True))
+    SheetRow.objects.bulk_create([SheetRow(call_id=c, spreadsheet_id=status.spreadsheet_id, tab=tab,
+                                           row_number=positions[str(c)]) for c in existing], ignore_conflicts=True)
+    if existing:
+        logger.info("spreadsheet %s tab %s: %d rows found by reading back after an unconfirmed append",
+                    status.spreadsheet_id, tab, len(existing))
+    _mark(status, tab, False)
+    return len(existing)
+
+
+def _attempted(entries: list[Pending], exc: SheetsError) -> None:
+    if isinstance(exc, (NoToken, BreakerOpen)):
+        return  # nothing was sent
+    OutboxEntry.objects.filter(pk__in=[e.id for e in entries]).update(attempts=F("attempts") + 1,
+                                                                       last_error=str(exc)[:1000])
+
+
+def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended: Sequence[tuple[uuid.UUID, str, int]] = (),
+          tab: str | None = None) -> None:
+    """Record a request that succeeded: new rows, entries written at their latest version leave."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = dict(OutboxEntry.objects.select_for_update().filter(pk__in=[e.id for e in entries])
+                       .values_list("id", "version"))
+        OutboxEntry.objects.filter(pk__in=[e.id for e in entries if current.get(e.id) == e.version]).delete()
+        if appended:
+            SheetRow.objects.bulk_create(
+                [SheetRow(call_id=c, spreadsheet_id=status.spreadsheet_id, tab=t, row_number=n, written_at=now)
+                 for c, t, n in appended],
+                update_conflicts=True, unique_fields=["call", "spreadsheet_id"],
+                update_fields=["tab", "row_number", "written_at"])
+        if tab is not None:
+            status.reconcile_tabs = [t for t in (status.reconcile_tabs or []) if t != tab]
+        status.last_success_at = now
+        status.last_error = ""
+        fields = ["last_success_at", "last_error", "reconcile_tabs", "tabs", "cell_count", "size_warning",
+                  "size_warning_at"]
+        if status.access_ok is not True or status.alert:
+            status.access_ok, status.alert, status.access_error, status.blocked_until = True, "", "", None
+            fields += ["access_ok", "alert", "access_error", "blocked_until"]
+        status.save(update_fields=fields)
+        SpreadsheetStatus.objects.filter(pk=status.pk).update(rows_written=F("rows_written") + len(entries),
+                                                              requests=F("requests") + 1)
+
+
+def _failed(status: SpreadsheetStatus, exc: SheetsError) -> None:
+    now = timezone.now()
+    message = str(exc)[:1000]
+    status.last_error, status.last_error_at = message, now
+    fields = ["last_error", "last_error_at"]
+    if isinstance(exc, Permanent):
+        alert_spreadsheet(status, exc)
+        fields += ["alert", "alert_at", "access_ok", "access_error", "blocked_until", "tabs"]
+    status.save(update_fields=fields)
+
+
+def alert_spreadsheet(status: SpreadsheetStatus, exc: Permanent) -> None:
+    """Sheets refused the spreadsheet (not found, not shared, bad range): alert staff, naming it, and
+    leave it alone until SHEETS_RECHECK_SECONDS pass or staff re-check it. Not saved."""
+    now = timezone.now()
+    status.alert = permanent_message(status.spreadsheet_id, exc)
+    status.alert_at = now
+    if exc.code in {"permission_denied", "not_found", "unauthenticated", "credentials"}:
+        status.access_ok, status.access_error = False, status.alert
+    status.blocked_until = now + timedelta(seconds=settings.SHEETS_RECHECK_SECONDS)
+    status.tabs = {}  # a tab may have been renamed or deleted: read the metadata again next time
+    logger.warning("Sheets alert: %s", status.alert)
+
+
+def permanent_message(spreadsheet_id: str, exc: Permanent) -> str:
+    """What staff should do, by the kind of refusal."""
+    hints = {
+        "not_found": "no such spreadsheet: check the id",
+        "permission_denied": "not shared with the service account: share it as an editor",
+        "unauthenticated": "the service-account key was refused: check SHEETS_CREDENTIALS",
+        "credentials": "the service-account key was refused: check SHEETS_CREDENTIALS",
+        "invalid_argument": "Sheets refused the request (a bad tab or range)",
+    }
+    return f"spreadsheet {spreadsheet_id}: {hints.get(exc.code, exc.code)} ({exc})"
