@@ -296,7 +296,7 @@ def test_rest_placement_above_the_threshold_needs_confirm_spend_and_places_nothi
     assert refused.status_code == 400
     error = refused.json()["error"]
     assert error["code"] == "confirmation_required"
-    assert error["data"]["threshold"] == THRESHOLD
+    assert f"confirmation threshold of {THRESHOLD} credits" in error["message"]
     assert not Call.objects.exists()
     assert sim_state(sim)["total_calls"] == 0
     assert ledger(rich) == [("grant", 1_000, 0)]
