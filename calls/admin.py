@@ -11,22 +11,20 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from calls import services
-from calls.models import Call, CallEvent
+from calls.models import Call, CallAnalysis, CallEvent
 from calls.providers import configured_provider
 from config.errors import DomainError
 
 
-class CallEventInline(admin.TabularInline):
-    model = CallEvent
-    fields = ("created_at", "source", "from_status", "to_status", "detail")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows written only by services: shown, never added, edited or deleted here."""
+
     extra = 0
     max_num = 0
     can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -38,9 +36,41 @@ class CallEventInline(admin.TabularInline):
         return False
 
 
+class CallEventInline(ReadOnlyInline):
+    model = CallEvent
+    fields = ("created_at", "source", "from_status", "to_status", "detail")
+    readonly_fields = fields
+    show_change_link = True
+
+
 def _pretty_json(value: Any) -> str:
     return format_html('<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>',
                        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+class CallAnalysisInline(ReadOnlyInline):
+    """The answers of analyzeCall on this call: each question beside its answer, newest analysis first."""
+
+    model = CallAnalysis
+    verbose_name = "analysis"
+    verbose_name_plural = "analyses (analyzeCall)"
+    fields = ("created_at", "source", "goal", "answers_table", "answer_schema_pretty", "provider_credits")
+    readonly_fields = fields
+
+    @admin.display(description="Questions and answers")
+    def answers_table(self, analysis: CallAnalysis) -> str:
+        answers, keys = analysis.answers, analysis.answer_keys
+        values = [answers.get(key) for key in keys] if isinstance(answers, dict) and keys else list(answers or [])
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td></tr>",
+            ((question, json.dumps(value, ensure_ascii=False, default=str))
+             for question, value in zip(analysis.questions, values, strict=False)),
+        )
+        return format_html("<table><tr><th>Question</th><th>Answer</th></tr>{}</table>", rows)
+
+    @admin.display(description="Answer schema")
+    def answer_schema_pretty(self, analysis: CallAnalysis) -> str:
+        return _pretty_json(analysis.answer_schema) if analysis.answer_schema is not None else "-"
 
 
 @admin.register(Call)
@@ -51,7 +81,7 @@ class CallAdmin(admin.ModelAdmin):
     search_help_text = "Call id, provider call id, number or owner's username."
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
-    inlines = [CallEventInline]
+    inlines = [CallAnalysisInline, CallEventInline]
     actions = ["cancel_calls", "refresh_calls"]
     fieldsets = (
         (None, {"fields": ("id", "owner", "status", "answered_by", "to_number", "from_number", "created_at",
@@ -156,4 +186,5 @@ class CallEventAdmin(admin.ModelAdmin):
         return False
 
 
+from calls.campaigns import admin as campaigns_admin  # noqa: E402, F401 - registers campaigns
 from calls.poller import admin as poller_admin  # noqa: E402, F401 - registers the poller's runs and dead letters

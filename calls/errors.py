@@ -99,6 +99,40 @@ class WebhookPayloadInvalid(DomainError):
     message_template = "{reason}"
 
 
+class InvalidAnalysisRequest(DomainError):
+    code = "invalid_analysis_request"
+    http_status = 400
+    message_template = "{reason}"
+
+
+class CallNotEnded(DomainError):
+    code = "call_not_ended"
+    http_status = 409
+    message_template = ("Call {call_id} has not ended yet ({status}); analyze it once it has ended "
+                        "(getCallDetails shows its status).")
+
+
+class CallNotAnalyzable(DomainError):
+    code = "call_not_analyzable"
+    http_status = 409
+    message_template = "Call {call_id} ended without a conversation ({status}): there is no transcript to analyze."
+
+
+class AnalysisAnswersInvalid(DomainError):
+    """The provider's answers do not satisfy the caller's answer schema: nothing is stored."""
+
+    code = "analysis_answers_invalid"
+    http_status = 502
+    message_template = ("The provider's answers do not match answer_schema ({reason}); nothing was stored. "
+                        "Try again, or loosen the schema.")
+
+
+class UnknownVoice(DomainError):
+    code = "unknown_voice"
+    http_status = 400
+    message_template = "voice {voice} is not a voice of the phone provider; use one listVoices names, e.g. {examples}."
+
+
 class SpendConfirmationRequired(DomainError):
     """The reservation is above the user's threshold and the client cannot ask the user (no elicitation)."""
 

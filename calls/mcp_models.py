@@ -14,20 +14,25 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from calls.models import AnsweredBy, CallStatus
 from calls.selectors import MAX_PAGE_SIZE
 from calls.shapes import (
+    AccountStatus,
+    CallAnalysisResult,
     CallDetails,
     CallHistory,
+    CampaignAnalysis,
     PlacedCall,
     RecordingLink,
     Transcript,
     TranscriptFormat,
+    VoiceList,
     enum_schema,
     one_of,
 )
 from calls.validation import LANGUAGES
 
 __all__ = [
-    "CallDetails", "CallHistory", "CallRef", "GetCallHistoryInput", "GetCallTranscriptInput", "MakePhoneCallInput",
-    "PlacedCall", "RecordingLink", "Transcript",
+    "AccountStatus", "AnalyzeCallInput", "AnalyzeCampaignInput", "CallAnalysisResult", "CallDetails", "CallHistory",
+    "CallRef", "CampaignAnalysis", "GetAccountStatusInput", "GetCallHistoryInput", "GetCallTranscriptInput",
+    "ListVoicesInput", "MakePhoneCallInput", "PlacedCall", "RecordingLink", "Transcript", "VoiceList",
 ]
 
 ISO_EXAMPLE = "2026-12-01T15:00:00+00:00"
@@ -65,7 +70,7 @@ class MakePhoneCallInput(Arguments):
     phone_number: str = Field(max_length=32, description="Who to call, in E.164 format: +14155550123.")
     task: str = Field("", max_length=2000, description="What the AI agent should do and say, in plain language.")
     pathway_id: str = Field("", max_length=64, description="A Bland conversational pathway instead of a task.")
-    voice: str = Field("", max_length=64, description="Voice name, e.g. 'maya' or 'josh'.")
+    voice: str = Field("", max_length=64, description="Voice name, e.g. 'maya' or 'josh' (listVoices has them all).")
     first_sentence: str = Field("", max_length=500, description="The agent's opening line.")
     language: Annotated[str, enum_schema(LANGUAGES)] | None = Field(
         None, description="Language code, e.g. 'en-US', 'es', 'fr' (Bland's codes; default babel-en).")
@@ -128,3 +133,42 @@ def _many(value: str | list[str] | None) -> tuple[str, ...]:
 class GetCallTranscriptInput(CallRef):
     format: TranscriptFormat = Field("text", description="text, segments or corrected.")
     max_chars: int = Field(20000, ge=100, le=200000, description="Cut the transcript at this many characters.")
+
+
+QUESTIONS = Field(
+    min_length=1, max_length=20,
+    description="Questions about the call in plain language, e.g. 'Who answered?', 'Was the table booked?'.")
+ANSWER_SCHEMA = Field(
+    None, json_schema_extra={"type": "object"},
+    description=("Optional JSON Schema the answers must satisfy: an object schema with one property per question, in "
+                 "the order of the questions (answers come back as that object), or an array schema with one item "
+                 "per question (prefixItems, or one items schema for all). Without it, answers are an array."))
+GOAL = Field("", max_length=500, description="What the call was for, to guide the answers (optional).")
+
+
+class AnalysisQuestions(Arguments):
+    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = QUESTIONS
+    answer_schema: dict[str, Any] | None = ANSWER_SCHEMA
+    goal: str = GOAL
+
+
+class AnalyzeCallInput(AnalysisQuestions):
+    call_id: str = CALL_ID
+
+
+class AnalyzeCampaignInput(AnalysisQuestions):
+    campaign_id: str = Field(description="The campaign_id returned by makeCallCampaign.",
+                             json_schema_extra={"format": "uuid"})
+    calls_offset: int = Field(0, ge=0, le=1000, description="First row of the campaign to analyze (default 0).")
+    calls_limit: int = Field(50, ge=1, le=100, description=(
+        "How many of its calls, in row order (default 50); next_offset in the answer continues."))
+
+
+class ListVoicesInput(Arguments):
+    query: str = Field("", max_length=100, description=(
+        "Only voices whose name, description or tags contain these words, e.g. 'german male'."))
+    limit: int = Field(100, ge=1, le=500, description="At most this many voices (default 100).")
+
+
+class GetAccountStatusInput(Arguments):
+    """No arguments."""

@@ -16,6 +16,9 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from calls import presenters, selectors, services
+
+# Registered with the calls app's resources (and its subscribers connected): campaigns://{campaign_id}.
+from calls.campaigns.mcp_resources import campaign, recent_campaigns  # noqa: F401
 from calls.events import CallChanged, call_changes
 from calls.mcp_access import history_page, own_call, owner_id, recent_call_ids
 from calls.mcp_models import GetCallHistoryInput
@@ -198,3 +201,4 @@ def call_changed(event: CallChanged) -> None:
     if event.created:
         notify.resource_updated(user_id=event.owner_id, uri=HISTORY_URI)
         notify.list_changed(user_id=event.owner_id, kind="resources")
+

@@ -36,6 +36,48 @@ class AnsweredBy(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class CampaignStatus(models.TextChoices):
+    PLACING = "placing", "Placing (the batch request is on its way)"
+    ACTIVE = "active", "Active (calls running)"
+    COMPLETED = "completed", "Completed (every call ended)"
+    CANCELLED = "cancelled", "Cancelled (stopped; calls already running may still end)"
+
+
+class Campaign(models.Model):
+    """One task (or pathway) to many numbers, placed with one provider batch. Each of its calls is an ordinary
+    ``Call`` (``campaign``, ``campaign_index``) holding its own credits; the campaign reserves all of them in
+    one transaction, and each call settles its own when it ends."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaigns")
+    name = models.CharField(max_length=60, blank=True)
+    provider = models.CharField(max_length=32, default="bland")
+    provider_batch_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    task = models.TextField(blank=True)
+    pathway_id = models.CharField(max_length=64, blank=True)
+    voice = models.CharField(max_length=64, blank=True)
+    first_sentence = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    max_duration = models.PositiveIntegerField(help_text="Minutes, for each call.")
+    record = models.BooleanField(default=False)
+    start_time = models.DateTimeField(null=True, blank=True, help_text="Scheduled start, if any.")
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.PLACING)
+    total_calls = models.PositiveIntegerField()
+    reserved_credits = models.PositiveIntegerField(help_text="Credits reserved for all its calls when placed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    placed_at = models.DateTimeField(null=True, blank=True, help_text="When the provider accepted the batch.")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="campaign_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'campaign'} ({self.total_calls} calls, {self.status})"
+
+
 class Call(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calls")
@@ -56,6 +98,8 @@ class Call(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     request_data = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="calls")
+    campaign_index = models.PositiveIntegerField(null=True, blank=True, help_text="Its row in the campaign.")
 
     status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.PENDING)
     queue_status = models.CharField(max_length=32, blank=True, help_text="The provider's queue status, verbatim.")
@@ -106,6 +150,7 @@ class Call(models.Model):
             models.Index(fields=["owner", "from_number", "-created_at"], name="call_owner_from_number"),
             models.Index(fields=["owner", "answered_by", "-created_at"], name="call_owner_answered_by"),
             models.Index(fields=["status", "updated_at"], name="call_status_updated"),
+            models.Index(fields=["campaign", "status"], name="call_campaign_status"),
         ]
 
     def __str__(self) -> str:
@@ -222,3 +267,29 @@ class PollDeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"dead letter for call {self.call_id} ({self.status})"
+
+
+class CallAnalysis(models.Model):
+    """Answers to questions about a finished call, from the provider's analysis (analyzeCall)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="analyses")
+    goal = models.CharField(max_length=500, blank=True)
+    questions = models.JSONField(help_text="The questions, in order.")
+    answer_schema = models.JSONField(null=True, blank=True, help_text="The JSON Schema the answers satisfy, if any.")
+    answers = models.JSONField(help_text="One answer per question: an array, or an object keyed like the schema.")
+    answer_keys = models.JSONField(null=True, blank=True,
+                                   help_text="The answers object's keys in the order of the questions (a JSON "
+                                             "object column keeps no order); null when the answers are an array.")
+    provider_credits = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True,
+                                           help_text="What the provider charged for the analysis (its credits, USD).")
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.TOOL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["call", "-created_at"], name="callanalysis_call_created")]
+        verbose_name_plural = "call analyses"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.call_id} ({len(self.questions)} questions)"

@@ -8,9 +8,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from calls.models import Call
+from calls.analysis import CampaignAnalysisOutcome
+from calls.models import Call, CallAnalysis, Campaign
 from calls.recordings import recording_duration_seconds, recording_link
-from calls.shapes import CallDetails, CallSummary, RecordingLink, Transcript, TranscriptFormat, TranscriptSegment
+from calls.shapes import (
+    CallAnalysisResult,
+    CallDetails,
+    CallSummary,
+    CampaignAnalysis,
+    CampaignCallAnswers,
+    RecordingLink,
+    Transcript,
+    TranscriptFormat,
+    TranscriptSegment,
+)
 
 SPEAKER_LABELS = {"agent": "Agent", "callee": "Callee", "action": "Action"}
 NO_CORRECTED = "No corrected transcript (it needs record=true and a finished call); showing the live one."
@@ -54,6 +65,34 @@ def call_details(call: Call) -> CallDetails:
         has_transcript=bool(call.transcript),
         has_recording=bool(call.recording_file) or (call.record and bool(call.recording_url)),
         metadata=call.metadata,
+        analyses=[call_analysis(analysis) for analysis in call.analyses.all()],
+    )
+
+
+def campaign_analysis(campaign: Campaign, outcome: CampaignAnalysisOutcome, *, questions: list[str],
+                      answer_schema: dict[str, Any] | None) -> CampaignAnalysis:
+    rows = [
+        CampaignCallAnswers(
+            call_id=str(item.call.id), campaign_index=item.call.campaign_index, to=item.call.to_number,
+            status=item.call.status, analysis_id=str(item.analysis.id) if item.analysis else None,
+            answers=call_analysis(item.analysis).answers if item.analysis else None,
+            error={"code": item.skipped.code, "message": item.skipped.message} if item.skipped else None)
+        for item in outcome.calls
+    ]
+    analyzed = sum(1 for row in rows if row.analysis_id)
+    return CampaignAnalysis(campaign_id=str(campaign.id), questions=questions, answer_schema=answer_schema,
+                            analyzed=analyzed, skipped=len(rows) - analyzed, total_calls=outcome.total_calls,
+                            calls=rows, next_offset=outcome.next_offset)
+
+
+def call_analysis(analysis: CallAnalysis) -> CallAnalysisResult:
+    credits, answers, keys = analysis.provider_credits, analysis.answers, analysis.answer_keys
+    if isinstance(answers, dict) and keys:  # in the order of the questions, which a JSON column does not keep
+        answers = {key: answers[key] for key in keys if key in answers}
+    return CallAnalysisResult(
+        analysis_id=str(analysis.id), call_id=str(analysis.call_id), goal=analysis.goal or None,
+        questions=list(analysis.questions), answer_schema=analysis.answer_schema, answers=answers,
+        provider_credits=float(credits) if credits is not None else None, created_at=analysis.created_at,
     )
 
 

@@ -28,6 +28,7 @@ from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEven
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
 from calls.validation import check_language, normalize_phone_number
+from calls.voices import voice_check
 from config import metrics
 from users.models import User
 from users.services import credits_release, credits_reserve, credits_settle
@@ -101,6 +102,7 @@ def call_place(
             raise errors.InvalidCallRequest(reason="start_time needs a UTC offset, e.g. 2026-12-01T15:00:00+00:00.")
         if start_time < timezone.now() + timedelta(minutes=5):
             raise errors.InvalidCallRequest(reason="start_time must be at least 5 minutes in the future.")
+    voice = voice_check(provider=provider, voice=voice)
     if idempotency_key:
         existing = Call.objects.filter(owner=user, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -148,7 +150,7 @@ def call_place(
         CallEvent.objects.create(call=locked, source=source, from_status=CallStatus.PENDING, to_status=locked.status,
                                  detail=f"placed with {provider.name} as {provider_call_id}")
         call_written(call=locked, created=True)
-        call_changed(call_id=locked.id, owner_id=locked.owner_id, created=True)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id, created=True)
     metrics.put(metrics.CALLS_PLACED, 1)
     return locked
 
@@ -196,8 +198,10 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
                 detail=(update.error_message or f"{update.queue_status} {update.status}".strip())[:255],
                 payload={"queue_status": update.queue_status, "status": update.status},
             )
-        if changed:  # first: the call, then its credits
-            call_changed(call_id=locked.id, owner_id=locked.owner_id, transcript="transcript" in changed)
+        if changed:
+            # first: the call, then its credits
+            call_changed(call_id=locked.id, owner_id=locked.owner_id, transcript="transcript" in changed,
+                         campaign_id=locked.campaign_id)
         awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
         if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)
@@ -324,7 +328,7 @@ def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call
         locked.ended_at = locked.ended_at or timezone.now()
         CallEvent.objects.create(call=locked, source=source, from_status=before, to_status=CallStatus.CANCELED,
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
-        call_changed(call_id=locked.id, owner_id=locked.owner_id)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
         if locked.cost_credits is None and not _cost_pending(stopped, report):
             _settle(locked)
             changed.add("cost_credits")
@@ -359,7 +363,7 @@ def call_attach_recording(*, provider: Provider, call: Call) -> Call:
         CallEvent.objects.create(call=locked, source="system", from_status=locked.status, to_status=locked.status,
                                  detail=f"recording stored ({len(recording.content)} bytes)")
         call_written(call=locked)
-        call_changed(call_id=locked.id, owner_id=locked.owner_id)
+        call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
     return locked
 
 

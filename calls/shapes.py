@@ -43,7 +43,8 @@ def _absent(value: Any) -> bool:
 # An instant as ISO 8601 with its offset, as Python writes it (``2026-12-01T15:00:00.123456+00:00``).
 Instant = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str),
                     WithJsonSchema({"type": "string", "format": "date-time"})]
-Status = Annotated[str, one_of(CallStatus.values), enum_schema(CallStatus.values)]
+CALL_STATUSES = tuple(CallStatus.values)  # named CallStatusEnum in the OpenAPI schema (SPECTACULAR_SETTINGS)
+Status = Annotated[str, one_of(CALL_STATUSES), enum_schema(CALL_STATUSES)]
 Answered = Annotated[str, one_of(AnsweredBy.values), enum_schema(AnsweredBy.values)]
 
 
@@ -64,6 +65,45 @@ class CallSummary(Shape):
     created_at: Instant | None
     duration_seconds: int | None = Field(description="Connected time, in seconds.")
     cost_credits: int | None = Field(description="What the call cost, in credits (cents), once it ended.")
+
+
+class CallAnalysisResult(Shape):
+    """Answers to questions about a call (analyzeCall), as stored with the call."""
+
+    analysis_id: str
+    call_id: str
+    goal: str | None
+    questions: list[str]
+    answer_schema: dict[str, Any] | None = Field(description="The JSON Schema the answers satisfy, if one was given.")
+    answers: list[Any] | dict[str, Any] = Field(
+        description="One answer per question, in order: an array, or an object keyed like answer_schema's properties.")
+    provider_credits: float | None = Field(description="What the provider charged for the analysis (its credits).")
+    created_at: Instant
+
+
+class CampaignCallAnswers(Shape):
+    """One call of an analyzeCampaign answer: its answers, or the error that left it out."""
+
+    call_id: str
+    campaign_index: int | None = Field(description="Its row in the campaign.")
+    to: str
+    status: Status
+    analysis_id: str | None
+    answers: list[Any] | dict[str, Any] | None
+    error: dict[str, str] | None = Field(description="Why it was not analyzed: {code, message} (e.g. call_not_ended).")
+
+
+class CampaignAnalysis(Shape):
+    """Answers to the same questions for a page of a campaign's calls, in row order."""
+
+    campaign_id: str
+    questions: list[str]
+    answer_schema: dict[str, Any] | None
+    analyzed: int = Field(description="Calls of this page that got answers (each stored with its call).")
+    skipped: int = Field(description="Calls of this page left out (not ended, no conversation, provider error).")
+    total_calls: int = Field(description="Calls in the campaign.")
+    calls: list[CampaignCallAnswers]
+    next_offset: int | None = Field(description="Pass as calls_offset for the next page; null on the last.")
 
 
 class CallDetails(CallSummary):
@@ -88,6 +128,7 @@ class CallDetails(CallSummary):
     has_transcript: bool
     has_recording: bool
     metadata: dict[str, Any]
+    analyses: list[CallAnalysisResult] = Field(description="Answers of analyzeCall on this call, newest first.")
 
 
 class PlacedCall(CallDetails):
@@ -145,3 +186,48 @@ class RecordingLink(Shape):
     content_type: str
     bytes: int | None
     duration_seconds: float | None
+
+
+class VoiceInfo(Shape):
+    """One voice the provider can speak with: pass its name as a call's ``voice``."""
+
+    voice_id: str
+    name: str
+    description: str
+    tags: list[str]
+
+
+class VoiceList(Shape):
+    """The provider's voices."""
+
+    voices: list[VoiceInfo]
+    total: int = Field(description="Voices matching the filter.")
+
+
+class CreditsStatus(Shape):
+    available: int = Field(description="Credits you can spend (cents).")
+    reserved: int = Field(description="Credits held by calls that may still run.")
+    total: int
+
+
+class ProviderStatus(Shape):
+    """The phone provider account behind the service (staff only): balance in USD and plan caps."""
+
+    name: str
+    status: str
+    balance_usd: float | None
+    refill_to_usd: float | None
+    total_calls: int | None
+    plan: str | None
+    calls_per_day: int | None = Field(description="The plan's daily call cap; null when unlimited or unknown.")
+    calls_per_hour: int | None
+    concurrency: int | None = Field(description="Calls that may run at once.")
+    rate_per_minute_usd: float | None
+
+
+class AccountStatus(Shape):
+    """Your credits and, for staff, the provider account's balance and plan limits."""
+
+    credits: CreditsStatus
+    provider: ProviderStatus | None = Field(description="Staff only; null for everyone else.")
+    note: str | None = Field(default=None, exclude_if=_absent)

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import OperationalError
 
 from calls import errors, services
-from calls.events import RecordingAvailable, recordings_available
+from calls.campaigns import services as campaign_services
+from calls.events import CampaignChanged, RecordingAvailable, campaign_changes, recordings_available
 from calls.live_events import call_apply_live_event
-from calls.models import Call
+from calls.models import Call, Campaign
 from calls.poller import PollOptions, poll_calls
 from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
@@ -57,6 +58,29 @@ def poll_calls_task(max_seconds: float | None = None) -> dict[str, Any]:
     summary = poll_calls(options=PollOptions.from_settings(
         max_seconds=max_seconds or settings.POLLER_CELERY_MAX_SECONDS, trigger="celery"))
     return summary.as_dict()
+
+
+@shared_task(name="calls.link_campaign_calls", bind=True, max_retries=10, default_retry_delay=3, acks_late=True,
+             ignore_result=True)
+def link_campaign_calls(self, campaign_id: str) -> None:  # noqa: ANN001
+    """Link a placed campaign's calls to the provider's (Bland creates a batch's calls as it dispatches it):
+    retried while some are missing or the provider fails."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    try:
+        campaign_services.campaign_link_calls(provider=configured_provider(), campaign=campaign)
+    except errors.ProviderError as exc:
+        raise self.retry(exc=exc) from exc
+    if campaign_services.campaign_unlinked(campaign_id=campaign_id) and not settings.CELERY_TASK_ALWAYS_EAGER:
+        raise self.retry()
+
+
+@campaign_changes.subscribe
+def link_when_placed(event: CampaignChanged) -> None:
+    """After commit: the campaign's rows exist for the worker."""
+    if event.created:
+        link_campaign_calls.delay(event.campaign_id)
 
 
 @recordings_available.subscribe

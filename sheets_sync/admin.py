@@ -50,9 +50,6 @@ class SpreadsheetStatusAdmin(ReadOnly):
     actions = ["force_resync", "recheck_access", "drain_now"]
     change_list_template = "admin/sheets_sync/spreadsheetstatus/change_list.html"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SpreadsheetStatus]:
-        return super().get_queryset(request)
-
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         backlog = {row["spreadsheet_id"]: row for row in services.backlog()}
         for spreadsheet_id in backlog:

@@ -216,10 +216,11 @@ class SheetsClient:
             raise _Outcome(Permanent(f"the service-account key was refused: {exc}", spreadsheet_id=spreadsheet_id,
                                      code="credentials"), "credentials", counts_as_failure=False,
                            answered=False) from exc
-        except ConnectionRefusedError as exc:  # nothing reached Sheets: safe to retry, even a write
+        except (ConnectionRefusedError, auth_exceptions.TransportError) as exc:
+            # Nothing reached Sheets (refused, or the token could not be fetched): safe to retry, even a write.
             raise _Outcome(Transient(f"Sheets cannot be reached: {exc}", spreadsheet_id=spreadsheet_id),
                            "connection", counts_as_failure=True, answered=False) from exc
-        except (OSError, httplib2.HttpLib2Error, auth_exceptions.TransportError) as exc:
+        except (OSError, httplib2.HttpLib2Error) as exc:
             cls = Ambiguous if write else Transient
             raise _Outcome(cls(f"no answer from Sheets ({type(exc).__name__}: {exc})", spreadsheet_id=spreadsheet_id),
                            "transport", counts_as_failure=True, answered=False) from exc

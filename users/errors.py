@@ -36,6 +36,6 @@ class InvalidSpreadsheetId(DomainError):
     http_status = 400
     message_template = (
         "{value!r} is not a Google spreadsheet id: give the id from the sheet's address "
-        "(docs.google.com/spreadsheets/d/<id>/edit), letters, digits, - and _, 20 to 128 characters, "
+        "(docs.google.com/spreadsheets/d/<id>/edit), letters, digits, - and _, 10 to 128 characters, "
         "or the whole address, or an empty string to stop."
     )

@@ -52,6 +52,7 @@ class Spend:
 
 
 def placed(call: Call, note: str | None = None) -> PlacedCall:
+    """The call as makePhoneCall answers it. It reads the call's analyses: run it in a worker thread."""
     return PlacedCall(**presenters.call_details(call).model_dump(), note=note)
 
 
@@ -96,28 +97,31 @@ class PhoneCallTask(TaskWork):
 
     @staticmethod
     async def _place(ctx: RequestScope, arguments: MakePhoneCallInput) -> Step:
-        call = await db.run(place_call, ctx, arguments)
-        return call_step(call, state={"call_id": str(call.id)})
+        def place() -> Step:  # the step reads the call's details (with its analyses): in a worker thread
+            call = place_call(ctx, arguments)
+            return call_step(call, state={"call_id": str(call.id)})
+
+        return await db.run(place)
 
     async def poll(self, ctx: RequestScope, state: dict[str, Any]) -> Step:
-        def read() -> Call:
+        def read() -> Step:
             call = own_call(ctx, state["call_id"])
-            return services.call_refresh_if_stale(provider=configured_provider(), call=call, source="tool")
+            return call_step(services.call_refresh_if_stale(provider=configured_provider(), call=call, source="tool"))
 
-        return call_step(await db.run(read))
+        return await db.run(read)
 
     async def cancel(self, ctx: RequestScope, state: dict[str, Any]) -> Step:
         if "call_id" not in state:  # still waiting for the confirmation: nothing placed, nothing to stop
             return Step(CANCELLED, message="Cancelled before the call was placed.")
 
-        def cancel() -> Call:
+        def cancel() -> Step:
             call = own_call(ctx, state["call_id"])
             try:
-                return services.call_cancel(provider=configured_provider(), call=call, source="tool")
+                return call_step(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
             except CallNotCancellable:
-                return own_call(ctx, state["call_id"])  # it ended first: the task takes its outcome
+                return call_step(own_call(ctx, state["call_id"]))  # it ended first: the task takes its outcome
 
-        return call_step(await db.run(cancel))
+        return await db.run(cancel)
 
 
 def follow_call_changes(spec: ToolSpec) -> None:

@@ -73,7 +73,7 @@ async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> P
                         confirmed=arguments.confirm_spend)
     call = await db.run(place_call, ctx, arguments)
     if not arguments.wait_for_completion or call.start_time:
-        return placed(call)
+        return await db.run(placed, call)  # its details read the call's analyses: in a worker thread
     return await _wait_for_end(ctx, call, min(arguments.max_wait_seconds, settings.CALL_WAIT_MAX_SECONDS))
 
 
@@ -101,10 +101,10 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
         await ctx.progress(progress, 4, message)
         label = call.status.replace("_", " ")
         if call.status in TERMINAL_STATUSES:
-            return placed(call)
+            return await db.run(placed, call)
         if loop.time() >= deadline:
-            return placed(call, f"Still {label} after {max_wait}s; call getCallDetails later, "
-                                 "or cancelCall to stop it.")
+            return await db.run(placed, call, f"Still {label} after {max_wait}s; call getCallDetails later, "
+                                              "or cancelCall to stop it.")
         await asyncio.sleep(settings.CALL_WAIT_POLL_SECONDS)
         call = await db.run(services.call_refresh, provider=configured_provider(), call=call, source="tool")
 
@@ -209,3 +209,4 @@ async def cancel_call(ctx: RequestScope, arguments: CallRef) -> CallDetails:
         return presenters.call_details(services.call_cancel(provider=configured_provider(), call=call, source="tool"))
 
     return await db.run(cancel)
+

@@ -84,6 +84,7 @@ class ListCallsQuery:
     start: int | None = None
     stop: int | None = None
     limit: int = 1000
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,82 @@ class Recording:
     content_type: str
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """The answers of ``POST /v1/calls/{id}/analyze``: one per question, in order, as the provider gave them."""
+
+    answers: tuple[Any, ...]
+    credits_used: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    """One call of a batch: its number and what differs from the batch's shared settings."""
+
+    to_number: str
+    request_data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    start_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """``POST /v2/batches/create``: one task (or pathway) and its settings, shared by every call."""
+
+    calls: tuple[BatchCall, ...]
+    task: str = ""
+    pathway_id: str = ""
+    voice: str = ""
+    first_sentence: str = ""
+    language: str = ""
+    max_duration: int = 30
+    record: bool = False
+    wait_for_greeting: bool = False
+    webhook: str = ""
+    description: str = ""
+    status_webhook: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderBatch:
+    """A provider's view of one batch, normalised. ``raw`` keeps the original for staff."""
+
+    batch_id: str
+    status: str  # validating|dispatching|in_progress|waiting_for_scheduled_calls|completed|completed_partial|failed
+    description: str = ""
+    call_count: int | None = None
+    created_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Voice:
+    voice_id: str
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """The provider account: its balance (USD), plan and plan caps (None = unlimited or not reported)."""
+
+    status: str
+    balance: Decimal | None
+    refill_to: Decimal | None = None
+    total_calls: int | None = None
+    plan: str = ""
+    calls_per_day: int | None = None
+    calls_per_hour: int | None = None
+    concurrency: int | None = None
+    rate_per_minute: Decimal | None = None
+
+
 class Provider(Protocol):
     name: str
+
+    @property
+    def endpoint(self) -> str: ...
 
     def place_call(self, request: PlaceCallRequest) -> str: ...
     def get_call(self, provider_call_id: str) -> ProviderCall: ...
@@ -126,3 +201,13 @@ class Provider(Protocol):
     def get_recording(self, provider_call_id: str) -> Recording: ...
     def get_corrected_transcript(self, provider_call_id: str) -> tuple[TranscriptSegment, ...]: ...
     def parse_call(self, payload: dict[str, Any]) -> ProviderCall: ...
+    # Bland's v2 batches and its voices (campaigns)
+    def create_batch(self, request: BatchRequest) -> str: ...
+    def get_batch(self, batch_id: str) -> ProviderBatch: ...
+    def list_batches(self, *, take: int = 100, skip: int = 0) -> tuple[ProviderBatch, ...]: ...
+    def stop_batch(self, batch_id: str) -> None: ...
+    def batch_logs(self, batch_id: str) -> tuple[dict[str, Any], ...]: ...
+    def list_voices(self) -> tuple[Voice, ...]: ...
+    # post-call analysis and the account
+    def analyze_call(self, provider_call_id: str, *, goal: str, questions: list[tuple[str, str]]) -> Analysis: ...
+    def get_account(self) -> ProviderAccount: ...

@@ -1,4 +1,5 @@
-"""The only module that talks to Bland AI (or to the bundled simulator, which speaks the same API).
+"""The only module that talks to Bland AI (or to the bundled simulator, which speaks the same API), with its
+mixin ``calls.providers.bland_insights`` (analysis, voices, account).
 
 httpx client for Bland's v1 API: the raw key in the ``authorization`` header, timeouts, bounded
 retries with backoff on 429/5xx for requests that are safe to repeat, and both of Bland's error
@@ -13,22 +14,27 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
 from calls import errors
+from calls.providers import bland_batches
 from calls.providers.base import (
+    BatchRequest,
     CallPage,
     ListCallsQuery,
     ListedCall,
     LiveEvent,
     PlaceCallRequest,
+    ProviderBatch,
     ProviderCall,
     Recording,
     TranscriptSegment,
 )
+from calls.providers.bland_batches import bland_time
+from calls.providers.bland_insights import InsightEndpoints
+from calls.providers.bland_insights import decimal_or_none as _decimal
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +49,6 @@ def _parse_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
         return None
 
 
@@ -103,6 +100,8 @@ def list_params(query: ListCallsQuery) -> dict[str, str | int]:
         params["from"] = query.start
     if query.stop is not None:
         params["to"] = query.stop
+    if query.batch_id:
+        params["batch_id"] = query.batch_id
     return params
 
 
@@ -134,7 +133,7 @@ def _unavailable(method: str, path: str, detail: str) -> errors.ProviderUnavaila
     return errors.ProviderUnavailable(detail=detail)
 
 
-class BlandClient:
+class BlandClient(InsightEndpoints):
     name = "bland"
 
     def __init__(
@@ -249,8 +248,7 @@ class BlandClient:
         if request.wait_for_greeting:
             body["wait_for_greeting"] = True
         if request.start_time is not None:
-            body["start_time"] = request.start_time.strftime("%Y-%m-%d %H:%M:%S %z")
-            body["start_time"] = body["start_time"][:-2] + ":" + body["start_time"][-2:]
+            body["start_time"] = bland_time(request.start_time)
         if request.metadata:
             body["metadata"] = request.metadata
         if request.request_data:
@@ -306,8 +304,22 @@ class BlandClient:
             for item in body.get("corrected") or []
         )
 
-    def me(self) -> dict[str, Any]:
-        return self._json(self._request("GET", "/v1/me", repeatable=True))
+    # --- v2 batches (calls.providers.bland_batches) --------------------------------------------------
+
+    def create_batch(self, request: BatchRequest) -> str:
+        return bland_batches.create_batch(self, request)
+
+    def get_batch(self, batch_id: str) -> ProviderBatch:
+        return bland_batches.get_batch(self, batch_id)
+
+    def list_batches(self, *, take: int = 100, skip: int = 0) -> tuple[ProviderBatch, ...]:
+        return bland_batches.list_batches(self, take=take, skip=skip)
+
+    def stop_batch(self, batch_id: str) -> None:
+        bland_batches.stop_batch(self, batch_id)
+
+    def batch_logs(self, batch_id: str) -> tuple[dict[str, Any], ...]:
+        return bland_batches.batch_logs(self, batch_id)
 
     # --- payloads ---------------------------------------------------------------------------------
 

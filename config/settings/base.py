@@ -178,6 +178,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Calls and campaigns both have a "status": name each set of choices once.
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "calls.shapes.CALL_STATUSES",
+                            "CampaignStatusEnum": "calls.campaigns.shapes.CAMPAIGN_STATUSES"},
 }
 
 # --- Internationalisation, static files ---------------------------------------------------------
@@ -281,6 +284,9 @@ CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per
 # this many seconds per call, across workers), so a client polling getCallDetails sees the call move.
 CALL_DETAILS_REFRESH_SECONDS = float(env.str_("CALL_DETAILS_REFRESH_SECONDS", "5"))
+# The provider's voice list (listVoices; calls and campaigns check their voice against it) is cached this long,
+# for every worker.
+VOICES_CACHE_SECONDS = env.int_("VOICES_CACHE_SECONDS", 3600)
 RECORDING_LINK_TTL_SECONDS = env.int_("RECORDING_LINK_TTL_SECONDS", 3600)
 RECORDING_INLINE_MAX_BYTES = env.int_("RECORDING_INLINE_MAX_BYTES", 512 * 1024)
 

@@ -93,10 +93,11 @@ class _Pair:
     chunk_rows: int
 
     def bounds(self, index: int, within: sql.Composable | None = None) -> list[str]:
-        """Every chunk_rows-th key of one side (in the database's own order), as text."""
+        """Every chunk_rows-th key of one side, in the key's own order (as width_bucket needs its bounds: in
+        the text's order integer keys would go 1, 101, 11, ... and the chunks' key ranges overlap), as text."""
         side, conn = self.sides[index], (self.source, self.target)[index]
         rows = conn.execute(sql.SQL("SELECT k::text FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key}) AS n "
-                                    "{relation}) AS keys WHERE n % {chunk} = 1 ORDER BY k").format(
+                                    "{relation}) AS keys WHERE n % {chunk} = 1 ORDER BY n").format(
             key=side.key, relation=side.relation(within), chunk=sql.Literal(self.chunk_rows))).fetchall()
         conn.rollback()
         return [row[0] for row in rows]
@@ -202,11 +203,23 @@ def _filter(plan: TablePlan) -> sql.Composable | None:
     return sql.SQL(plan.entry.filter) if plan.entry.filter else None
 
 
+# Values that may be long go into the row hash as their own 64-bit hash: hashing the value where it lies
+# spares copying it (a 100 kB summary, a transcript) into the ROW() first, about a quarter of a wide
+# table's verify (measured on calls: 2.6-3.0 s against 3.8-4.0 s for 200,000 rows, one worker).
+HASHED_TYPES = {"text": "hashtextextended", "jsonb": "jsonb_hash_extended"}
+
+
+def _hashed(value: sql.Composable, type_name: str) -> sql.Composable:
+    function = HASHED_TYPES.get(type_name)
+    return value if function is None else sql.SQL("{}({}, 0)").format(sql.SQL(function), value)
+
+
 def table_sides(plan: TablePlan) -> tuple[Side, Side]:
     stable = [column for column in plan.columns if column.stable and column.name != plan.pk]
-    source = Side(key=plan.target_pk_expr(), values=tuple(column.expr for column in stable),
+    source = Side(key=plan.target_pk_expr(), values=tuple(_hashed(column.expr, column.type) for column in stable),
                   source=plan.from_clause(), filter=_filter(plan), label=plan.key_ref() if plan.pk_key else None)
-    target = Side(key=sql.Identifier("t", plan.pk), values=tuple(sql.Identifier("t", column.name) for column in stable),
+    target = Side(key=sql.Identifier("t", plan.pk),
+                  values=tuple(_hashed(sql.Identifier("t", column.name), column.type) for column in stable),
                   source=sql.SQL("FROM {} AS t").format(sql.Identifier(plan.table)))
     return source, target
 

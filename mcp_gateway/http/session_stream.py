@@ -54,7 +54,7 @@ async def session_stream(gateway: Gateway, session: SessionState, last_event_id:
                 yield b": keepalive\n\n"
                 continue
             message = event.get("message") or {}
-            if not forwarding.for_session(event, session.id):
+            if not forwarding.for_session(event, session.id) or forwarding.modern_only(message):
                 continue
             uri = forwarding.needs_subscription(message)
             if uri is not None:

@@ -23,6 +23,7 @@ from mcp_gateway.tasks import engine, store, wire
 from mcp_gateway.tasks.work import CANCELLED, INPUT_REQUIRED, TERMINAL
 
 LEGACY_TASKS_VERSION = "2025-11-25"
+MIN_TTL_MS = 60_000  # a shorter ttl asked for is raised to this: a task must outlive its first poll
 REQUIRED: dict[str, Any] = {"requiredCapabilities": {"extensions": {wire.EXTENSION: {}}}}
 
 
@@ -32,11 +33,12 @@ def declares_extension(call: MethodCall) -> bool:
 
 
 def task_ttl_ms(call: MethodCall) -> int:
-    """The client's ``task.ttl`` (2025-11-25) within the server's bounds, else the server's default."""
+    """The client's ``task.ttl`` (2025-11-25) within the server's bounds (a minute at least), else the
+    server's default."""
     server = call.server
     asked = call.params.get("task", {}).get("ttl") if isinstance(call.params.get("task"), dict) else None
     if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
-        return min(asked, server.task_max_ttl_ms)
+        return max(min(asked, server.task_max_ttl_ms), MIN_TTL_MS)
     return server.task_ttl_ms
 
 

@@ -32,8 +32,10 @@ def new_task_id() -> str:
 
 def task_create(*, owner: str, tool: str, ttl_ms: int | None, poll_interval_ms: int, modern: bool, session_id: str,
                 fields: dict[str, Any]) -> McpTask:
-    """Store a new task with the fields of its first step (``status``, ``state``, ...)."""
+    """Store a new task with the fields of its first step (``status``, ``state``, ...); the owner's tasks
+    past their TTL go (expired tasks are never shown, this keeps the table to the live ones)."""
     now = timezone.now()
+    McpTask.objects.filter(owner=owner, expires_at__lte=now).delete()
     return McpTask.objects.create(
         id=new_task_id(), owner=owner, tool=tool, modern=modern, session_id=session_id, ttl_ms=ttl_ms,
         poll_interval_ms=poll_interval_ms, created_at=now, updated_at=now,

@@ -68,7 +68,8 @@ def _shared_with(value: Any) -> set[str] | str:
 
 
 async def new_spreadsheet(request: web.Request) -> web.Response:
-    """Create a spreadsheet, or (same id again) update who it is shared with and add missing tabs."""
+    """Create a spreadsheet, or (same id again) update who it is shared with and add missing tabs; ``values``
+    (``{tab: rows}``) seeds tabs from their first cell."""
     body = await _body(request)
     emulator = _emulator(request)
     tabs = body.get("sheets")
@@ -78,6 +79,11 @@ async def new_spreadsheet(request: web.Request) -> web.Response:
         if body.get(key) is not None and (not isinstance(body[key], str) or not body[key]):
             raise invalid(f"{key} must be a non-empty string.")
     shared = _shared_with(body.get("shared_with"))
+    seed = body.get("values") or {}
+    if not isinstance(seed, dict) or not all(isinstance(rows, list) and all(isinstance(r, list) for r in rows)
+                                             for rows in seed.values()):
+        raise invalid("values must map tab titles to lists of rows.")
+    tabs = list(dict.fromkeys([*(tabs or []), *seed])) or None
     existing = emulator.store.spreadsheets.get(body.get("id") or "")
     if existing is None:
         book = emulator.store.create(spreadsheet_id=body.get("id"), title=body.get("title"), shared_with=shared,
@@ -88,7 +94,12 @@ async def new_spreadsheet(request: web.Request) -> web.Response:
         for tab in tabs or []:
             if tab not in book.titles():
                 book.add_sheet(tab)
-        emulator.store.dirty = True
+    for title, rows in seed.items():  # the grid grows to fit the seed
+        sheet = book.sheet(title)
+        sheet.rows = max(sheet.rows, len(rows))
+        sheet.columns = max(sheet.columns, max((len(row) for row in rows), default=0))
+        sheet.write(0, 0, rows)
+    emulator.store.dirty = True
     return web.json_response({"id": book.spreadsheet_id, "created": existing is None})
 
 

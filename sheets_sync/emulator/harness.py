@@ -50,8 +50,9 @@ class EmulatorClient:
         return [account["email"] for account in response.json()]
 
     def new_spreadsheet(self, shared_with: list[str] | str = "*", *, spreadsheet_id: str | None = None,
-                        title: str | None = None, sheets: list[str] | None = None) -> str:
-        body = {"id": spreadsheet_id, "title": title, "shared_with": shared_with, "sheets": sheets}
+                        title: str | None = None, sheets: list[str] | None = None,
+                        values: dict[str, list[list[Any]]] | None = None) -> str:
+        body = {"id": spreadsheet_id, "title": title, "shared_with": shared_with, "sheets": sheets, "values": values}
         return str(self._post("/_emulator/spreadsheets", {k: v for k, v in body.items() if v is not None})["id"])
 
     def faults(self, **changes: Any) -> dict[str, Any]:

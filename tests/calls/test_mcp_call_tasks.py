@@ -22,6 +22,7 @@ import pytest
 
 from calls.models import Call, CallStatus
 from calls.providers.simulator import BackgroundSimulator
+from mcp_gateway.models import McpTask
 from tests.calls.conftest import HUMAN, sim_details
 from tests.calls.test_mcp_tools import DEFAULT_HOLD, GRANTED, balance, finish_calls, real_cost
 from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
@@ -82,11 +83,12 @@ class Tasks:
         assert "error" in answer, answer
         return answer["error"]
 
-    def call_as_task(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """tools/call as a task; the task (the flat one of either era's CreateTaskResult)."""
+    def call_as_task(self, name: str, arguments: dict[str, Any], *, ttl: int = 600_000) -> dict[str, Any]:
+        """tools/call as a task (2025-11-25: asking for ``ttl``); the task (the flat one of either era's
+        CreateTaskResult)."""
         params: dict[str, Any] = {"name": name, "arguments": arguments}
         if not self.modern:
-            params["task"] = {"ttl": 600_000}
+            params["task"] = {"ttl": ttl}
         created = self.result("tools/call", params)
         assert not created.get("isError"), created
         if self.modern:
@@ -296,11 +298,19 @@ def test_a_2025_session_hears_notifications_tasks_status_when_the_call_ends(tran
         tasks = Tasks(client, modern=False)
         client.listen()
         task = place_as_task(tasks, max_duration=3)
-        finish_calls(live_sim)  # the webhook ends the call; nobody asks about the task
+        other = HttpMcp(mcp_server, token)
+        try:  # the same user's 2026-07-28 task: its notifications/tasks are for listen streams only
+            modern = place_as_task(Tasks(other, modern=True), phone_number="+12125550110", max_duration=3)
+        finally:
+            other.close()
+        finish_calls(live_sim)  # the webhooks end the calls; nobody asks about the tasks
         notice = client.wait_notification("notifications/tasks/status",
                                           lambda params: params.get("taskId") == task["taskId"], timeout=WAIT)
+        client.wait_until(lambda: McpTask.objects.get(pk=modern["taskId"]).status == "completed", timeout=WAIT)
     finally:
         client.close()
+    assert McpTask.objects.get(pk=modern["taskId"]).status == "completed"  # its notification went out
+    assert not [n for n in client.notifications if (n.get("params") or {}).get("taskId") == modern["taskId"]]
     assert notice["params"]["status"] == "completed"
     assert notice["params"]["ttl"] == 600_000
     assert RELATED_TASK not in notice["params"].get("_meta", {})

@@ -495,7 +495,7 @@ def test_the_corrected_transcript_has_timed_labelled_segments(bland: httpx.Clien
 # --- account, limits, balance ---------------------------------------------------------------------------------------
 
 
-def test_me_reports_the_balance_and_the_call_count(bland: httpx.Client, control: httpx.Client) -> None:
+def test_me_reports_the_balance_the_call_count_and_the_plan(bland: httpx.Client, control: httpx.Client) -> None:
     place(bland, HUMAN)
     place(bland, BUSY)
     advance(control, 100)
@@ -503,6 +503,7 @@ def test_me_reports_the_balance_and_the_call_count(bland: httpx.Client, control:
         "status": "active",
         "billing": {"current_balance": pytest.approx(50 - 0.105 - 0.015), "refill_to": None},
         "total_calls": 2,
+        "plan": {"name": "start", "daily_cap": 100, "hourly_cap": 100, "concurrency": 10, "rate_per_minute": 0.14},
     }
 
 

@@ -179,6 +179,25 @@ def test_verify_names_the_keys_of_corrupted_rows_and_exits_non_zero(source_url):
     assert rows["calls.Call"][-1] == "DIFFERENT"
 
 
+def test_verify_in_small_chunks_names_each_changed_row_of_an_integer_keyed_table_once(source_url):
+    """Chunk bounds follow the key's own order (1, 11, 21, ... 101, 111), not its text's (1, 101, 11, ...),
+    so the chunks are disjoint key ranges and a changed row is counted in one of them."""
+    run("--source-url", source_url)
+    event_ids = list(CallEvent.objects.order_by("id").values_list("id", flat=True))
+    assert len(event_ids) > 100
+    changed = [event_ids[4], event_ids[44]]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE calls_callevent SET detail = 'tampered' WHERE id = ANY(%s)", [changed])
+
+    printed, error = run_failing("--source-url", source_url, "--verify", "--chunk-rows", "10")
+
+    assert "difference" in error
+    assert f"calls.CallEvent: different: {changed[0]}, {changed[1]}" in printed
+    events = report_rows(printed, "table")["calls.CallEvent"]
+    assert events[-1] == "DIFFERENT"
+    assert events[-3] == "2"  # different rows
+
+
 def test_rows_outside_an_entrys_filter_are_not_copied_and_leave_the_target_when_they_fall_out(source_url,
                                                                                                tmp_path):
     mapping = edited_mapping(tmp_path, 'source = "auth.users"\nkey = "id"\n',

@@ -177,3 +177,10 @@ def test_page_shows_every_sheet(sheets, sheet_id, sheets_emulator) -> None:  # n
     assert "<table>" in page
     assert "c-1" in page
     assert "&lt;completed&gt;" in page
+
+
+def test_a_spreadsheet_seeded_through_the_control_api(sheets, sheets_emulator, key) -> None:  # noqa: ANN001
+    seeded = sheets_emulator.new_spreadsheet(shared_with=[key["client_email"]], values={"Calls": [["id", "status"]]})
+    assert _append(sheets, seeded, [["c-1", "ok"]])["updates"]["updatedRange"] == "Calls!A2:B2"
+    meta = sheets.spreadsheets().get(spreadsheetId=seeded).execute()
+    assert [s["properties"]["title"] for s in meta["sheets"]] == ["Calls"]

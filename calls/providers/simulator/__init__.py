@@ -8,7 +8,10 @@ State lives in memory; one process is one Bland account.
 Endpoints (Bland's paths, fields, envelopes and error strings; see shared/reference/bland_api.md):
 ``POST /v1/calls``, ``GET /v1/calls``, ``GET /v1/calls/{id}``, ``POST /v1/calls/{id}/stop``,
 ``GET /v1/calls/{id}/correct``, ``GET /v1/calls/{id}/recording`` (legacy), ``GET /v1/recordings/{id}``,
-``GET /v1/me``. Auth: the ``authorization`` header carries the key, raw or as ``Bearer <key>``; anything
+``GET /v1/me``, ``GET /v1/voices``, ``POST /v1/calls/{id}/analyze`` (deterministic answers from the transcript,
+see ``simulator.analysis``), and v2 batches (module ``batches``): ``POST /v2/batches/create``,
+``GET /v2/batches/list``, ``GET /v2/batches/{id}``, ``POST /v2/batches/{id}/stop``, ``GET /v2/batches/{id}/logs``.
+Auth: the ``authorization`` header carries the key, raw or as ``Bearer <key>``; anything
 else is 401 ``AUTH_FAILURE`` on every endpoint, unknown paths included.
 
 Scenarios are chosen by the last two digits of the national number dialled (all numbers below pass
@@ -46,7 +49,8 @@ Control endpoints, without auth (the server binds 127.0.0.1 by default) and neve
 ``GET /_sim/state``, ``POST /_sim/faults`` ``{latency_ms, error_rate, outage, webhooks, rate_limit_rps,
 retry_after, list_disabled, fail_details}`` (partial updates), ``POST /_sim/advance`` ``{seconds}``,
 ``POST /_sim/reset`` ``{balance?, plan?, time_scale?}``, ``GET /_sim/requests`` (API requests answered:
-list, details, other, rate_limited, and per call with ``?by_call=1``; ``DELETE`` clears the count) and
+list, details, other, rate_limited, ``endpoints`` counted by method and path such as ``POST /v2/batches/create``,
+and per call with ``?by_call=1``; ``DELETE`` clears the count) and
 ``POST /_sim/seed`` ``{calls: [POST /v1/calls bodies]}`` (many calls at once, without the plan's limits).
 Faults: ``latency_ms`` delays every API response; ``error_rate`` answers that fraction of API requests
 with 500/503 (deterministically: with 0.5 every second request fails) before the handler runs, so
@@ -89,6 +93,7 @@ Parts (one module each; import from this package, whose public surface is ``__al
     payloads    a call as Bland's JSON; queries: the GET /v1/calls filters
     account     one simulated account (``Simulator``)
     webhooks    signed post-call webhooks with retries
+    batches     v2 batches (one request, many calls); voices: GET /v1/voices; batch_routes: their handlers
     traffic     the request rate limit and the request count
     server      the aiohttp application and ``run``; harness: ``BackgroundSimulator``
 """

@@ -6,11 +6,13 @@ import heapq
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calls.providers.simulator import payloads
+from calls.providers.simulator.analysis import analyze as analyze_call
 from calls.providers.simulator.audio import render_wav
+from calls.providers.simulator.batches import BatchBook
 from calls.providers.simulator.errors import SimError, call_not_found
 from calls.providers.simulator.live import due_events, wants_live_events
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, Faults, SimClock, SimulatorOptions
@@ -60,9 +62,13 @@ class Simulator:
         self._live: dict[str, SimCall] = {}  # calls whose live events are still to come
         self._next_line_id = 1
         self._ends: list[tuple[datetime, int, str]] = []  # (planned end, creation rank, id) of calls in flight
+        self.batches = BatchBook(self)
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def wall_now(self) -> datetime:
+        return self._wall()
 
     def advance(self, seconds: float) -> list[str]:
         """Move the simulated clock forward; the ids of the calls that ended on the way."""
@@ -81,6 +87,7 @@ class Simulator:
         due.sort(key=lambda item: item[0])  # in the order they were placed
         for _, call in due:
             self._finish(call, natural_outcome(call, self.plan))
+        self.batches.refresh_all()
         return [call.call_id for _, call in due]
 
     def drain_ended(self) -> list[SimCall]:
@@ -120,12 +127,22 @@ class Simulator:
         logger.info("%d simulated calls seeded", len(calls))
         return calls
 
-    def _create(self, request: CallRequest, now: datetime) -> SimCall:
+    def create_call(self, request: CallRequest, now: datetime, *, batch_id: str | None = None,
+                    dispatch_delay: float = 0.0) -> SimCall:
+        """A validated call, placed without the plan's per-request limits (a batch paces its own calls)."""
+        return self._create(request, now, batch_id=batch_id, dispatch_delay=dispatch_delay)
+
+    def _create(self, request: CallRequest, now: datetime, *, batch_id: str | None = None,
+                dispatch_delay: float = 0.0) -> SimCall:
+        """A call in flight; a batch's calls are dispatched ``dispatch_delay`` simulated seconds after creation
+        (or at their start_time, whichever is later)."""
         scenario = scenario_for(request.national)
         talk = min(scenario.talk_seconds, request.max_duration * 60)
         script = build_script(request, scenario, talk)
         due = now + (request.start_time - self._wall()) if request.start_time else now
-        call = SimCall(str(uuid.uuid4()), request, scenario, now, due, talk, script, self._next_line_id)
+        due = max(due, now + timedelta(seconds=dispatch_delay))
+        call = SimCall(str(uuid.uuid4()), request, scenario, now, due, talk, script, self._next_line_id,
+                       batch_id=batch_id)
         self._next_line_id += len(script)
         heapq.heappush(self._ends, (call.planned_end, len(self.calls), call.call_id))
         self.calls[call.call_id] = call
@@ -208,11 +225,21 @@ class Simulator:
         return payloads.corrected(call, call.outcome.script, self.clock.wall)
 
     def me(self) -> dict[str, Any]:
+        """Bland's documented fields, plus the plan and its caps (an assumption: Bland shows them in its
+        dashboard, and documents no API field for them)."""
+        plan = self.plan
         return {
             "status": "active",
             "billing": {"current_balance": self.balance, "refill_to": None},
             "total_calls": len(self.calls),
+            "plan": {"name": plan.name, "daily_cap": plan.per_day, "hourly_cap": plan.per_hour,
+                     "concurrency": plan.concurrency, "rate_per_minute": plan.rate_per_minute},
         }
+
+    def analyze(self, call_id: str, body: object) -> dict[str, Any]:
+        answered = analyze_call(self.get_call(call_id), body)
+        self.balance = round(self.balance - answered["credits_used"], 6)
+        return answered
 
     def snapshot(self) -> dict[str, Any]:
         now = self.now()
@@ -225,6 +252,8 @@ class Simulator:
             "faults": self.faults.as_dict(),
             "base_url": self.base_url,
             "total_calls": len(self.calls),
+            "batches": [{"batch_id": b.batch_id, "status": b.last_status, "calls": len(b.call_ids)}
+                        for b in self.batches.batches.values()],
             "calls": [
                 {
                     "call_id": call.call_id,

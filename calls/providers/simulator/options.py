@@ -32,14 +32,15 @@ class SimulatorOptions:
     tick_interval: float = 0.1
     webhooks: bool = True  # False: calls end without posting their webhooks (lost webhooks)
     rate_limit_rps: float = 0.0  # API requests a second (a bucket of one second's worth); 0: unlimited
+    batch_dispatch_rate: float = 20.0  # calls of a v2 batch dialled per simulated second; 0: all at once
 
     def __post_init__(self) -> None:
         if self.plan not in PLANS:
             raise ValueError(f"unknown plan {self.plan!r}; one of {', '.join(PLANS)}")
         if (self.time_scale < 0 or self.latency_ms < 0 or self.webhook_retries < 0 or self.tick_interval <= 0
-                or self.rate_limit_rps < 0):
-            raise ValueError("time_scale, latency_ms, webhook_retries and rate_limit_rps must be >= 0, "
-                             "tick_interval > 0")
+                or self.rate_limit_rps < 0 or self.batch_dispatch_rate < 0):
+            raise ValueError("time_scale, latency_ms, webhook_retries, rate_limit_rps and batch_dispatch_rate "
+                             "must be >= 0, tick_interval > 0")
         if not 0 <= self.error_rate <= 1:
             raise ValueError("error_rate must be between 0 and 1")
 

@@ -77,7 +77,7 @@ def details(call: SimCall, now: datetime, wall: Wall, *, recording_url: str | No
         "c_id": call.call_id,
         "call_length": round(outcome.connected_seconds / 60, 4) if outcome else None,
         "corrected_duration": str(outcome.connected_seconds) if outcome else None,
-        "batch_id": None,
+        "batch_id": call.batch_id,
         "to": request.to,
         "from": request.from_number,
         "request_data": request.request_data,
@@ -128,7 +128,7 @@ def list_item(call: SimCall, now: datetime, wall: Wall) -> dict[str, Any]:
         "queue_status": call.queue_status(now),
         "error_message": outcome.error_message if outcome else None,
         "answered_by": call.answered_by(now),
-        "batch_id": None,
+        "batch_id": call.batch_id,
     }
 
 

@@ -139,7 +139,7 @@ class ListQuery:
             self.duration_gt is None or minutes > self.duration_gt,
             self.duration_lt is None or minutes < self.duration_lt,
             self.inbound is None or self.inbound is False,
-            self.batch_id is None,
+            self.batch_id is None or call.batch_id == self.batch_id,
         )
         if not all(checks):
             return False

@@ -18,10 +18,17 @@ class Line:
     end: float
 
 
+def filled(text: str, variables: dict[str, object]) -> str:
+    """``{{name}}`` replaced by ``variables["name"]`` (request_data), as Bland fills a prompt; unknown names stay."""
+    return re.sub(r"\{\{\s*([\w.]+)\s*\}\}",
+                  lambda match: str(variables.get(match.group(1), match.group(0))), text)
+
+
 def gist(request: CallRequest) -> str:
     if not request.task:
         return f"I'm following conversation pathway {request.pathway_id}."
-    first = re.split(r"(?<=[.!?])\s+|\n", request.task.strip(), maxsplit=1)[0].strip()
+    task = filled(request.task, request.request_data)
+    first = re.split(r"(?<=[.!?])\s+|\n", task.strip(), maxsplit=1)[0].strip()
     if len(first) > 160:
         first = first[:157].rstrip() + "..."
     return first if first.endswith((".", "!", "?")) else first + "."

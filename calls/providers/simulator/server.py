@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from calls.providers.simulator import batch_routes
 from calls.providers.simulator.account import Simulator
 from calls.providers.simulator.errors import SimError, auth_failure
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, SimulatorOptions
@@ -49,7 +50,7 @@ def _authorised(header: str | None, key: str) -> bool:
 
 def dispatch_ended(app: web.Application) -> None:
     """Post the live events that happened and the webhook of every call that ended since the last time (a
-    call's live events first: the sender posts each call's in order)."""
+    call's live events first: the sender posts each call's in order), and of every batch status change."""
     simulator, sender = app[SIMULATOR], app[WEBHOOKS]
     for call, events in simulator.drain_live():
         if call.request.webhook and simulator.faults.webhooks:
@@ -58,6 +59,9 @@ def dispatch_ended(app: web.Application) -> None:
     for call in simulator.drain_ended():
         if call.request.webhook and simulator.faults.webhooks:
             sender.send(call.request.webhook, call.call_id, simulator.details(call, for_webhook=True))
+    for event in simulator.batches.drain_events():
+        if simulator.faults.webhooks:
+            sender.send(event.url, event.batch_id, event.payload, retries=0)  # Bland: one attempt, no retry
 
 
 def _rate_limited(request: web.Request) -> web.Response | None:
@@ -197,6 +201,10 @@ async def get_corrected(request: web.Request) -> web.Response:
 
 async def get_me(request: web.Request) -> web.Response:
     return _json(request.app[SIMULATOR].me())
+
+
+async def post_analyze(request: web.Request) -> web.Response:
+    return _json(request.app[SIMULATOR].analyze(request.match_info["call_id"], await _body(request)))
 
 
 async def sim_state(request: web.Request) -> web.Response:
@@ -342,6 +350,8 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_get("/v1/calls/{call_id}/recording", get_legacy_recording)
     app.router.add_get("/v1/recordings/{call_id}", get_recording)
     app.router.add_get("/v1/me", get_me)
+    app.router.add_post("/v1/calls/{call_id}/analyze", post_analyze)
+    batch_routes.add_routes(app.router, simulator)  # and GET /v1/voices
     app.router.add_get("/_sim/state", sim_state)
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)

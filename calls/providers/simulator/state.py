@@ -50,6 +50,7 @@ class SimCall:
     outcome: Outcome | None = None
     audio: bytes | None = None
     live_sent: int = 0  # live events (webhook_events) posted so far
+    batch_id: str | None = None  # the v2 batch that placed it, if any
 
     # the planned timeline: fixed when the call is placed, so computed once
     @cached_property

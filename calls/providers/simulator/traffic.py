@@ -43,9 +43,13 @@ class RequestLog:
     def clear(self) -> None:
         self.kinds: Counter[str] = Counter()
         self.details_by_call: Counter[str] = Counter()
+        self.endpoints: Counter[str] = Counter()  # "POST /v2/batches/create": 1, "GET /v1/calls/{id}": 3
 
     def record(self, method: str, path: str, *, rate_limited: bool) -> None:
         parts = path.strip("/").split("/")
+        known = ("v1", "v2", "calls", "batches", "create", "list", "stop", "logs", "correct", "recording",
+                 "recordings", "me", "voices", "active", "analyze")
+        self.endpoints[f"{method} /" + "/".join(p if p in known else "{id}" for p in parts)] += 1
         if rate_limited:
             self.kinds["rate_limited"] += 1
         elif method == "GET" and parts == ["v1", "calls"]:
@@ -59,7 +63,8 @@ class RequestLog:
     def as_dict(self, *, by_call: bool = False) -> dict[str, Any]:
         repeated = {call_id: count for call_id, count in self.details_by_call.items() if count > 1}
         answer: dict[str, Any] = {kind: self.kinds[kind] for kind in ("list", "details", "other", "rate_limited")}
-        answer |= {"details_calls": len(self.details_by_call), "details_repeated": len(repeated)}
+        answer |= {"details_calls": len(self.details_by_call), "details_repeated": len(repeated),
+                   "endpoints": dict(self.endpoints)}
         if by_call:
             answer["details_by_call"] = dict(self.details_by_call)
         return answer

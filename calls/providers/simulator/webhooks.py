@@ -68,28 +68,35 @@ class WebhookSender:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def send(self, url: str, call_id: str, payload: dict[str, Any], *, live: bool = False) -> None:
+    def send(self, url: str, call_id: str, payload: dict[str, Any], *, retries: int | None = None,
+             live: bool = False) -> None:
+        """Post ``payload`` to ``url`` (``call_id`` names it in ``deliveries``, or ``live_deliveries`` for a live
+        event), retried ``retries`` times (default: the ``webhook_retries`` option), after what was sent
+        for the same ``call_id`` before it."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = Delivery(call_id, url, event=str(payload.get("message")) if live else None)
         (self.live_deliveries if live else self.deliveries).append(delivery)
-        task = asyncio.get_running_loop().create_task(self._deliver_after(self._last.get(call_id), delivery, body))
+        attempts = (self.options.webhook_retries if retries is None else retries) + 1
+        task = asyncio.get_running_loop().create_task(
+            self._deliver_after(self._last.get(call_id), delivery, body, attempts))
         self._last[call_id] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda done: self._last.pop(call_id) if self._last.get(call_id) is done else None)
 
-    async def _deliver_after(self, previous: asyncio.Task[None] | None, delivery: Delivery, body: bytes) -> None:
+    async def _deliver_after(self, previous: asyncio.Task[None] | None, delivery: Delivery, body: bytes,
+                             attempts: int) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        await self._deliver(delivery, body)
+        await self._deliver(delivery, body, attempts)
 
-    async def _deliver(self, delivery: Delivery, body: bytes) -> None:
+    async def _deliver(self, delivery: Delivery, body: bytes, attempts: int) -> None:
         headers = {
             "Content-Type": "application/json",
             "X-Webhook-Signature": sign(self.options.webhook_secret, body),
             "User-Agent": "bland-simulator",
         }
-        for attempt in range(self.options.webhook_retries + 1):
+        for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self.options.webhook_backoff * 2 ** (attempt - 1))
             delivery.attempts += 1

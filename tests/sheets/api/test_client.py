@@ -31,7 +31,11 @@ from tests.sheets.api.conftest import CLOSED_PORT_URL
 pytestmark = pytest.mark.redis
 TAB = "Calls 2026-12"
 closed_events: list[BreakerClosed] = []
-breaker_closed.subscribe(closed_events.append)
+
+
+@breaker_closed.subscribe
+def _closed(event: BreakerClosed) -> None:
+    closed_events.append(event)
 
 
 class Setup:
@@ -307,3 +311,22 @@ def test_workers_in_separate_processes_together_stay_under_both_limits(setup, se
         window = [later for later in log[index:] if later["t"] < entry["t"] + 60]
         assert len(window) <= 15
         assert max(Counter(later["user"] for later in window).values()) <= 10
+
+
+def test_a_token_endpoint_that_cannot_be_reached_is_transient_even_for_a_write(setup):
+    unreachable = load_accounts(json.dumps({**setup.keys[0], "token_uri": "http://127.0.0.1:9/token"}))
+    client = setup.client(accounts=unreachable, gate=setup.gate(accounts=unreachable), retries=1)
+    with pytest.raises(Transient) as caught:
+        client.append(setup.spreadsheet, f"'{TAB}'!A:A", [["c1"]])
+    assert not isinstance(caught.value, Ambiguous)  # nothing reached Sheets: an append may be sent again
+    assert setup.sleeps == [1.0]
+    assert setup.log() == []
+
+
+def test_a_sheets_endpoint_refusing_connections_is_retried_then_transient(setup):
+    client = setup.client(retries=2)
+    client.endpoint = "http://127.0.0.1:9/"
+    with pytest.raises(Transient) as caught:
+        client.append(setup.spreadsheet, f"'{TAB}'!A:A", [["c1"]])
+    assert not isinstance(caught.value, Ambiguous)
+    assert setup.sleeps == [1.0, 2.0]

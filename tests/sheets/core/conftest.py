@@ -66,6 +66,7 @@ def sheets(settings, sheets_emulator, account) -> Iterator[Any]:  # noqa: ANN001
     forget_sheets_state()
     sheets_emulator.ops = ops
     sheets_emulator.key_json = settings.SHEETS_CREDENTIALS
+    sheets_emulator.settings = settings
     yield sheets_emulator
     forget_sheets_state()
 
