@@ -54,8 +54,8 @@ def dispatch_ended(app: web.Application) -> None:
     simulator, sender = app[SIMULATOR], app[WEBHOOKS]
     for call, events in simulator.drain_live():
         if call.request.webhook and simulator.faults.webhooks:
-            for event in events:
-                sender.send(call.request.webhook, call.call_id, event, live=True)
+            for live_event in events:
+                sender.send(call.request.webhook, call.call_id, live_event, live=True)
     for call in simulator.drain_ended():
         if call.request.webhook and simulator.faults.webhooks:
             sender.send(call.request.webhook, call.call_id, simulator.details(call, for_webhook=True))
