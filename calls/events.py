@@ -23,6 +23,7 @@ class CallChanged:
     call_id: str
     owner_id: int
     created: bool = False
+    transcript: bool = False  # its transcript changed too
     campaign_id: str | None = None  # the campaign the call belongs to, if any
 
 
@@ -56,10 +57,11 @@ recordings_available: DomainEvent[RecordingAvailable] = DomainEvent("calls.recor
 campaign_changes: DomainEvent[CampaignChanged] = DomainEvent("calls.campaign_changed")
 
 
-def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = False,
+def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = False, transcript: bool = False,
                  campaign_id: uuid.UUID | str | None = None) -> None:
     """Announce, once the current transaction commits, that a call was created or changed."""
     call_changes.send_on_commit(CallChanged(call_id=str(call_id), owner_id=owner_id, created=created,
+                                            transcript=transcript,
                                             campaign_id=str(campaign_id) if campaign_id else None))
 
 

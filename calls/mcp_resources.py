@@ -196,6 +196,8 @@ def call_changed(event: CallChanged) -> None:
     """Cached resources go stale the moment the change commits: drop them before anyone reads them again."""
     resource_cache.invalidate(event.owner_id, *resource_cache.HOT)
     notify.resource_updated(user_id=event.owner_id, uri=call_uri(event.call_id))
+    if event.transcript:
+        notify.resource_updated(user_id=event.owner_id, uri=f"{call_uri(event.call_id)}/transcript")
     if event.created:
         notify.resource_updated(user_id=event.owner_id, uri=HISTORY_URI)
         notify.list_changed(user_id=event.owner_id, kind="resources")

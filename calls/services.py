@@ -131,6 +131,7 @@ def call_place(
             wait_for_greeting=wait_for_greeting, start_time=start_time,
             metadata={**(metadata or {}), CALL_ID_METADATA_KEY: str(call.id)},
             request_data=request_data or {}, webhook=_webhook_url(),
+            webhook_events=("call",) if settings.CALL_LIVE_EVENTS else (),
         ))
     except errors.ProviderError:
         with transaction.atomic():
@@ -202,7 +203,8 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
             )
         if changed:
             # first: the call, then its credits
-            call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
+            call_changed(call_id=locked.id, owner_id=locked.owner_id, transcript="transcript" in changed,
+                         campaign_id=locked.campaign_id)
         awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
         if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             _settle(locked)

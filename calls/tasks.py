@@ -12,6 +12,7 @@ from django.db import OperationalError
 from calls import errors, services
 from calls.campaigns import services as campaign_services
 from calls.events import CampaignChanged, RecordingAvailable, campaign_changes, recordings_available
+from calls.live_events import call_apply_live_event
 from calls.models import Call, Campaign
 from calls.poller import PollOptions, poll_calls
 from calls.providers import configured_provider
@@ -41,6 +42,13 @@ def process_webhook(payload: dict[str, Any]) -> None:
     call = services.call_apply_provider_update(update=BlandClient.parse_call(payload), source="webhook")
     if call is None:
         logger.info("webhook for unknown provider call %s ignored", payload.get("call_id") or payload.get("c_id"))
+
+
+@shared_task(name="calls.process_live_event", autoretry_for=(OperationalError,), retry_backoff=True,
+             retry_backoff_max=60, max_retries=5, acks_late=True, ignore_result=True)
+def process_live_event(payload: dict[str, Any]) -> None:
+    """Apply a verified live event (a line said, the call connecting). Idempotent."""
+    call_apply_live_event(event=BlandClient.parse_live_event(payload))
 
 
 @shared_task(name="calls.poll_calls", ignore_result=True)

@@ -1,9 +1,11 @@
-"""Bland's post-call webhook: ``POST /api/v1/webhooks/bland``.
+"""Bland's post-call webhook and live events: ``POST /api/v1/webhooks/bland``.
 
 Public by design (Bland sends no token) and CSRF-exempt (a DRF view without session auth): the
 ``X-Webhook-Signature`` header, hex HMAC-SHA256 of the raw body with ``BLAND_WEBHOOK_SECRET``, is the
 credential. A verified payload is handed to the ``calls.process_webhook`` task and answered at once;
 the task applies it through ``calls.services``, which is idempotent, so a redelivery changes nothing.
+Live events (``webhook_events``: the call connecting, each line said) come to the same URL, signed the same
+way, and go to ``calls.process_live_event`` (``calls.live_events``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from rest_framework.views import APIView
 
 from calls import errors
 from calls.apis import JsonWhateverTheClientAccepts
+from calls.providers.bland import BlandClient
 from calls.serializers import ErrorSerializer, WebhookAckSerializer
-from calls.tasks import process_webhook
+from calls.tasks import process_live_event, process_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +76,9 @@ class BlandWebhookApi(APIView):
     content_negotiation_class = JsonWhateverTheClientAccepts
 
     @extend_schema(
-        tags=["webhooks"], operation_id="webhooks_bland", summary="Bland post-call webhook (signed)",
-        description=("Bland posts the call-details object when a call ends. Verified with "
+        tags=["webhooks"], operation_id="webhooks_bland", summary="Bland post-call webhook and live events (signed)",
+        description=("Bland posts the call-details object when a call ends, and live events (`{message, call_id, "
+                     "category}`: the call connecting, each line said) while it runs. Verified with "
                      f"`{SIGNATURE_HEADER}` (hex HMAC-SHA256 of the raw body), then applied asynchronously. "
                      "Unknown calls are accepted and ignored; redeliveries change nothing."),
         auth=[], request=OpenApiTypes.OBJECT,
@@ -91,5 +95,8 @@ class BlandWebhookApi(APIView):
             raise errors.WebhookSignatureInvalid()
         payload = payload_from(body)
         call_id = str(payload.get("call_id") or payload.get("c_id"))
-        process_webhook.delay(payload)  # no transaction is open here: the task may run at once
+        if BlandClient.is_live_event(payload):
+            process_live_event.delay(payload)
+        else:
+            process_webhook.delay(payload)  # no transaction is open here: the task may run at once
         return Response({"received": True, "call_id": call_id})

@@ -39,6 +39,7 @@ from users import scopes
 
 STAGES: dict[str, int] = {CallStatus.PENDING: 1, CallStatus.SCHEDULED: 1, CallStatus.QUEUED: 1, CallStatus.RINGING: 2,
           CallStatus.IN_PROGRESS: 3}
+SPOKEN = ("agent", "callee")  # transcript speakers whose lines a progress message quotes
 
 
 # --- makePhoneCall ----------------------------------------------------------------------------------
@@ -79,13 +80,26 @@ async def make_phone_call(ctx: RequestScope, arguments: MakePhoneCallInput) -> P
 follow_call_changes(tool_spec(make_phone_call))  # its tasks hear of the call's changes as they commit
 
 
+def _progress(call: Call) -> tuple[float, str]:
+    """Where the call is (1 queued .. 4 ended) and what to say: its status and, while it runs, the latest line
+    said. Each line moves the progress a little further within the stage, so every new line is a notification."""
+    if call.status in TERMINAL_STATUSES:
+        return 4, f"Call {call.status.replace('_', ' ')}"
+    lines = [line for line in call.transcript if isinstance(line, dict) and line.get("speaker") in SPOKEN
+             and line.get("text")]
+    message = f"Call {call.status.replace('_', ' ')}"
+    if lines:
+        message += f". {presenters.SPEAKER_LABELS[lines[-1]['speaker']]}: {lines[-1]['text']}"
+    return STAGES.get(call.status, 1) + len(lines) / (len(lines) + 1), message
+
+
 async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedCall:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait
     while True:
-        stage = 4 if call.status in TERMINAL_STATUSES else STAGES.get(call.status, 1)
+        progress, message = _progress(call)
+        await ctx.progress(progress, 4, message)
         label = call.status.replace("_", " ")
-        await ctx.progress(stage, 4, f"Call {label}")
         if call.status in TERMINAL_STATUSES:
             return await db.run(placed, call)
         if loop.time() >= deadline:

@@ -24,6 +24,7 @@ class PlaceCallRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     request_data: dict[str, Any] = field(default_factory=dict)
     webhook: str = ""
+    webhook_events: tuple[str, ...] = ()  # live events the provider posts to ``webhook`` while the call runs
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class TranscriptSegment:
     start: float | None = None  # seconds from the start (corrected transcripts)
     end: float | None = None
     confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One live event of a running call (Bland's ``webhook_events``): what happened, and when."""
+
+    provider_call_id: str
+    kind: str  # "connected" | "speech" | "other"
+    speaker: str  # "agent" | "callee" for speech, else ""
+    text: str
+    at: str | None  # the provider's timestamp, as it wrote it
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from calls.providers.base import (
     CallPage,
     ListCallsQuery,
     ListedCall,
+    LiveEvent,
     PlaceCallRequest,
     ProviderBatch,
     ProviderCall,
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 SPEAKERS = {"user": "callee", "assistant": "agent", "robot": "agent", "agent-action": "action"}
 SAID_MAX_CHARS = 200
+LIVE_SPEECH = {"Agent speech:": "agent", "Handling user speech:": "callee"}  # live event message prefixes
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -239,6 +241,8 @@ class BlandClient(InsightEndpoints):
         ):
             if value:
                 body[key] = value
+        if request.webhook and request.webhook_events:
+            body["webhook_events"] = list(request.webhook_events)
         if request.record:
             body["record"] = True
         if request.wait_for_greeting:
@@ -318,6 +322,26 @@ class BlandClient(InsightEndpoints):
         return bland_batches.batch_logs(self, batch_id)
 
     # --- payloads ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def is_live_event(payload: dict[str, Any]) -> bool:
+        """A live event (``{"message", "call_id", "category", ...}``) rather than the post-call details object."""
+        return isinstance(payload.get("message"), str) and isinstance(payload.get("category"), str) and not (
+            "queue_status" in payload or "transcripts" in payload or "completed" in payload)
+
+    @staticmethod
+    def parse_live_event(payload: dict[str, Any]) -> LiveEvent:
+        """Bland's live event: "Call connected", "Agent speech: ..." and "Handling user speech: ..." are what a
+        call's state and transcript are made of; the rest (queue, latency, tools) is "other"."""
+        message, call_id = str(payload.get("message") or "").strip(), str(payload.get("call_id") or "")
+        timestamp = payload.get("timestamp") or payload.get("created_at")
+        at = str(timestamp) if timestamp else None
+        if message.lower() == "call connected":
+            return LiveEvent(call_id, "connected", "", "", at)
+        for prefix, speaker in LIVE_SPEECH.items():
+            if message.startswith(prefix) and message[len(prefix):].strip():
+                return LiveEvent(call_id, "speech", speaker, message[len(prefix):].strip(), at)
+        return LiveEvent(call_id, "other", "", message, at)
 
     @staticmethod
     def parse_call(payload: dict[str, Any]) -> ProviderCall:

@@ -277,6 +277,8 @@ CALL_DEFAULT_MAX_DURATION_MINUTES = env.int_("CALL_DEFAULT_MAX_DURATION_MINUTES"
 # A placement that reserves more credits than this asks the user to confirm first (MCP elicitation, or
 # confirm_spend: true); each user may have their own threshold (User.spend_confirm_threshold, in admin).
 SPEND_CONFIRM_THRESHOLD_CREDITS = env.int_("SPEND_CONFIRM_THRESHOLD_CREDITS", 1000)
+# Ask the provider for live events (webhook_events "call": connected, each line said) while a call runs.
+CALL_LIVE_EVENTS = env.bool_("CALL_LIVE_EVENTS", True)
 CALL_WAIT_MAX_SECONDS = env.int_("CALL_WAIT_MAX_SECONDS", 600)
 CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per

@@ -333,9 +333,10 @@ class DriveClock:
         self.live = threading.Event()  # set once the call is reported in progress
 
     def react(self, message: str | None) -> None:
-        if message in self.steps:
-            sim_advance(self.sim, self.steps[message])
-        if message == "Call in progress":
+        status = (message or "").split(". ", 1)[0]  # "Call in progress. Agent: Hello!" quotes the latest line
+        if status in self.steps:
+            sim_advance(self.sim, self.steps[status])
+        if status == "Call in progress":
             self.live.set()
 
 

@@ -9,6 +9,7 @@ accept, nothing is placed with the provider and the credit ledger does not move.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -19,12 +20,15 @@ import mcp_types as types
 import pytest
 from anyio.to_thread import run_sync
 from django.conf import settings
+from django.urls import reverse
+from mcp import Client, StdioServerParameters
 
 from calls.models import Call
 from calls.providers.simulator import BackgroundSimulator
-from tests.calls.conftest import HUMAN, sim_state
+from tests.calls.conftest import HUMAN, SIM_KEY, bearer, sim_state
 from tests.mcp.clients import iter_sse
 from tests.mcp.sdk import streamable_client, websocket_client
+from tests.mcp.test_stdio import ROOT, SERVER, _server_env
 from users.models import CreditLedgerEntry, User
 from users.services import token_for_user
 
@@ -276,3 +280,78 @@ def test_on_2026_07_28_a_client_without_elicitation_gets_confirmation_required(m
     assert answer["isError"] is True
     assert answer["structuredContent"]["error"]["code"] == "confirmation_required"
     nothing_placed(careful_user, live_sim)
+
+
+# --- the REST twin and the admin field ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_rest_placement_above_the_threshold_needs_confirm_spend_and_places_nothing_without_it(make_user, sim):
+    rich = make_user("rest-rich", credits=1_000)
+    User.objects.filter(pk=rich.pk).update(spend_confirm_threshold=THRESHOLD)
+    api = bearer(token_for_user(user=rich))
+
+    refused = api.post("/api/v1/calls/", CALL, format="json")
+
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "confirmation_required"
+    assert f"confirmation threshold of {THRESHOLD} credits" in error["message"]
+    assert not Call.objects.exists()
+    assert sim_state(sim)["total_calls"] == 0
+    assert ledger(rich) == [("grant", 1_000, 0)]
+
+    placed = api.post("/api/v1/calls/", {**CALL, "confirm_spend": True}, format="json")
+
+    assert placed.status_code == 201, placed.content
+    assert ledger(rich)[-1] == ("reserve", -HOLD, HOLD)
+
+
+@pytest.mark.django_db
+def test_staff_set_a_users_threshold_in_admin(admin_client, make_user):
+    bob = make_user("threshold-bob", credits=0)
+    change = reverse("admin:users_user_change", args=[bob.pk])
+    page = admin_client.get(change)
+    assert "spend_confirm_threshold" in page.context["adminform"].form.fields
+
+    form = {name: value for name, value in page.context["adminform"].form.initial.items() if value is not None}
+    for name in ("groups", "user_permissions", "last_login"):
+        form.pop(name, None)
+    form.update({"username": "threshold-bob", "scopes": '["calls:read"]', "plan": "standard", "rate_limits": "{}",
+                 "date_joined_0": "2025-01-01", "date_joined_1": "00:00:00", "is_active": "on",
+                 "spend_confirm_threshold": "250"})
+    saved = admin_client.post(change, form)
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    bob.refresh_from_db()
+    assert bob.spend_confirm_threshold == 250
+
+
+@pytest.mark.postgres
+def test_over_stdio_the_user_is_asked_too(live_db, make_user, bland_sim):
+    stdio_user = make_user("stdio-careful", credits=1_000)
+    User.objects.filter(pk=stdio_user.pk).update(spend_confirm_threshold=THRESHOLD)
+    env = _server_env(CALLMCP_TOKEN=token_for_user(user=stdio_user), BLAND_BASE_URL=bland_sim.url,
+                      BLAND_SIMULATOR_API_KEY=SIM_KEY, PUBLIC_BASE_URL="http://127.0.0.1:9")
+    params = StdioServerParameters(command=sys.executable, args=SERVER, cwd=str(ROOT), env=env)
+    call = {"phone_number": "+13125550200", "task": TASK}
+
+    async def place(answering: Answering) -> types.CallToolResult:
+        with anyio.fail_after(60):
+            async with Client(params, mode="legacy", elicitation_callback=answering) as client:
+                return await client.call_tool("makePhoneCall", call, read_timeout_seconds=WAIT)
+
+    declining, accepting = Answering("decline"), Answering("accept", {"confirm": True})
+    declined = anyio.run(place, declining)
+
+    assert error_of(declined)["code"] == "spend_not_confirmed"
+    assert [params.message for params in declining.asked] == [QUESTION.replace(HUMAN, call["phone_number"])]
+    assert not Call.objects.filter(owner=stdio_user).exists()
+    assert ledger(stdio_user) == [("grant", 1_000, 0)]
+
+    placed = anyio.run(place, accepting)
+
+    assert not placed.is_error, placed
+    assert len(accepting.asked) == 1
+    assert Call.objects.filter(owner=stdio_user).count() == 1
+    assert ledger(stdio_user)[-1] == ("reserve", -HOLD, HOLD)

@@ -58,8 +58,8 @@ async def websocket_transport(base_url: str, token: str) -> AsyncIterator[Stream
                             await incoming_writer.send(exc)
                             continue
                         await incoming_writer.send(SessionMessage(message))
-                except ConnectionClosed:
-                    return
+                except (ConnectionClosed, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return  # the server hung up, or the session stopped reading (a late notification)
 
         async def write() -> None:
             async with outgoing_reader:

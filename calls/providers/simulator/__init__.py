@@ -65,6 +65,11 @@ Simulator choices where Bland is silent or where we relax it:
   (127.0.0.1, localhost, ::1) so a local callmcp can receive them. The post-call webhook POSTs the
   details object with ``X-Webhook-Signature`` = hex HMAC-SHA256(secret, raw body) and is retried on
   non-2xx or connection errors (``webhook_retries`` times, exponential backoff from ``webhook_backoff`` s).
+- live events: a call placed with ``webhook_events`` containing ``call`` also posts, to its ``webhook`` and
+  signed the same way, ``{"call_id", "message", "category": "call", "log_level": "info", "timestamp"}`` for
+  "Call connected" (pick-up) and each line said ("Agent speech: ...", "Handling user speech: ..."), at the
+  wall time the line carries in the details (``calls.providers.simulator.live``). A call's posts go out in
+  order, its post-call webhook last; ``GET /_sim/state`` lists them under ``live_events``.
 - ``start_time`` is read against the wall clock (the client's "now"); the delay it asks for then runs on
   the simulated clock. A past time means now; less than 5 minutes ahead is the documented 400.
 - an invalid ``phone_number`` answers ``Invalid phone number.`` (Bland does not document the string).

@@ -14,6 +14,7 @@ from calls.providers.simulator.analysis import analyze as analyze_call
 from calls.providers.simulator.audio import render_wav
 from calls.providers.simulator.batches import BatchBook
 from calls.providers.simulator.errors import SimError, call_not_found
+from calls.providers.simulator.live import due_events, wants_live_events
 from calls.providers.simulator.options import DEFAULT_HOST, DEFAULT_PORT, Faults, SimClock, SimulatorOptions
 from calls.providers.simulator.outcomes import natural_outcome, stopped_outcome
 from calls.providers.simulator.plans import MSG_BALANCE, MSG_RATE_LIMIT, MSG_SAME_NUMBER, PLANS, scenario_for
@@ -58,6 +59,7 @@ class Simulator:
         self.clock.set_scale(self.options.time_scale if time_scale is None else time_scale)
         self.calls: dict[str, SimCall] = {}
         self._ended: list[SimCall] = []
+        self._live: dict[str, SimCall] = {}  # calls whose live events are still to come
         self._next_line_id = 1
         self._ends: list[tuple[datetime, int, str]] = []  # (planned end, creation rank, id) of calls in flight
         self.batches = BatchBook(self)
@@ -92,6 +94,17 @@ class Simulator:
         """Calls that ended since the last drain (the server posts their webhooks)."""
         ended, self._ended = self._ended, []
         return ended
+
+    def drain_live(self) -> list[tuple[SimCall, list[dict[str, Any]]]]:
+        """The live events that happened since the last drain, per call (the server posts them)."""
+        now, drained = self.now(), []
+        for call in list(self._live.values()):
+            events, more = due_events(call, now, self.clock.wall)
+            if events:
+                drained.append((call, events))
+            if not more:
+                del self._live[call.call_id]
+        return drained
 
     # --- placing
 
@@ -133,6 +146,8 @@ class Simulator:
         self._next_line_id += len(script)
         heapq.heappush(self._ends, (call.planned_end, len(self.calls), call.call_id))
         self.calls[call.call_id] = call
+        if wants_live_events(call):
+            self._live[call.call_id] = call
         return call
 
     def _check_limits(self, request: CallRequest, now: datetime) -> None:

@@ -49,8 +49,13 @@ def _authorised(header: str | None, key: str) -> bool:
 
 
 def dispatch_ended(app: web.Application) -> None:
-    """Post the webhook of every call that ended since the last time, and of every batch status change."""
+    """Post the live events that happened and the webhook of every call that ended since the last time (a
+    call's live events first: the sender posts each call's in order), and of every batch status change."""
     simulator, sender = app[SIMULATOR], app[WEBHOOKS]
+    for call, events in simulator.drain_live():
+        if call.request.webhook and simulator.faults.webhooks:
+            for live_event in events:
+                sender.send(call.request.webhook, call.call_id, live_event, live=True)
     for call in simulator.drain_ended():
         if call.request.webhook and simulator.faults.webhooks:
             sender.send(call.request.webhook, call.call_id, simulator.details(call, for_webhook=True))
@@ -205,6 +210,7 @@ async def post_analyze(request: web.Request) -> web.Response:
 async def sim_state(request: web.Request) -> web.Response:
     state = request.app[SIMULATOR].snapshot()
     state["webhooks"] = [d.as_dict() for d in request.app[WEBHOOKS].deliveries]
+    state["live_events"] = [d.as_dict() for d in request.app[WEBHOOKS].live_deliveries]
     return _json(state)
 
 
@@ -295,6 +301,7 @@ async def sim_reset(request: web.Request) -> web.Response:
         raise SimError.flat(400, "plan must be a string.")
     await request.app[WEBHOOKS].cancel_pending()
     request.app[WEBHOOKS].deliveries.clear()
+    request.app[WEBHOOKS].live_deliveries.clear()
     request.app[REQUESTS].clear()
     request.app[SIMULATOR].reset(
         balance=_number_field(body, "balance", low=-math.inf), plan=plan, time_scale=_number_field(body, "time_scale")

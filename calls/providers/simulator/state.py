@@ -49,6 +49,7 @@ class SimCall:
     transcript_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     outcome: Outcome | None = None
     audio: bytes | None = None
+    live_sent: int = 0  # live events (webhook_events) posted so far
     batch_id: str | None = None  # the v2 batch that placed it, if any
 
     # the planned timeline: fixed when the call is placed, so computed once

@@ -38,6 +38,7 @@ class CallRequest:
     metadata: dict[str, Any]
     request_data: dict[str, Any]
     webhook: str | None
+    webhook_events: tuple[str, ...]
     language: str
     timezone: str
     dispositions: tuple[str, ...]
@@ -153,6 +154,10 @@ class _Validator:
             self.problems.append("Voice must be a string.")
         if _present(self.body, "webhook") and not _webhook_ok(self.body["webhook"]):
             self.problems.append("webhook must be a string that starts with https://.")
+        events = self.body.get("webhook_events")
+        if _present(self.body, "webhook_events") and not (
+                isinstance(events, list) and all(isinstance(e, str) for e in events)):
+            self.problems.append("webhook_events must be an array of strings.")
         prompt = self.body.get("summary_prompt")
         if prompt is not None and (not isinstance(prompt, str) or len(prompt) >= 2000):
             self.problems.append("Summary prompt must be less than 2000 characters.")
@@ -221,6 +226,7 @@ def validate_call_request(body: object, *, wall_now: datetime) -> CallRequest:
         metadata=dict(body.get("metadata") or {}),
         request_data=dict(body.get("request_data") or {}),
         webhook=body.get("webhook"),
+        webhook_events=tuple(str(e) for e in events) if isinstance(events := body.get("webhook_events"), list) else (),
         language=str(body.get("language") or "babel-en"),
         timezone=str(body.get("timezone") or "America/Los_Angeles"),
         dispositions=tuple(str(d) for d in dispositions) if isinstance(dispositions, list) else (),

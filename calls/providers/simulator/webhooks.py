@@ -1,4 +1,7 @@
-"""Post-call webhooks: signed like Bland's, posted from the server's event loop, retried with backoff."""
+"""Webhooks: signed like Bland's, posted from the server's event loop, retried with backoff.
+
+Post-call webhooks and live events (``calls.providers.simulator.live``) alike; what one call sends is
+posted in order, each after the one before it was delivered or given up on."""
 
 from __future__ import annotations
 
@@ -30,10 +33,12 @@ class Delivery:
     attempts: int = 0
     statuses: list[int | str] = field(default_factory=list)
     delivered: bool = False
+    event: str | None = None  # a live event's message
 
     def as_dict(self) -> dict[str, Any]:
-        return {"call_id": self.call_id, "url": self.url, "attempts": self.attempts,
-                "statuses": self.statuses, "delivered": self.delivered}
+        shown = {"call_id": self.call_id, "url": self.url, "attempts": self.attempts,
+                 "statuses": self.statuses, "delivered": self.delivered}
+        return shown if self.event is None else {**shown, "event": self.event}
 
 
 class WebhookSender:
@@ -42,7 +47,9 @@ class WebhookSender:
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.deliveries: list[Delivery] = []
+        self.live_deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[str, asyncio.Task[None]] = {}  # per call: what the next post waits for
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -56,20 +63,32 @@ class WebhookSender:
 
     async def cancel_pending(self) -> None:
         tasks, self._tasks = list(self._tasks), set()
+        self._last.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def send(self, url: str, call_id: str, payload: dict[str, Any], *, retries: int | None = None) -> None:
-        """Post ``payload`` to ``url`` (``call_id`` names it in ``deliveries``), retried ``retries`` times
-        (default: the ``webhook_retries`` option)."""
+    def send(self, url: str, call_id: str, payload: dict[str, Any], *, retries: int | None = None,
+             live: bool = False) -> None:
+        """Post ``payload`` to ``url`` (``call_id`` names it in ``deliveries``, or ``live_deliveries`` for a live
+        event), retried ``retries`` times (default: the ``webhook_retries`` option), after what was sent
+        for the same ``call_id`` before it."""
         body = json.dumps(payload, separators=(",", ":")).encode()
-        delivery = Delivery(call_id, url)
-        self.deliveries.append(delivery)
+        delivery = Delivery(call_id, url, event=str(payload.get("message")) if live else None)
+        (self.live_deliveries if live else self.deliveries).append(delivery)
         attempts = (self.options.webhook_retries if retries is None else retries) + 1
-        task = asyncio.get_running_loop().create_task(self._deliver(delivery, body, attempts))
+        task = asyncio.get_running_loop().create_task(
+            self._deliver_after(self._last.get(call_id), delivery, body, attempts))
+        self._last[call_id] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._last.pop(call_id) if self._last.get(call_id) is done else None)
+
+    async def _deliver_after(self, previous: asyncio.Task[None] | None, delivery: Delivery, body: bytes,
+                             attempts: int) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await self._deliver(delivery, body, attempts)
 
     async def _deliver(self, delivery: Delivery, body: bytes, attempts: int) -> None:
         headers = {
