@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from calls.campaigns import selectors, services
 from calls.campaigns.mcp_models import CampaignRef, GetCampaignInput, ListCampaignsInput, MakeCallCampaignInput
+from calls.campaigns.mcp_task_work import CampaignTask, campaign_place, campaign_prepare, own_campaign, spend_summary
 from calls.campaigns.shapes import CampaignDetails, CampaignList, campaign_details
-from calls.campaigns.task_work import CampaignTask, campaign_place, campaign_prepare, own_campaign, spend_summary
 from calls.mcp_access import owner_id
 from calls.mcp_confirm import confirm_spend
 from calls.providers import configured_provider

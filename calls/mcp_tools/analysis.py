@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from calls import presenters
 from calls.analysis import call_analyze, campaign_analyze
-from calls.campaigns.task_work import own_campaign
+from calls.campaigns.mcp_task_work import own_campaign
 from calls.mcp_access import own_call
 from calls.mcp_models import AnalyzeCallInput, AnalyzeCampaignInput, CallAnalysisResult, CampaignAnalysis
 from calls.providers import configured_provider

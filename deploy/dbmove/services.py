@@ -43,6 +43,7 @@ from deploy.dbmove.target import (
     state_create,
     state_mark_copied,
     state_read,
+    tables_vacuum_analyze,
     target_check_migrated,
     target_connect,
     target_tables_with_rows,
@@ -239,6 +240,7 @@ def move_copy(move: Move, *, tables: list[str] | None = None, options: CopyOptio
         sequences_reset(move.target, [plan.model for plan in move.plans])
         state_mark_copied(move.target, state)
         move.target.commit()
+        tables_vacuum_analyze(move.target, [plan.model for plan in move.plans])
     report.seconds = time.monotonic() - started
     return report
 

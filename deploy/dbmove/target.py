@@ -168,6 +168,18 @@ def sequences_reset(conn: psycopg.Connection, model_list: list[type[models.Model
         conn.execute(statement.encode())
 
 
+def tables_vacuum_analyze(conn: psycopg.Connection, model_list: list[type[models.Model]]) -> None:
+    """VACUUM (ANALYZE) each copied table: a freshly filled table has no visibility map or statistics, so
+    the verification's key scans would visit every heap page and the planner would guess."""
+    conn.commit()
+    conn.autocommit = True  # VACUUM cannot run inside a transaction block
+    try:
+        for model in model_list:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(model._meta.db_table)))
+    finally:
+        conn.autocommit = False
+
+
 def _ledger_tables() -> tuple[sql.Identifier, sql.Identifier]:
     account = apps.get_model("users", "CreditAccount")
     entry = apps.get_model("users", "CreditLedgerEntry")
