@@ -63,6 +63,16 @@ class Stack:
         return poll(lambda: re.search(pattern, self.output(), re.M), deadline, self, f"output matching {pattern!r}")
 
 
+def completed(response: httpx.Response) -> dict[str, Any] | None:
+    """The call's details once it is completed; any other answer (a refused or failed request included,
+    printed for the failure report) means: not yet."""
+    if response.status_code != 200:
+        print("GET details:", response.status_code, response.text[:500])  # noqa: T201 - shown when the test fails
+        return None
+    details: dict[str, Any] = response.json()
+    return details if details.get("status") == "completed" else None
+
+
 def poll(probe: Callable[[], T | None], deadline: float, stack: Stack, what: str) -> T:
     while True:
         if (found := probe()) is not None and found is not False:
@@ -194,7 +204,7 @@ def test_make_run_with_redis_starts_a_worker_and_beat_and_a_simulator_of_its_own
                                                       "max_duration": 2})
             assert placed.status_code == 201, placed.text
             call_id = placed.json()["call_id"]
-            done = poll(lambda: (d := api.get(f"/api/v1/calls/{call_id}/").json())["status"] == "completed" and d,
+            done = poll(lambda: completed(api.get(f"/api/v1/calls/{call_id}/")),
                         time.monotonic() + CALL_SECONDS, stack, "completed call")
             sim_calls = httpx.get(f"http://127.0.0.1:{sim_port}/_sim/state", timeout=10).json()["calls"]
 
