@@ -34,7 +34,7 @@ run: $(VENV)/.installed
 test: install
 	@bash tests/interop/node.sh || echo "tests/interop/node.sh could not install Node 22 and the MCP TypeScript SDK (npm is needed the first time); the TypeScript interop test will fail"
 	@PY=$(PY) bash tests/lambda/rie.sh || echo "tests/lambda/rie.sh could not unpack the Lambda Runtime Interface Emulator (pip is needed the first time); the poller's emulator test will fail"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PY=$(PY) bash tests/run.sh $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
