@@ -3,12 +3,14 @@
 
 ``call_writes`` is announced inside the transaction of every change, with the call as saved: its
 receivers (the Sheets outbox, ``sheets_sync.outbox``) write in that transaction, so their rows commit or
-roll back with the change.
+roll back with the change. ``calls_writes`` is the same for many calls saved at once (a campaign's calls):
+its receivers write every call's rows together, as one statement rather than one per call.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,8 +53,17 @@ class CallWritten:
     created: bool = False
 
 
+@dataclass(frozen=True)
+class CallsWritten:
+    """Many call rows as they were just saved, in the open transaction (their owners loaded)."""
+
+    calls: tuple[Call, ...]
+    created: bool = False
+
+
 call_changes: DomainEvent[CallChanged] = DomainEvent("calls.call_changed")
 call_writes: DomainEvent[CallWritten] = DomainEvent("calls.call_written")
+calls_writes: DomainEvent[CallsWritten] = DomainEvent("calls.calls_written")
 recordings_available: DomainEvent[RecordingAvailable] = DomainEvent("calls.recording_available")
 campaign_changes: DomainEvent[CampaignChanged] = DomainEvent("calls.campaign_changed")
 
@@ -77,3 +88,9 @@ def recording_available(*, call_id: uuid.UUID | str) -> None:
 def call_written(*, call: Call, created: bool = False) -> None:
     """Announce, inside the current transaction, the call as just saved. A receiver that fails fails the change."""
     call_writes.send_in_transaction(CallWritten(call=call, created=created))
+
+
+def calls_written(*, calls: Sequence[Call], created: bool = False) -> None:
+    """``call_written`` for many calls saved together: receivers handle them at once. Nothing when empty."""
+    if calls:
+        calls_writes.send_in_transaction(CallsWritten(calls=tuple(calls), created=created))

@@ -3,17 +3,21 @@
 ``outbox_record`` runs in ``calls.services``' transaction (through ``calls.events.call_writes``) for
 every call change: one entry for the operations spreadsheet and, when the call's owner chose one, one
 for the owner's spreadsheet. An entry already waiting for that call and sheet takes the new values (the
-drain then writes only the latest state). ``outbox_backfill`` queues many calls at once (a user's new
-spreadsheet, a forced resync).
+drain then writes only the latest state). ``outbox_record_many`` does the same for many calls saved at
+once (a campaign's, through ``calls.events.calls_writes``), and ``outbox_backfill`` queues many calls for
+one spreadsheet (a user's new spreadsheet, a forced resync); both in one statement per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sheets_sync import layout
@@ -42,27 +46,59 @@ def outbox_targets(call: Call) -> list[str]:
 def outbox_record(*, call: Call) -> list[str]:
     """Queue the call's current row for each of its spreadsheets; returns the spreadsheets when the change
     is critical (the caller kicks a drain after commit), else []."""
-    targets = outbox_targets(call)
-    if not targets:
-        return []
-    values, tab, critical = layout.row_values(call), layout.tab_title(call.created_at), layout.is_critical(call)
+    return outbox_record_many(calls=[call])
+
+
+def outbox_record_many(*, calls: Sequence[Call]) -> list[str]:
+    """``outbox_record`` for many calls saved together (a campaign's): every entry queued by one statement.
+    Returns the spreadsheets that got a critical entry (the caller kicks a drain after commit)."""
     now = timezone.now()
-    for spreadsheet_id in targets:
-        _upsert(call=call, spreadsheet_id=spreadsheet_id, tab=tab, values=values, critical=critical, now=now)
-    return targets if critical else []
+    entries = [_entry(call, spreadsheet_id, now=now) for call in calls for spreadsheet_id in outbox_targets(call)]
+    _upsert_many(entries)
+    return list(dict.fromkeys(entry.spreadsheet_id for entry in entries if entry.critical))
 
 
-def _upsert(*, call: Call, spreadsheet_id: str, tab: str, values: list[Any], critical: bool, now: Any) -> None:
-    """Under the call's row lock (every writer holds it), so two writers never race on one entry. A drain
-    that deletes the entry at the same moment either sees the new version (and keeps it) or deleted it
-    first (and the create below queues the new state)."""
-    changes: dict[str, Any] = {"payload": values, "tab": tab, "version": F("version") + 1, "updated_at": now}
-    if critical:
-        changes["critical"] = True
-    updated = OutboxEntry.objects.filter(call_id=call.pk, spreadsheet_id=spreadsheet_id).update(**changes)
-    if not updated:
-        OutboxEntry.objects.create(call_id=call.pk, spreadsheet_id=spreadsheet_id, tab=tab, payload=values,
-                                   critical=critical, created_at=now, updated_at=now)
+def _entry(call: Call, spreadsheet_id: str, *, now: datetime) -> OutboxEntry:
+    return OutboxEntry(call_id=call.pk, spreadsheet_id=spreadsheet_id, tab=layout.tab_title(call.created_at),
+                       payload=layout.row_values(call), critical=layout.is_critical(call), created_at=now,
+                       updated_at=now)
+
+
+_UPSERT = """
+INSERT INTO {table} AS entry (call_id, spreadsheet_id, tab, payload, critical, version, created_at, updated_at,
+                              attempts, last_error)
+SELECT queued.call_id, queued.spreadsheet_id, queued.tab, queued.payload::jsonb, queued.critical, 1, queued.at,
+       queued.at, 0, ''
+FROM unnest(%s::uuid[], %s::varchar[], %s::varchar[], %s::text[], %s::boolean[], %s::timestamptz[])
+     WITH ORDINALITY AS queued(call_id, spreadsheet_id, tab, payload, critical, at, position)
+ORDER BY queued.position
+ON CONFLICT (call_id, spreadsheet_id) DO UPDATE SET
+    payload = EXCLUDED.payload, tab = EXCLUDED.tab, version = entry.version + 1, updated_at = EXCLUDED.updated_at,
+    critical = entry.critical OR EXCLUDED.critical
+"""
+
+
+def _upsert_many(entries: Sequence[OutboxEntry]) -> None:
+    """Queue each entry (one statement, in order, so ids follow it): a new one is created; one already
+    waiting for that call and sheet takes the new values and tab, its version moves and it becomes critical
+    if this change is (never less), keeping its ``created_at`` (the oldest change not written).
+
+    Every writer holds the call's row lock, and ``ON CONFLICT`` settles a drain deleting the entry at the
+    same moment: it either sees the new version (and keeps it) or deleted it first (and this inserts)."""
+    latest: dict[tuple[Any, str], OutboxEntry] = {}
+    for entry in entries:  # one call written twice in one batch: its latest row, critical if either was
+        key = (entry.call_id, entry.spreadsheet_id)
+        if key in latest:
+            entry.critical = entry.critical or latest.pop(key).critical
+        latest[key] = entry
+    if not latest:
+        return
+    rows = list(latest.values())
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT.format(table=connection.ops.quote_name(OutboxEntry._meta.db_table)), [
+            [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
+            [entry.tab for entry in rows], [json.dumps(entry.payload) for entry in rows],
+            [entry.critical for entry in rows], [entry.created_at for entry in rows]])
 
 
 def _chunks(calls: Iterable[Call]) -> Iterator[list[Call]]:
@@ -78,21 +114,11 @@ def _chunks(calls: Iterable[Call]) -> Iterator[list[Call]]:
 
 def outbox_backfill(*, calls: QuerySet[Call], spreadsheet_id: str) -> int:
     """Queue the current row of every call in ``calls`` for ``spreadsheet_id`` (oldest calls first, so they
-    are appended in order). Returns how many."""
+    are appended in order), a statement per ``BACKFILL_CHUNK`` calls. Returns how many."""
     count = 0
     now = timezone.now()
     ordered = calls.select_related("owner").order_by("created_at", "id").iterator(chunk_size=BACKFILL_CHUNK)
     for chunk in _chunks(ordered):
-        waiting = set(OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id, call_id__in=[c.pk for c in chunk])
-                      .values_list("call_id", flat=True))
-        fresh = []
-        for call in chunk:
-            values, tab, critical = layout.row_values(call), layout.tab_title(call.created_at), layout.is_critical(call)
-            if call.pk in waiting:
-                _upsert(call=call, spreadsheet_id=spreadsheet_id, tab=tab, values=values, critical=critical, now=now)
-            else:
-                fresh.append(OutboxEntry(call_id=call.pk, spreadsheet_id=spreadsheet_id, tab=tab, payload=values,
-                                         critical=critical, created_at=now, updated_at=now))
-        OutboxEntry.objects.bulk_create(fresh)
+        _upsert_many([_entry(call, spreadsheet_id, now=now) for call in chunk])
         count += len(chunk)
     return count

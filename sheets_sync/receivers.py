@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from calls.events import CallWritten, call_writes
+from calls.events import CallsWritten, CallWritten, call_writes, calls_writes
 from sheets_sync import outbox, services
 from users.events import SpreadsheetChanged, spreadsheet_changes
 
 
 @call_writes.subscribe
 def record_call(event: CallWritten) -> None:
-    critical_targets = outbox.outbox_record(call=event.call)
+    _kick_after_commit(outbox.outbox_record(call=event.call))
+
+
+@calls_writes.subscribe
+def record_calls(event: CallsWritten) -> None:
+    _kick_after_commit(outbox.outbox_record_many(calls=event.calls))
+
+
+def _kick_after_commit(critical_targets: list[str]) -> None:
     if critical_targets:
         transaction.on_commit(lambda: services.drain_kick(spreadsheet_ids=critical_targets))
 

@@ -202,7 +202,7 @@ def credits_reserve_many(*, user: User, holds: Sequence[tuple[str, int]], memo: 
         entries.append(CreditLedgerEntry(account=account, kind=LedgerKind.RESERVE, amount=-amount,
                                          reserved_delta=amount, balance_after=account.balance,
                                          reserved_after=account.reserved, reference=reference, memo=memo[:255]))
-    CreditLedgerEntry.objects.bulk_create(entries, batch_size=500)
+    CreditLedgerEntry.objects.bulk_create(entries)
     account.save(update_fields=["balance", "reserved", "updated_at"])
     balance_changed(user_id=account.user_id)
     return total
@@ -270,7 +270,7 @@ def credits_release_many(*, user: User, references: Sequence[str], memo: str = "
                                          reserved_delta=-amount, balance_after=account.balance,
                                          reserved_after=account.reserved, reference=reference, memo=memo[:255]))
     if entries:
-        CreditLedgerEntry.objects.bulk_create(entries, batch_size=500)
+        CreditLedgerEntry.objects.bulk_create(entries)
         account.save(update_fields=["balance", "reserved", "updated_at"])
         balance_changed(user_id=account.user_id)
     return sum(entry.amount for entry in entries)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from calls import errors as call_errors
@@ -24,7 +24,7 @@ from calls import services as call_services
 from calls.bulk import calls_apply_reports
 from calls.campaigns.errors import CampaignNotCancellable
 from calls.campaigns.validation import CampaignRow, CampaignSettings, check_rows, check_settings
-from calls.events import call_written, campaign_changed
+from calls.events import calls_written, campaign_changed
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaign, CampaignStatus
 from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
 from config import metrics
@@ -73,7 +73,7 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
                   status=CallStatus.PENDING) for row in rows]
     with transaction.atomic():
         campaign.save(force_insert=True)
-        Call.objects.bulk_create(calls, batch_size=500)
+        Call.objects.bulk_create(calls)
         credits_reserve_many(user=user, holds=[(call.credit_reference, per_call) for call in calls],
                              memo=f"campaign {campaign.id}: up to {shared.max_duration} min a call")
     try:
@@ -86,26 +86,33 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
             Campaign.objects.filter(pk=campaign.pk).delete()
         raise
     status = CallStatus.SCHEDULED if shared.start_time else CallStatus.QUEUED
+    now = timezone.now()
     with transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk).update(provider=provider.name, provider_batch_id=batch_id,
-                                                       status=CampaignStatus.ACTIVE, placed_at=timezone.now(),
-                                                       updated_at=timezone.now())
-        # A fast webhook may already have moved a call on: only those still pending are now queued.
-        pending = Call.objects.filter(campaign=campaign, status=CallStatus.PENDING)
-        moved = list(pending.values_list("pk", flat=True))
-        pending.update(provider=provider.name, status=status, updated_at=timezone.now())
-        CallEvent.objects.bulk_create([CallEvent(call_id=pk, source=source, from_status=CallStatus.PENDING,
+                                                       status=CampaignStatus.ACTIVE, placed_at=now, updated_at=now)
+        queued = _queue_pending(campaign=campaign, provider=provider.name, status=status, now=now)
+        placed = [call for call in calls if call.pk in queued]
+        CallEvent.objects.bulk_create([CallEvent(call_id=call.pk, source=source, from_status=CallStatus.PENDING,
                                                  to_status=status, detail=f"placed in batch {batch_id}")
-                                       for pk in moved], batch_size=500)
-        queued = set(moved)
-        for call in calls:  # each call's Sheets row, as calls.services writes it for a call placed alone
-            if call.pk in queued:
-                call.provider, call.status = provider.name, status
-                call_written(call=call, created=True)
+                                       for call in placed])
+        for call in placed:
+            call.provider, call.status, call.updated_at = provider.name, status, now
+        calls_written(calls=placed, created=True)  # each call's Sheets row, as for a call placed alone
         campaign_changed(campaign_id=campaign.id, owner_id=user.pk, created=True)
     metrics.put(metrics.CALLS_PLACED, len(calls))
     campaign.refresh_from_db()  # its calls are linked to the provider's by calls.link_campaign_calls (a task)
     return campaign
+
+
+def _queue_pending(*, campaign: Campaign, provider: str, status: str, now: datetime) -> set[uuid.UUID]:
+    """Move the campaign's calls still pending to ``status`` (one statement); returns the ids it moved. A fast
+    webhook may already have moved a call on (under its row lock): that one is left as it is."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET provider = %s, status = %s, updated_at = %s "  # noqa: S608 - our table
+                       "WHERE campaign_id = %s AND status = %s RETURNING id",
+                       [provider, status, now, campaign.pk, CallStatus.PENDING])
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _batch_request(shared: CampaignSettings, campaign: Campaign, calls: list[Call]) -> BatchRequest:
@@ -149,12 +156,19 @@ def campaign_link_calls(*, provider: Provider, campaign: Campaign) -> int:
         logger.warning("campaign %s: calls not linked yet (%s)", campaign.id, exc.code)
     if not found:
         return 0
-    with transaction.atomic():
-        rows = list(Call.objects.select_for_update().filter(pk__in=list(found), provider_call_id__isnull=True))
-        for call in rows:
-            call.provider_call_id = found[call.pk]
-        Call.objects.bulk_update(rows, ["provider_call_id"], batch_size=500)
-    return len(rows)
+    return _link(found)
+
+
+def _link(found: dict[Any, str]) -> int:
+    """Set each call's provider call id (one statement), unless a webhook linked it meanwhile (the update
+    waits for its row lock, then sees the id it set). Returns how many were set."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} AS target SET provider_call_id = linked.provider_call_id "  # noqa: S608 - ours
+                       "FROM unnest(%s::uuid[], %s::varchar[]) AS linked(id, provider_call_id) "
+                       "WHERE target.id = linked.id AND target.provider_call_id IS NULL",
+                       [list(found), list(found.values())])
+        return cursor.rowcount
 
 
 def campaign_cancel(*, provider: Provider, campaign: Campaign, source: str = "tool") -> Campaign:
