@@ -5,10 +5,12 @@
 
 One run:
 
-1. creates a throwaway PostgreSQL database ``callmcp_campaign_bench`` and migrates it; starts the Bland
-   simulator in a process of its own (plan enterprise, clock ``--time-scale`` times real time, a batch's calls
-   dialled ``--dispatch-rate`` a simulated second, signed webhooks on) and our server (uvicorn, one process,
-   tasks in-process, webhooks to itself), and a user with credits and a token;
+1. creates a throwaway PostgreSQL database (``--db-name``, default ``callmcp_campaign_bench``) and migrates it;
+   starts the Bland simulator in a process of its own (plan enterprise, clock ``--time-scale`` times real time,
+   a batch's calls dialled ``--dispatch-rate`` a simulated second, signed webhooks on) and our server
+   (uvicorn, one process, webhooks to itself), and a user with credits, a token and a spreadsheet of their own
+   (``--sheets-spreadsheet``) with sync off, so every call's Sheets row is queued in the outbox in the placing
+   transaction, as in production, and waits there;
 2. sends one ``tools/call makeCallCampaign`` over Streamable HTTP with ``--calls`` rows (each its own
    request_data, ``confirm_spend: true``) and times it: request to accepted (the answer), and to all calls
    placed (every call linked to its provider call and queued); counts the requests the provider got;
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -48,13 +51,14 @@ DB_NAME = "callmcp_campaign_bench"
 MCP = "/api/v1/mcp"
 MAX_DURATION = 3
 SECRET = "bench-webhook-secret"  # noqa: S105 - the throwaway simulator's
+USER_SHEET = "BenchUserSheet0123456789abcdef"
 
 
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
+def recreate(admin_url: str, name: str, *, drop_only: bool = False) -> None:
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def spawn(code_or_args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -141,9 +145,13 @@ def measure(args: argparse.Namespace, url: str, server: str, token: str, sim: Si
     while query(url, linked_sql, campaign_id)[0][0] < args.calls and time.perf_counter() - began < args.max_wait:
         time.sleep(0.05)
     placed = time.perf_counter() - began
+    queued = query(url, "SELECT count(*), count(DISTINCT o.call_id) FROM sheets_sync_outboxentry o JOIN calls_call c "
+                        "ON o.call_id = c.id WHERE c.campaign_id = %s", campaign_id)[0]
     asked = Counter(sim.control("GET", "requests")["endpoints"])
     log(f"  request -> accepted (tools/call answered):   {accepted:8.3f} s   (goal < 1 s)")
     log(f"  request -> all {args.calls} calls placed:          {placed:8.3f} s")
+    log(f"  Sheets outbox rows queued with it:           {queued[0]} for {queued[1]} calls "
+        f"(the user's spreadsheet {args.sheets_spreadsheet or 'none'}; sync off: they wait)")
     log(f"  provider requests for the campaign:          {sum(asked.values())} "
         f"({', '.join(f'{k} x{v}' for k, v in sorted(asked.items()))}); goal: 1 batch create, not {args.calls} calls")
     open_sql = ("SELECT count(*) FROM calls_call WHERE campaign_id = %s AND status NOT IN "
@@ -196,20 +204,27 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10",
                         help="cache, channel layer and Celery broker; 'none': tasks run in the server process")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--db-name", default=DB_NAME, help="the throwaway database (dropped first and after)")
+    parser.add_argument("--sheets-spreadsheet", default=USER_SHEET,
+                        help="the user's spreadsheet every call's row is queued for (sync stays off: the rows "
+                             "wait in the outbox); '' for none")
     args = parser.parse_args()
     if not 1 <= args.calls <= 1000:
         parser.error("--calls must be between 1 and 1,000 (one campaign)")
     redis_url = None if args.redis_url == "none" else args.redis_url
+    if not re.fullmatch(r"[a-z0-9_]{1,63}", args.db_name):
+        parser.error("--db-name: lower-case letters, digits and _ only")
     if any(urlsplit(u).hostname not in (HOST, "localhost") for u in (args.admin_url, redis_url) if u):
         parser.error("only 127.0.0.1 is allowed")
     logdir = Path(tempfile.mkdtemp(prefix="bench-campaign-"))
     sim_process = server = worker = None
-    recreate(args.admin_url)
+    recreate(args.admin_url, args.db_name)
     try:
-        url = database_url(args.admin_url, DB_NAME)
+        url = database_url(args.admin_url, args.db_name)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": url, "DEBUG": "0",
                "LOG_LEVEL": "WARNING", "METRICS_BACKEND": "off", "POLLER_GRACE_SECONDS": "0",
-               "BLAND_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+               "BLAND_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT), "SHEETS_OPERATIONS_SPREADSHEET_ID": "",
+               "SHEETS_CREDENTIALS": ""}
         for name in ("BLAND_API_KEY", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER"):
             env.pop(name, None)
         env |= {"REDIS_URL": redis_url} if redis_url else {"CELERY_TASK_ALWAYS_EAGER": "1"}
@@ -228,6 +243,9 @@ def main() -> int:
         token = subprocess.run([PYTHON, "manage.py", "create_user", "campaign-bench", "--credits", "10000000",  # noqa: S603
                                 "--token-only"], cwd=ROOT, env=env, check=True, timeout=120,
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("UPDATE users_user SET sheets_spreadsheet_id = %s WHERE username = 'campaign-bench'",
+                         (args.sheets_spreadsheet,))
         server = spawn([PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", str(port),
                         "--log-level", "warning"], env, logdir / "server.log")
         wait_up(f"{server_url}/healthz", server, logdir / "server.log")
@@ -247,7 +265,7 @@ def main() -> int:
         stop(server)
         stop(sim_process)
         if not args.keep_db:
-            recreate(args.admin_url, drop_only=True)
+            recreate(args.admin_url, args.db_name, drop_only=True)
 
 
 if __name__ == "__main__":

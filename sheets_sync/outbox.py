@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,25 +53,33 @@ def outbox_record(*, call: Call) -> list[str]:
 def outbox_record_many(*, calls: Sequence[Call]) -> list[str]:
     """``outbox_record`` for many calls saved together (a campaign's): every entry queued by one statement.
     Returns the spreadsheets that got a critical entry (the caller kicks a drain after commit)."""
-    now = timezone.now()
-    entries = [_entry(call, spreadsheet_id, now=now) for call in calls for spreadsheet_id in outbox_targets(call)]
-    _upsert_many(entries)
+    entries = [_entry(call, spreadsheet_id) for call in calls for spreadsheet_id in outbox_targets(call)]
+    _upsert_many(entries, now=timezone.now())
     return list(dict.fromkeys(entry.spreadsheet_id for entry in entries if entry.critical))
 
 
-def _entry(call: Call, spreadsheet_id: str, *, now: datetime) -> OutboxEntry:
-    return OutboxEntry(call_id=call.pk, spreadsheet_id=spreadsheet_id, tab=layout.tab_title(call.created_at),
-                       payload=layout.row_values(call), critical=layout.is_critical(call), created_at=now,
-                       updated_at=now)
+@dataclass(slots=True)
+class _Entry:
+    """What one outbox entry is to hold (a plain record: thousands are built at once)."""
+
+    call_id: Any
+    spreadsheet_id: str
+    tab: str
+    payload: list[Any]
+    critical: bool
+
+
+def _entry(call: Call, spreadsheet_id: str) -> _Entry:
+    return _Entry(call.pk, spreadsheet_id, layout.tab_title(call.created_at), layout.row_values(call),
+                  layout.is_critical(call))
 
 
 _UPSERT = """
 INSERT INTO {table} AS entry (call_id, spreadsheet_id, tab, payload, critical, version, created_at, updated_at,
                               attempts, last_error)
-SELECT queued.call_id, queued.spreadsheet_id, queued.tab, queued.payload::jsonb, queued.critical, 1, queued.at,
-       queued.at, 0, ''
-FROM unnest(%s::uuid[], %s::varchar[], %s::varchar[], %s::text[], %s::boolean[], %s::timestamptz[])
-     WITH ORDINALITY AS queued(call_id, spreadsheet_id, tab, payload, critical, at, position)
+SELECT queued.call_id, queued.spreadsheet_id, queued.tab, queued.payload::jsonb, queued.critical, 1, %s, %s, 0, ''
+FROM unnest(%s::uuid[], %s::varchar[], %s::varchar[], %s::text[], %s::boolean[])
+     WITH ORDINALITY AS queued(call_id, spreadsheet_id, tab, payload, critical, position)
 ORDER BY queued.position
 ON CONFLICT (call_id, spreadsheet_id) DO UPDATE SET
     payload = EXCLUDED.payload, tab = EXCLUDED.tab, version = entry.version + 1, updated_at = EXCLUDED.updated_at,
@@ -78,14 +87,14 @@ ON CONFLICT (call_id, spreadsheet_id) DO UPDATE SET
 """
 
 
-def _upsert_many(entries: Sequence[OutboxEntry]) -> None:
+def _upsert_many(entries: Sequence[_Entry], *, now: datetime) -> None:
     """Queue each entry (one statement, in order, so ids follow it): a new one is created; one already
     waiting for that call and sheet takes the new values and tab, its version moves and it becomes critical
     if this change is (never less), keeping its ``created_at`` (the oldest change not written).
 
     Every writer holds the call's row lock, and ``ON CONFLICT`` settles a drain deleting the entry at the
     same moment: it either sees the new version (and keeps it) or deleted it first (and this inserts)."""
-    latest: dict[tuple[Any, str], OutboxEntry] = {}
+    latest: dict[tuple[Any, str], _Entry] = {}
     for entry in entries:  # one call written twice in one batch: its latest row, critical if either was
         key = (entry.call_id, entry.spreadsheet_id)
         if key in latest:
@@ -96,9 +105,9 @@ def _upsert_many(entries: Sequence[OutboxEntry]) -> None:
     rows = list(latest.values())
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT.format(table=connection.ops.quote_name(OutboxEntry._meta.db_table)), [
-            [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
+            now, now, [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
             [entry.tab for entry in rows], [json.dumps(entry.payload) for entry in rows],
-            [entry.critical for entry in rows], [entry.created_at for entry in rows]])
+            [entry.critical for entry in rows]])
 
 
 def _chunks(calls: Iterable[Call]) -> Iterator[list[Call]]:
@@ -119,6 +128,6 @@ def outbox_backfill(*, calls: QuerySet[Call], spreadsheet_id: str) -> int:
     now = timezone.now()
     ordered = calls.select_related("owner").order_by("created_at", "id").iterator(chunk_size=BACKFILL_CHUNK)
     for chunk in _chunks(ordered):
-        _upsert_many([_entry(call, spreadsheet_id, now=now) for call in chunk])
+        _upsert_many([_entry(call, spreadsheet_id) for call in chunk], now=now)
         count += len(chunk)
     return count
