@@ -78,6 +78,16 @@ def wait_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
             time.sleep(0.2)
 
 
+def wait_ready(process: subprocess.Popen[bytes], env: dict[str, str], log_path: Path) -> None:
+    """Until the Celery worker answers a ping (its start-up is not part of what is measured)."""
+    deadline = time.monotonic() + 180
+    while subprocess.run([PYTHON, "-m", "celery", "-A", "config", "inspect", "ping", "--timeout", "2"],  # noqa: S603
+                         cwd=ROOT, env=env, capture_output=True, timeout=120).returncode != 0:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Celery worker did not start:\n{log_path.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
 def stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None and process.poll() is None:
         process.terminate()
@@ -252,6 +262,7 @@ def main() -> int:
         if redis_url:  # the production shape: webhooks and the linking task run in a Celery worker
             worker = spawn([PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", "--concurrency", "2",
                             "--without-heartbeat", "--without-mingle", "--without-gossip"], env, logdir / "worker.log")
+            wait_ready(worker, env, logdir / "worker.log")
         log(f"callmcp campaign benchmark: {args.calls} calls, one campaign")
         tasks = "a Celery worker (2 processes), Redis, " if redis_url else "tasks in the server, "
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
