@@ -6,16 +6,20 @@ said. With one, the schema describes them all: an object schema has one property
 order of the questions) and the answers come back as that object; an array schema has one item per question
 (``prefixItems``, or one ``items`` schema for all). Each question goes to the provider with its own part of
 the schema as the answer format, and the answers are checked against the whole schema before anything is
-stored. Callers catch ``config.errors.DomainError``.
+stored. Each analysis costs its call's owner ``ANALYSIS_CREDITS_PER_CALL`` credits (the provider charges us
+for it), held before the provider is asked and charged only when the answers are stored.
+Callers catch ``config.errors.DomainError``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from jsonschema import Draft202012Validator, SchemaError, validators
 from jsonschema.exceptions import best_match
@@ -25,6 +29,8 @@ from calls.events import call_changed
 from calls.models import Call, CallAnalysis, Campaign
 from calls.providers.base import Provider
 from calls.validation import shown
+from users.models import User
+from users.services import credits_release, credits_reserve_many, credits_settle
 
 logger = logging.getLogger(__name__)
 
@@ -155,27 +161,57 @@ def _analyzable(call: Call) -> str:
 
 def call_analyze(*, provider: Provider, call: Call, questions: list[str], answer_schema: dict[str, Any] | None = None,
                  goal: str = "", source: str = "tool") -> CallAnalysis:
-    """Ask the provider ``questions`` about an ended call and store its answers with the call.
+    """Ask the provider ``questions`` about an ended call and store its answers with the call. The call's owner
+    pays ``ANALYSIS_CREDITS_PER_CALL``: held before the provider is asked, charged once with the stored
+    answers, given back when no answers are stored.
 
     Raises ``InvalidAnalysisRequest`` (bad questions or schema), ``CallNotEnded``, ``CallNotAnalyzable`` (no
-    conversation), ``AnalysisAnswersInvalid`` (answers outside the schema) or a ``ProviderError``; in every
-    case nothing is stored."""
+    conversation), ``InsufficientCredits`` (before the provider is asked), ``AnalysisAnswersInvalid`` (answers
+    outside the schema) or a ``ProviderError``; in every case nothing is stored or charged."""
     questions = check_questions(questions)
     schema = check_answer_schema(answer_schema) if answer_schema is not None else None
     layout = answer_layout(questions=questions, answer_schema=schema)
-    provider_call_id = _analyzable(call)
-    result = provider.analyze_call(provider_call_id, goal=goal.strip(),
-                                   questions=[(q, format_hint(s)) for q, s in zip(questions, layout.item_schemas,
-                                                                                  strict=True)])
-    answers = layout.assemble([_coerced(value, sub) for value, sub in zip(result.answers, layout.item_schemas,
-                                                                          strict=True)])
-    if schema is not None:
-        _checked(answers, schema)
+    _analyzable(call)
+    (reference,) = _hold(call.owner, [call])
+    return _analyze_held(provider=provider, call=call, questions=questions, schema=schema, layout=layout, goal=goal,
+                         source=source, reference=reference)
+
+
+def _hold(owner: User, calls: list[Call]) -> list[str | None]:
+    """Hold the price of analyzing each call, all or none (``InsufficientCredits``); one reference each, or
+    None when analysis is free (``ANALYSIS_CREDITS_PER_CALL`` = 0)."""
+    price = settings.ANALYSIS_CREDITS_PER_CALL
+    if price <= 0 or not calls:
+        return [None] * len(calls)
+    references = [f"analysis:{uuid.uuid4()}" for _ in calls]
+    credits_reserve_many(user=owner, holds=[(reference, price) for reference in references],
+                         memo="analysis of an ended call")
+    return list(references)
+
+
+def _analyze_held(*, provider: Provider, call: Call, questions: list[str], schema: dict[str, Any] | None,
+                  layout: AnswerLayout, goal: str, source: str, reference: str | None) -> CallAnalysis:
+    """The provider's answers, checked and stored with the hold charged; any failure gives the hold back."""
+    try:
+        result = provider.analyze_call(_analyzable(call), goal=goal.strip(),
+                                       questions=[(q, format_hint(s)) for q, s in zip(questions, layout.item_schemas,
+                                                                                      strict=True)])
+        answers = layout.assemble([_coerced(value, sub) for value, sub in zip(result.answers, layout.item_schemas,
+                                                                              strict=True)])
+        if schema is not None:
+            _checked(answers, schema)
+    except Exception:
+        if reference is not None:
+            credits_release(user=call.owner, reference=reference, memo=f"no analysis of call {call.id}")
+        raise
     with transaction.atomic():
         analysis = CallAnalysis.objects.create(
             call=call, goal=goal.strip(), questions=questions, answer_schema=schema, answers=answers,
             answer_keys=list(layout.keys) if layout.keys is not None else None, provider_credits=result.credits_used,
             source=source)
+        if reference is not None:
+            credits_settle(user=call.owner, reference=reference, cost=settings.ANALYSIS_CREDITS_PER_CALL,
+                           memo=f"analysis {analysis.pk} of call {call.id}")
         call_changed(call_id=call.id, owner_id=call.owner_id)
     return analysis
 
@@ -200,18 +236,32 @@ def campaign_analyze(*, provider: Provider, campaign: Campaign, questions: list[
                      answer_schema: dict[str, Any] | None = None, goal: str = "", offset: int = 0, limit: int = 50,
                      source: str = "tool") -> CampaignAnalysisOutcome:
     """``call_analyze`` on a page of the campaign's calls, in the order of its rows. The questions and the schema
-    are checked once, first (a bad one stores nothing); then a call that cannot be analyzed (not ended, no
-    conversation, the provider failing on it) is reported with its error and the others go on."""
+    are checked once, first (a bad one stores nothing), and the price of every call on the page that can be
+    analyzed is held at once (``InsufficientCredits`` for the page before the provider is asked); then a call
+    that cannot be analyzed (not ended, no conversation, the provider failing on it) is reported with its error,
+    and its hold given back, and the others go on."""
     questions = check_questions(questions)
     schema = check_answer_schema(answer_schema) if answer_schema is not None else None
-    answer_layout(questions=questions, answer_schema=schema)
-    calls = Call.objects.filter(campaign=campaign).order_by("campaign_index", "created_at")
+    layout = answer_layout(questions=questions, answer_schema=schema)
+    calls = Call.objects.filter(campaign=campaign).select_related("owner").order_by("campaign_index", "created_at")
     total = calls.count()
-    outcomes = []
-    for call in calls[offset : offset + limit]:
+    page = list(calls[offset : offset + limit])
+    refused: dict[Any, errors.DomainError] = {}
+    for call in page:
         try:
-            analysis = call_analyze(provider=provider, call=call, questions=questions, answer_schema=schema,
-                                    goal=goal, source=source)
+            _analyzable(call)
+        except errors.DomainError as exc:
+            refused[call.pk] = exc
+    ready = [call for call in page if call.pk not in refused]
+    holds = dict(zip([call.pk for call in ready], _hold(campaign.owner, ready), strict=True))
+    outcomes = []
+    for call in page:
+        if call.pk in refused:
+            outcomes.append(CampaignCallOutcome(call=call, skipped=refused[call.pk]))
+            continue
+        try:
+            analysis = _analyze_held(provider=provider, call=call, questions=questions, schema=schema, layout=layout,
+                                     goal=goal, source=source, reference=holds[call.pk])
         except errors.DomainError as exc:
             outcomes.append(CampaignCallOutcome(call=call, skipped=exc))
         else:

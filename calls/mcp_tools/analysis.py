@@ -3,6 +3,8 @@ by the provider from the conversation and stored with each call (getCallDetails 
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from calls import presenters
 from calls.analysis import call_analyze, campaign_analyze
 from calls.campaigns.mcp_task_work import own_campaign
@@ -23,9 +25,11 @@ from users import scopes
         "whether the callee agreed, a date they gave. Answers come back one per question, in order, as an array; "
         "give answer_schema (a JSON Schema: an object with one property per question, or an array with one item "
         "per question) to get typed answers that validate against it. The answers are stored with the call "
-        "(getCallDetails shows them), and each analysis is a new request to the provider (it charges a fraction "
-        "of a cent; your credits are not used), so reuse stored answers rather than asking twice. A call still "
-        "queued or live gives call_not_ended: wait for it to end; a call nobody answered gives call_not_analyzable."
+        "(getCallDetails shows them), and each analysis is a new request to the provider that COSTS CREDITS: "
+        f"{settings.ANALYSIS_CREDITS_PER_CALL} per call analyzed, charged only when answers are stored "
+        "(insufficient_credits when the balance is short), so reuse stored answers rather than asking twice. A "
+        "call still queued or live gives call_not_ended: wait for it to end; a call nobody answered gives "
+        "call_not_analyzable."
     ),
     input_model=AnalyzeCallInput,
     output_model=CallAnalysisResult,
@@ -51,7 +55,9 @@ async def analyze_call(ctx: RequestScope, arguments: AnalyzeCallInput) -> CallAn
         "answered and whether they agreed, and get the answers per call in row order, each stored with its call. "
         "Same questions and answer_schema as analyzeCall. A page of calls_limit calls (default 50) is analyzed "
         "per request: pass next_offset as calls_offset for the next page. Calls not ended yet or never answered "
-        "are listed with their error code (call_not_ended, call_not_analyzable) and can be analyzed later."
+        "are listed with their error code (call_not_ended, call_not_analyzable) and can be analyzed later. COSTS "
+        f"CREDITS: {settings.ANALYSIS_CREDITS_PER_CALL} per call analyzed; the page's total is held first "
+        "(insufficient_credits and nothing asked when the balance is short) and only stored answers are charged."
     ),
     input_model=AnalyzeCampaignInput,
     output_model=CampaignAnalysis,

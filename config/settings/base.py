@@ -274,6 +274,9 @@ PUBLIC_BASE_URL = env.str_("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/
 CALL_CREDITS_PER_MINUTE = env.int_("CALL_CREDITS_PER_MINUTE", 14)  # credits are cents: $0.14 a minute
 CALL_CREDITS_PER_USD = 100
 CALL_DEFAULT_MAX_DURATION_MINUTES = env.int_("CALL_DEFAULT_MAX_DURATION_MINUTES", 10)
+# What analyzeCall / analyzeCampaign charge per call analyzed (Bland bills about $0.003 + $0.0015 a call, so
+# one credit, a cent, covers it); 0 makes analysis free.
+ANALYSIS_CREDITS_PER_CALL = env.int_("ANALYSIS_CREDITS_PER_CALL", 1)
 # A placement that reserves more credits than this asks the user to confirm first (MCP elicitation, or
 # confirm_spend: true); each user may have their own threshold (User.spend_confirm_threshold, in admin).
 SPEND_CONFIRM_THRESHOLD_CREDITS = env.int_("SPEND_CONFIRM_THRESHOLD_CREDITS", 1000)
