@@ -11,7 +11,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from config.ratelimit import RateLimiter
+from config.ratelimit import RateLimiter, RateLimitExceeded
 from mcp_gateway import errors
 from mcp_gateway.context import RequestScope
 from mcp_gateway.jsonrpc import MethodTable
@@ -63,6 +63,23 @@ async def call_handler(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)
     return await sync_to_async(fn)(*args, **kwargs)
+
+
+async def spend(call: MethodCall, rate_class: str, *, refund: bool = False) -> None:
+    """Count the request against the caller's ``rate_class`` budget (``RateLimited``, -31029, when it is
+    spent), or give one back (``refund``)."""
+    principal = call.scope.principal
+    limiter = call.server.rate_limiter
+    if refund:
+        await limiter.refund(key=principal.rate_key, rate_class=rate_class, overrides=principal.rate_limits)
+        return
+    try:
+        await limiter.hit(key=principal.rate_key, rate_class=rate_class, overrides=principal.rate_limits)
+    except RateLimitExceeded as exc:
+        raise errors.RateLimited(
+            str(exc), retry_after=exc.retry_after,
+            data={"limit": exc.limit.count, "periodSeconds": exc.limit.period, "class": exc.rate_class},
+        ) from None
 
 
 # --- pagination --------------------------------------------------------------------------------------

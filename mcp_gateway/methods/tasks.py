@@ -8,6 +8,10 @@ Two revisions, one store (``mcp_gateway.tasks``):
 - 2026-07-28, the ``io.modelcontextprotocol/tasks`` extension: the client declares the extension in the
   request's capabilities and the server decides; ``tasks/get`` inlines the result, ``tasks/update``
   answers ``inputRequests``, ``tasks/cancel`` acknowledges; ``tasks/result`` and ``tasks/list`` are gone.
+
+Each tasks/* request counts against the caller's rate budget as a tool call does: ``read`` for following
+a task (get, list, result, update: a tasks/result waiting for the end is one request), ``cancel`` for
+tasks/cancel, so stopping a task never waits on the budget its polling spent.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 from typing import Any
 
 from mcp_gateway import db, errors
-from mcp_gateway.methods.base import MethodCall, Methods, decode_cursor, encode_cursor
+from mcp_gateway.methods.base import MethodCall, Methods, decode_cursor, encode_cursor, spend
 from mcp_gateway.models import McpTask
 from mcp_gateway.registry import ToolSpec
 from mcp_gateway.tasks import engine, store, wire
@@ -25,6 +29,7 @@ from mcp_gateway.tasks.work import CANCELLED, INPUT_REQUIRED, TERMINAL
 LEGACY_TASKS_VERSION = "2025-11-25"
 MIN_TTL_MS = 60_000  # a shorter ttl asked for is raised to this: a task must outlive its first poll
 REQUIRED: dict[str, Any] = {"requiredCapabilities": {"extensions": {wire.EXTENSION: {}}}}
+FOLLOW, CANCEL = "read", "cancel"  # the rate classes (settings.MCP_RATE_LIMITS) of the tasks/* methods
 
 
 def declares_extension(call: MethodCall) -> bool:
@@ -92,6 +97,7 @@ async def _task(call: MethodCall, *, refresh: bool = True) -> McpTask:
 
 
 async def tasks_get(call: MethodCall) -> dict[str, Any]:
+    await spend(call, FOLLOW)
     task = await _task(call)
     return wire.detailed_task(task) if call.scope.modern else wire.legacy_task(task)
 
@@ -100,12 +106,14 @@ async def tasks_update(call: MethodCall) -> dict[str, Any]:
     responses = call.params.get("inputResponses")
     if not isinstance(responses, dict):
         raise errors.InvalidParams("tasks/update needs inputResponses: an object of answers keyed as inputRequests.")
+    await spend(call, FOLLOW)
     task = await _task(call, refresh=False)
     await engine.answer(call.scope, _spec(call, task), task, responses, call.server.notifier)
     return {}
 
 
 async def tasks_cancel(call: MethodCall) -> dict[str, Any]:
+    await spend(call, CANCEL)
     task = await _task(call, refresh=False)
     if task.status not in TERMINAL:
         task = await engine.cancel(call.scope, _spec(call, task), task, call.server.notifier)
@@ -119,6 +127,7 @@ async def tasks_cancel(call: MethodCall) -> dict[str, Any]:
 
 async def tasks_list(call: MethodCall) -> dict[str, Any]:
     offset = decode_cursor(call.params.get("cursor"))
+    await spend(call, FOLLOW)
     rows, more = await db.run(store.task_list, owner=call.scope.principal.rate_key, offset=offset,
                               limit=call.server.page_size)
     result: dict[str, Any] = {"tasks": [wire.legacy_task(task) for task in rows]}
@@ -138,6 +147,7 @@ async def _ask(call: MethodCall, task: McpTask) -> McpTask:
 
 async def tasks_result(call: MethodCall) -> dict[str, Any]:
     """Wait until the task ends, then answer what the tools/call would have answered (2025-11-25)."""
+    await spend(call, FOLLOW)
     task = await _task(call)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + call.server.task_result_wait_seconds

@@ -14,9 +14,8 @@ from typing import Any
 import mcp_types as types
 
 from config.errors import DomainError
-from config.ratelimit import RateLimitExceeded
 from mcp_gateway import boundary, errors
-from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler, missing_scopes, page
+from mcp_gateway.methods.base import MethodCall, Methods, allowed, call_handler, missing_scopes, page, spend
 from mcp_gateway.methods.tasks import runs_as_task, start_task
 from mcp_gateway.registry import ToolSpec
 from mcp_gateway.results import ToolResult, tool_result
@@ -51,18 +50,7 @@ def _argument_problems(spec: ToolSpec, arguments: Any) -> dict[str, Any] | None:
 
 
 async def _spend(call: MethodCall, spec: ToolSpec, *, refund: bool = False) -> None:
-    principal = call.scope.principal
-    limiter = call.server.rate_limiter
-    if refund:
-        await limiter.refund(key=principal.rate_key, rate_class=spec.rate_class, overrides=principal.rate_limits)
-        return
-    try:
-        await limiter.hit(key=principal.rate_key, rate_class=spec.rate_class, overrides=principal.rate_limits)
-    except RateLimitExceeded as exc:
-        raise errors.RateLimited(
-            str(exc), retry_after=exc.retry_after,
-            data={"limit": exc.limit.count, "periodSeconds": exc.limit.period, "class": exc.rate_class},
-        ) from None
+    await spend(call, spec.rate_class, refund=refund)
 
 
 async def tools_call(call: MethodCall) -> dict[str, Any]:
