@@ -309,7 +309,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--changed", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=100.0, help="provider requests a second (simulator and poller)")
-    parser.add_argument("--concurrency", type=int, default=8, help="the poller's worker threads")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="the poller's worker threads (POLLER_CONCURRENCY, default 16)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the measured pass's budget")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
