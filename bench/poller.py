@@ -211,11 +211,12 @@ def end_calls(sim: Simulator, provider_ids: list[str]) -> None:
 
 def run_pass(env: dict[str, str], max_seconds: float, profile: str = "") -> dict[str, Any]:
     """One pass in a runner process of its own: its summary, wall time and peak memory. With ``profile``, the
-    runner runs under py-spy (every thread, folded stacks written to that file; it slows the pass)."""
+    runner runs under py-spy, sampling whichever thread holds the GIL (so CPU), and writes folded stacks to
+    that file (the pass is slower for it)."""
     command = [PYTHON, "-c", RUNNER, str(max_seconds)]
     if profile:
-        command = [str(Path(PYTHON).with_name("py-spy")), "record", "--threads", "--format", "raw", "--rate", "250",
-                   "--output", profile, "--", *command]
+        command = [str(Path(PYTHON).with_name("py-spy")), "record", "--threads", "--gil", "--format", "raw",
+                   "--rate", "250", "--output", profile, "--", *command]
     answer = subprocess.run(command, cwd=ROOT, env=env,  # noqa: S603
                             capture_output=True, text=True, timeout=max_seconds + 120, check=False)
     if answer.returncode != 0:
