@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
-from calls.events import call_changed, call_written, recording_available
+from calls.events import call_changed, calls_written, recording_available
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import ProviderCall
@@ -92,7 +92,7 @@ def _event(call: Call, before: str, update: ProviderCall, source: str) -> CallEv
 
 def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -> None:
     """Apply each report to its call, locked by the caller in the open transaction: status never moves
-    backwards, a call that ended settles, every changed call is saved, written (``call_written``) and
+    backwards, a call that ended settles, every changed call is saved, written (``calls_written``, together) and
     announced after commit (``call_changed``, before its credits' own announcement)."""
     events: list[CallEvent] = []
     changes: list[tuple[Call, set[str]]] = []
@@ -120,7 +120,7 @@ def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -
         settle(ending)
     for call, changed in changes:
         call.save(update_fields=[*sorted(changed), "updated_at"])
-        call_written(call=call)
+    calls_written(calls=[call for call, _ in changes])  # every changed call's Sheets row, in one statement
 
 
 def recording_due(call: Call) -> None:
