@@ -22,6 +22,7 @@ Callers catch ``sheets_sync.errors.SheetsError`` (see that module for the tree).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://sheets.googleapis.com/"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 VALUE_INPUT = "RAW"
+PROGRESS_TOKEN_WAIT_SECONDS = 2.0  # two pacing slots; longer means the window is spent: a later drain tries
 _ROWS = re.compile(r"![A-Za-z]*(\d+)(?::[A-Za-z]*(\d+))?$")
 
 Make = Callable[[Any], Any]  # service -> HttpRequest
@@ -90,12 +92,24 @@ class SheetsClient:
         self.backoff = backoff or Backoff()
         # Waiting for a token is bounded: by default one full quota window.
         self.token_timeout = gate.window if token_timeout is None else token_timeout
+        self.critical = True  # requests count as critical unless for_rows(critical=False) says otherwise
         self._sleep = sleep
         self._local = threading.local()
 
     @property
     def enabled(self) -> bool:
         return bool(self.accounts)
+
+    def for_rows(self, *, critical: bool) -> SheetsClient:
+        """This client for the requests of a batch with (``critical=True``) or without critical rows. The
+        gate keeps its reserve and the last slot of its burst for critical requests; a progress request
+        waits for a token at most ``PROGRESS_TOKEN_WAIT_SECONDS``, so a drain never holds a spreadsheet
+        for most of a minute while a critical row's drain finds it busy."""
+        other = copy.copy(self)
+        other.critical = critical
+        if not critical:
+            other.token_timeout = min(self.token_timeout, PROGRESS_TOKEN_WAIT_SECONDS)
+        return other
 
     # --- the Sheets operations we use ------------------------------------------------------------
     def get_values(self, spreadsheet_id: str, range_: str) -> list[list[str]]:
@@ -181,7 +195,7 @@ class SheetsClient:
         if state in (OPEN, UNAVAILABLE):
             raise BreakerOpen(f"the Sheets circuit breaker is {state}: nothing sent", spreadsheet_id=spreadsheet_id)
         try:
-            grant = self.gate.acquire(kind, timeout=self.token_timeout)
+            grant = self.gate.acquire(kind, timeout=self.token_timeout, critical=self.critical)
         except NoToken as exc:
             raise NoToken(exc.wait, spreadsheet_id=spreadsheet_id, kind=kind) from exc
         if not self.breaker.allow():

@@ -79,26 +79,42 @@ def drain_once(*, client: SheetsClient, spreadsheet_ids: Iterable[str] | None = 
         return ((max_requests is not None and report.requests >= max_requests)
                 or (deadline is not None and clock() >= deadline))
 
-    try:
-        while True:
-            resync = oldest_first or bool(cache.get(RESYNC_KEY))
-            waiting = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
-            if not waiting:
-                report.stopped = "empty"
-                if resync:
-                    cache.delete(RESYNC_KEY)
-                break
-            found = [c for c in waiting if c.spreadsheet_id not in failed]
-            if not found:
-                report.stopped = "failing"
-                break
-            if not _round(client, found, drr=drr, worker=worker, report=report, served=served, failed=failed,
-                          resync=resync, critical_only=critical_only, over_budget=over_budget):
-                break
-    except turns.Stop as stop:
-        report.stopped, report.wait = stop.reason, stop.wait
+    progress_held: turns.Stop | None = None
+    while True:
+        try:
+            _rounds(client, ids, drr=drr, worker=worker, report=report, served=served, failed=failed,
+                    oldest_first=oldest_first, critical_only=critical_only, over_budget=over_budget)
+            break
+        except turns.ProgressHeld as held:  # progress waits for tokens; critical rows may still use the reserve
+            progress_held, critical_only = held, True
+        except turns.Stop as stop:
+            report.stopped, report.wait = stop.reason, stop.wait
+            break
+    if progress_held is not None and report.stopped == "empty":  # no critical rows left; progress rows wait
+        report.stopped, report.wait = progress_held.reason, progress_held.wait
     report.spreadsheets = len(served)
     return report
+
+
+def _rounds(client: SheetsClient, ids: list[str] | None, *, drr: scheduler.DeficitRoundRobin, worker: str,
+            report: DrainReport, served: set[str], failed: set[str], oldest_first: bool, critical_only: bool,
+            over_budget: Callable[[], bool]) -> None:
+    """Rounds until nothing waits or something stops the drain (``report.stopped`` says what)."""
+    while True:
+        resync = oldest_first or bool(cache.get(RESYNC_KEY))
+        waiting = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
+        if not waiting:
+            report.stopped = "empty"
+            if resync:
+                cache.delete(RESYNC_KEY)
+            return
+        found = [c for c in waiting if c.spreadsheet_id not in failed]
+        if not found:
+            report.stopped = "failing"
+            return
+        if not _round(client, found, drr=drr, worker=worker, report=report, served=served, failed=failed,
+                      resync=resync, critical_only=critical_only, over_budget=over_budget):
+            return
 
 
 def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: scheduler.DeficitRoundRobin, worker: str,
@@ -120,7 +136,10 @@ def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: sched
         try:
             turns.turn(client, sid, outcome, oldest_first=resync, critical_only=critical_only)
         except (BreakerOpen, NoToken, RateLimited) as exc:
-            raise turns.Stop(_stop_reason(exc), getattr(exc, "wait", 0.0) or 0.0) from exc
+            wait = getattr(exc, "wait", 0.0) or 0.0
+            if isinstance(exc, NoToken) and not outcome.critical and not critical_only:
+                raise turns.ProgressHeld("quota", wait) from exc
+            raise turns.Stop(_stop_reason(exc), wait) from exc
         finally:
             _add(report, outcome)
             scheduler.lease_release(sid, worker=worker)

@@ -39,6 +39,11 @@ class Stop(Exception):  # noqa: N818 - control flow: the whole drain stops
         self.wait = wait
 
 
+class ProgressHeld(Stop):
+    """A progress request found no token (the reserve and the last burst slot are critical rows'): the
+    drain goes on with critical rows only."""
+
+
 @dataclass
 class TurnOutcome:
     requests: int = 0
@@ -48,6 +53,7 @@ class TurnOutcome:
     reconciled: int = 0
     failures: int = 0
     emptied: bool = False
+    critical: bool = False  # the turn's batch carries a critical row
     errors: list[str] = field(default_factory=list)
 
 
@@ -64,11 +70,14 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
             outcome.emptied = True
             return
         if entries[0].row is not None:
-            _update(client, status, [e for e in entries if e.row is not None], outcome)
+            batch = _fit([e for e in entries if e.row is not None], _row_range)
+            _update(_for(client, batch, outcome), status, batch, outcome)
         else:
             tab = entries[0].tab
-            outcome.requests += tabs.ensure_tab(client, status, tab)
-            _append(client, status, tab, [e for e in entries if e.row is None and e.tab == tab], outcome)
+            batch = _fit([e for e in entries if e.row is None and e.tab == tab], lambda e: layout.table_range(tab))
+            rows_client = _for(client, batch, outcome)
+            outcome.requests += tabs.ensure_tab(rows_client, status, tab)
+            _append(rows_client, status, tab, [entry for entry, _ in batch], outcome)
         outcome.emptied = not OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id).exists()
     except (BreakerOpen, NoToken, RateLimited):
         raise
@@ -92,8 +101,18 @@ def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
     return chosen
 
 
-def _update(client: SheetsClient, status: SpreadsheetStatus, entries: list[Pending], outcome: TurnOutcome) -> None:
-    batch = _fit(entries, lambda e: layout.row_range(*e.row) if e.row else "")
+def _row_range(entry: Pending) -> str:
+    return layout.row_range(*entry.row) if entry.row else ""
+
+
+def _for(client: SheetsClient, batch: list[tuple[Pending, str]], outcome: TurnOutcome) -> SheetsClient:
+    """The client for this batch's requests: critical if it carries a critical row (``SheetsClient.for_rows``)."""
+    outcome.critical = any(entry.critical for entry, _ in batch)
+    return client.for_rows(critical=outcome.critical)
+
+
+def _update(client: SheetsClient, status: SpreadsheetStatus, batch: list[tuple[Pending, str]],
+            outcome: TurnOutcome) -> None:
     try:
         client.batch_update(status.spreadsheet_id, [(range_, [entry.payload]) for entry, range_ in batch])
     except SheetsError as exc:
@@ -105,9 +124,8 @@ def _update(client: SheetsClient, status: SpreadsheetStatus, entries: list[Pendi
     _done(status, [entry for entry, _ in batch])
 
 
-def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, entries: list[Pending],
+def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, batch: list[Pending],
             outcome: TurnOutcome) -> None:
-    batch = [entry for entry, _ in _fit(entries, lambda e: layout.table_range(tab))]
     _mark(status, tab, True)  # from here until the answer, the rows may land unseen
     try:
         first, _last = client.append(status.spreadsheet_id, layout.table_range(tab), [e.payload for e in batch])
