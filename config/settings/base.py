@@ -392,3 +392,8 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue(SHEETS_QUEUE))
 CELERY_TASK_ROUTES = {"sheets_sync.*": {"queue": SHEETS_QUEUE}}
 CELERY_BEAT_SCHEDULE["sheets-drain"] = {"task": "sheets_sync.drain", "schedule": float(SHEETS_DRAIN_SECONDS),
                                         "options": {"expires": max(SHEETS_DRAIN_SECONDS - 1, 1)}}
+# The quota, breaker and backlog gauges (sheets_sync.monitor) for the CloudWatch alarms, sent or not.
+SHEETS_METRICS_SECONDS = env.int_("SHEETS_METRICS_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["sheets-metrics"] = {"task": "sheets_sync.publish_metrics",
+                                          "schedule": float(SHEETS_METRICS_SECONDS),
+                                          "options": {"expires": max(SHEETS_METRICS_SECONDS - 1, 1)}}
