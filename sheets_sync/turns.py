@@ -64,20 +64,19 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
         for tab in list(status.reconcile_tabs or []):
             outcome.requests += 1
             outcome.reconciled += reconcile(client, status, tab)
-        entries = bulk.pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only,
-                               limit=SCAN_ROWS)
-        if not entries:
+        plan = _plan(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
+        rows_client = _for(client, plan.batch if plan else [], outcome)
+        if plan is not None and rows_client.reserve("write", spreadsheet_id):
+            # It waited for its token (pacing): rows committed meanwhile go in this request, not the next.
+            plan = _plan(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
+        if plan is None:
             outcome.emptied = True
             return
-        if entries[0].row is not None:
-            batch = _fit([e for e in entries if e.row is not None], _row_range)
-            _update(_for(client, batch, outcome), status, batch, outcome)
+        if plan.tab is None:
+            _update(rows_client, status, plan.batch, outcome)
         else:
-            tab = entries[0].tab
-            batch = _fit([e for e in entries if e.row is None and e.tab == tab], lambda e: layout.table_range(tab))
-            rows_client = _for(client, batch, outcome)
-            outcome.requests += tabs.ensure_tab(rows_client, status, tab)
-            _append(rows_client, status, tab, [entry for entry, _ in batch], outcome)
+            outcome.requests += tabs.ensure_tab(rows_client, status, plan.tab)
+            _append(rows_client, status, plan.tab, [entry for entry, _ in plan.batch], outcome)
         outcome.emptied = not OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id).exists()
     except (BreakerOpen, NoToken, RateLimited):
         raise
@@ -86,6 +85,24 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
         outcome.failures += 1
         outcome.errors.append(f"{spreadsheet_id}: {exc}")
         _failed(status, exc)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    tab: str | None  # None: a values.batchUpdate of rows whose place is known; else an append to this tab
+    batch: list[tuple[Pending, str]]  # the entries and their ranges, as many as fit in one request
+
+
+def _plan(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool) -> _Plan | None:
+    """What the turn's data request carries: the first waiting entry decides between the rows it updates
+    and the new rows of its tab it appends; None when nothing waits."""
+    entries = bulk.pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only, limit=SCAN_ROWS)
+    if not entries:
+        return None
+    if entries[0].row is not None:
+        return _Plan(None, _fit([e for e in entries if e.row is not None], _row_range))
+    tab = entries[0].tab
+    return _Plan(tab, _fit([e for e in entries if e.row is None and e.tab == tab], lambda e: layout.table_range(tab)))
 
 
 def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
