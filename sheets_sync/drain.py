@@ -7,7 +7,15 @@ oldest: entries whose call already has a row go in one ``values.batchUpdate`` (a
 under ``SHEETS_MAX_BATCH_BYTES``: one quota unit however many), entries of new calls in one ``append``
 to their month tab, whose answer gives the rows each call now has. An entry leaves the outbox only after
 its request succeeded and only if no newer change replaced it meanwhile (its ``version``); repeated
-changes of a call before a turn were already coalesced into the entry's latest values.
+changes of a call before a turn were already coalesced into the entry's latest values. The turn's
+database work is a fixed handful of statements whatever the batch size (``sheets_sync.bulk``).
+
+Critical rows first, in the quota too: a request whose batch carries a critical row is critical for the
+quota gate, which keeps a reserve and the last slot of its burst for such requests (``quota.Pacing``).
+A turn takes its write token before its data request; when it had to wait for it (pacing spreads an
+account's requests one a second), it chooses its rows again, so what was committed meanwhile goes now.
+A progress request waits for a token only briefly; when it gets none, the drain goes on with critical
+rows only (they may still have the reserve) and reports ``quota``.
 
 Append is not idempotent. Before an append the tab is marked for read-back; the mark is cleared when the
 append's answer (or a certain refusal) comes back. A mark left by an ``Ambiguous`` failure, or by a
