@@ -211,11 +211,12 @@ def end_calls(sim: Simulator, provider_ids: list[str]) -> None:
 
 def run_pass(env: dict[str, str], max_seconds: float, profile: str = "") -> dict[str, Any]:
     """One pass in a runner process of its own: its summary, wall time and peak memory. With ``profile``, the
-    runner runs under py-spy (every thread, folded stacks written to that file; it slows the pass)."""
+    runner runs under py-spy, sampling whichever thread holds the GIL (so CPU), and writes folded stacks to
+    that file (the pass is slower for it)."""
     command = [PYTHON, "-c", RUNNER, str(max_seconds)]
     if profile:
-        command = [str(Path(PYTHON).with_name("py-spy")), "record", "--threads", "--format", "raw", "--rate", "250",
-                   "--output", profile, "--", *command]
+        command = [str(Path(PYTHON).with_name("py-spy")), "record", "--threads", "--gil", "--format", "raw",
+                   "--rate", "250", "--output", profile, "--", *command]
     answer = subprocess.run(command, cwd=ROOT, env=env,  # noqa: S603
                             capture_output=True, text=True, timeout=max_seconds + 120, check=False)
     if answer.returncode != 0:
@@ -309,7 +310,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--changed", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=100.0, help="provider requests a second (simulator and poller)")
-    parser.add_argument("--concurrency", type=int, default=8, help="the poller's worker threads")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="the poller's worker threads (POLLER_CONCURRENCY, default 16)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the measured pass's budget")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
