@@ -79,7 +79,7 @@ def _client(url: str, scale: float) -> Any:
     from sheets_sync.backoff import Backoff
     from sheets_sync.breaker import CircuitBreaker, RedisBreakerStore, breaker_settings_from_settings
     from sheets_sync.client import SheetsClient
-    from sheets_sync.quota import WINDOW_SECONDS, QuotaGate, QuotaLimits, RedisQuotaStore
+    from sheets_sync.quota import WINDOW_SECONDS, QuotaGate, QuotaLimits, RedisQuotaStore, pacing_from_settings
     from sheets_sync.store import redis_for
 
     store = redis_for(settings.REDIS_URL)
@@ -89,7 +89,7 @@ def _client(url: str, scale: float) -> Any:
     accounts = accounts_from_settings()
     window = (WINDOW_SECONDS + float(settings.SHEETS_QUOTA_MARGIN_SECONDS)) / scale
     gate = QuotaGate(accounts, RedisQuotaStore(store, prefix=f"{BENCH_PREFIX}:{{quota}}"), limits=QuotaLimits(),
-                     window=window)
+                     window=window, pacing=pacing_from_settings())  # the service's reserve and pacing
     breaker = CircuitBreaker(RedisBreakerStore(store, prefix=f"{BENCH_PREFIX}:{{breaker}}"),
                              breaker_settings_from_settings())
     return SheetsClient(accounts=accounts, gate=gate, breaker=breaker, endpoint=url + "/",
@@ -109,7 +109,7 @@ def _calls(user: Any, count: int, **fields: Any) -> list[Any]:
 def _user(name: str) -> Any:
     from users.services import credits_grant, user_create
 
-    user = user_create(username=name, password=uuid.uuid4().hex)
+    user = user_create(username=name, password=None)  # never logs in: no password hash (~0.5 s each) to wait for
     credits_grant(user=user, amount=100_000_000, memo="bench")
     return user
 

@@ -22,6 +22,7 @@ Callers catch ``sheets_sync.errors.SheetsError`` (see that module for the tree).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://sheets.googleapis.com/"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 VALUE_INPUT = "RAW"
+PROGRESS_TOKEN_WAIT_SECONDS = 2.0  # two pacing slots; longer means the window is spent: a later drain tries
+RESELECT_AFTER_SECONDS = 0.05  # a reserve() that waited longer than this is worth choosing the rows again
 _ROWS = re.compile(r"![A-Za-z]*(\d+)(?::[A-Za-z]*(\d+))?$")
 
 Make = Callable[[Any], Any]  # service -> HttpRequest
@@ -90,12 +93,35 @@ class SheetsClient:
         self.backoff = backoff or Backoff()
         # Waiting for a token is bounded: by default one full quota window.
         self.token_timeout = gate.window if token_timeout is None else token_timeout
+        self.critical = True  # requests count as critical unless for_rows(critical=False) says otherwise
+        self._held: dict[str, Grant] = {}  # tokens taken ahead (reserve) for the next request of each kind
         self._sleep = sleep
         self._local = threading.local()
 
     @property
     def enabled(self) -> bool:
         return bool(self.accounts)
+
+    def for_rows(self, *, critical: bool) -> SheetsClient:
+        """This client for the requests of a batch with (``critical=True``) or without critical rows. The
+        gate keeps its reserve and the last slot of its burst for critical requests; a progress request
+        waits for a token at most ``PROGRESS_TOKEN_WAIT_SECONDS``, so a drain never holds a spreadsheet
+        for most of a minute while a critical row's drain finds it busy."""
+        other = copy.copy(self)
+        other.critical = critical
+        other._held = {}
+        if not critical:
+            other.token_timeout = min(self.token_timeout, PROGRESS_TOKEN_WAIT_SECONDS)
+        return other
+
+    def reserve(self, kind: str, spreadsheet_id: str = "") -> bool:
+        """Take the token of this client's next ``kind`` request now, waiting for it as the request would
+        (``NoToken``/``BreakerOpen`` as a request raises them). True when it had to wait: what the request
+        carries is then best chosen again, so rows committed meanwhile go with it. Use it on a client of
+        ``for_rows``, which has tokens of its own."""
+        started = time.monotonic()
+        self._held[kind] = self._take(kind, spreadsheet_id)
+        return time.monotonic() - started > RESELECT_AFTER_SECONDS
 
     # --- the Sheets operations we use ------------------------------------------------------------
     def get_values(self, spreadsheet_id: str, range_: str) -> list[list[str]]:
@@ -177,13 +203,7 @@ class SheetsClient:
     def _attempt(self, kind: str, spreadsheet_id: str, *, make: Make, rows: int, write: bool) -> dict[str, Any]:
         # An open breaker spends no token; a half-open one gives its one probe slot only to a caller
         # that holds a token (so a probe never waits for one while every other worker is held back).
-        state = self.breaker.state()
-        if state in (OPEN, UNAVAILABLE):
-            raise BreakerOpen(f"the Sheets circuit breaker is {state}: nothing sent", spreadsheet_id=spreadsheet_id)
-        try:
-            grant = self.gate.acquire(kind, timeout=self.token_timeout)
-        except NoToken as exc:
-            raise NoToken(exc.wait, spreadsheet_id=spreadsheet_id, kind=kind) from exc
+        grant = self._held.pop(kind, None) or self._take(kind, spreadsheet_id)
         if not self.breaker.allow():
             raise BreakerOpen(f"the Sheets circuit breaker is {self.breaker.state()}: nothing sent",
                               spreadsheet_id=spreadsheet_id)
@@ -199,6 +219,15 @@ class SheetsClient:
             self.monitor.record_request(kind=kind, account=grant.account.email, outcome="ok",
                                         rows=rows if write else 0, grant=grant)
         return response if isinstance(response, dict) else {}
+
+    def _take(self, kind: str, spreadsheet_id: str) -> Grant:
+        state = self.breaker.state()
+        if state in (OPEN, UNAVAILABLE):
+            raise BreakerOpen(f"the Sheets circuit breaker is {state}: nothing sent", spreadsheet_id=spreadsheet_id)
+        try:
+            return self.gate.acquire(kind, timeout=self.token_timeout, critical=self.critical)
+        except NoToken as exc:
+            raise NoToken(exc.wait, spreadsheet_id=spreadsheet_id, kind=kind) from exc
 
     def _send(self, request: Any, spreadsheet_id: str, *, write: bool) -> Any:
         try:

@@ -7,7 +7,15 @@ oldest: entries whose call already has a row go in one ``values.batchUpdate`` (a
 under ``SHEETS_MAX_BATCH_BYTES``: one quota unit however many), entries of new calls in one ``append``
 to their month tab, whose answer gives the rows each call now has. An entry leaves the outbox only after
 its request succeeded and only if no newer change replaced it meanwhile (its ``version``); repeated
-changes of a call before a turn were already coalesced into the entry's latest values.
+changes of a call before a turn were already coalesced into the entry's latest values. The turn's
+database work is a fixed handful of statements whatever the batch size (``sheets_sync.bulk``).
+
+Critical rows first, in the quota too: a request whose batch carries a critical row is critical for the
+quota gate, which keeps a reserve and the last slot of its burst for such requests (``quota.Pacing``).
+A turn takes its write token before its data request; when it had to wait for it (pacing spreads an
+account's requests one a second), it chooses its rows again, so what was committed meanwhile goes now.
+A progress request waits for a token only briefly; when it gets none, the drain goes on with critical
+rows only (they may still have the reserve) and reports ``quota``.
 
 Append is not idempotent. Before an append the tab is marked for read-back; the mark is cleared when the
 append's answer (or a certain refusal) comes back. A mark left by an ``Ambiguous`` failure, or by a
@@ -79,26 +87,42 @@ def drain_once(*, client: SheetsClient, spreadsheet_ids: Iterable[str] | None = 
         return ((max_requests is not None and report.requests >= max_requests)
                 or (deadline is not None and clock() >= deadline))
 
-    try:
-        while True:
-            resync = oldest_first or bool(cache.get(RESYNC_KEY))
-            waiting = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
-            if not waiting:
-                report.stopped = "empty"
-                if resync:
-                    cache.delete(RESYNC_KEY)
-                break
-            found = [c for c in waiting if c.spreadsheet_id not in failed]
-            if not found:
-                report.stopped = "failing"
-                break
-            if not _round(client, found, drr=drr, worker=worker, report=report, served=served, failed=failed,
-                          resync=resync, critical_only=critical_only, over_budget=over_budget):
-                break
-    except turns.Stop as stop:
-        report.stopped, report.wait = stop.reason, stop.wait
+    progress_held: turns.Stop | None = None
+    while True:
+        try:
+            _rounds(client, ids, drr=drr, worker=worker, report=report, served=served, failed=failed,
+                    oldest_first=oldest_first, critical_only=critical_only, over_budget=over_budget)
+            break
+        except turns.ProgressHeld as held:  # progress waits for tokens; critical rows may still use the reserve
+            progress_held, critical_only = held, True
+        except turns.Stop as stop:
+            report.stopped, report.wait = stop.reason, stop.wait
+            break
+    if progress_held is not None and report.stopped == "empty":  # no critical rows left; progress rows wait
+        report.stopped, report.wait = progress_held.reason, progress_held.wait
     report.spreadsheets = len(served)
     return report
+
+
+def _rounds(client: SheetsClient, ids: list[str] | None, *, drr: scheduler.DeficitRoundRobin, worker: str,
+            report: DrainReport, served: set[str], failed: set[str], oldest_first: bool, critical_only: bool,
+            over_budget: Callable[[], bool]) -> None:
+    """Rounds until nothing waits or something stops the drain (``report.stopped`` says what)."""
+    while True:
+        resync = oldest_first or bool(cache.get(RESYNC_KEY))
+        waiting = scheduler.candidates(worker=worker, spreadsheet_ids=ids, critical_only=critical_only)
+        if not waiting:
+            report.stopped = "empty"
+            if resync:
+                cache.delete(RESYNC_KEY)
+            return
+        found = [c for c in waiting if c.spreadsheet_id not in failed]
+        if not found:
+            report.stopped = "failing"
+            return
+        if not _round(client, found, drr=drr, worker=worker, report=report, served=served, failed=failed,
+                      resync=resync, critical_only=critical_only, over_budget=over_budget):
+            return
 
 
 def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: scheduler.DeficitRoundRobin, worker: str,
@@ -120,7 +144,10 @@ def _round(client: SheetsClient, found: list[scheduler.Candidate], *, drr: sched
         try:
             turns.turn(client, sid, outcome, oldest_first=resync, critical_only=critical_only)
         except (BreakerOpen, NoToken, RateLimited) as exc:
-            raise turns.Stop(_stop_reason(exc), getattr(exc, "wait", 0.0) or 0.0) from exc
+            wait = getattr(exc, "wait", 0.0) or 0.0
+            if isinstance(exc, NoToken) and not outcome.critical and not critical_only:
+                raise turns.ProgressHeld("quota", wait) from exc
+            raise turns.Stop(_stop_reason(exc), wait) from exc
         finally:
             _add(report, outcome)
             scheduler.lease_release(sid, worker=worker)

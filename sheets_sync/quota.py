@@ -10,6 +10,11 @@ the request reaching Google) after it was spent: the bucket is a sliding-window 
 window, wherever it starts, ever holds more requests than the limit, while a steady caller still gets
 the full limit. With ``account=None`` the gate picks the pool account with the most tokens left.
 
+Critical rows must not wait for a window that progress rows spent (``Pacing``): progress requests leave
+``SHEETS_CRITICAL_RESERVE`` tokens of each bucket to critical ones, and with pacing
+(``SHEETS_PACE_BURST``) an account sends at most a short burst and then one request per window/limit
+seconds, so the window is spent evenly instead of in a burst and a minute of 429-free silence.
+
 A 429 tells the real limit (``quota_limit_value``); ``adapt`` lowers the bucket to it for every process
 (for an hour, then the configured value is tried again). Without Redis (the embedded single-process
 mode only) the same buckets live in this process's memory.
@@ -33,7 +38,8 @@ import redis
 
 from sheets_sync.accounts import ServiceAccount
 from sheets_sync.errors import NoToken
-from sheets_sync.store import KEY_PREFIX, LUA_NOW, PerProcess, redis_for, redis_now
+from sheets_sync.quota_scripts import ADAPT, TAKE
+from sheets_sync.store import KEY_PREFIX, PerProcess, redis_for, redis_now
 
 logger = logging.getLogger(__name__)
 
@@ -42,62 +48,6 @@ LEVELS = ("user", "project")
 WINDOW_SECONDS = 60.0
 ADAPTED_LIMIT_SECONDS = 3600
 STORE_DOWN_WAIT_SECONDS = 5.0
-
-# KEYS: project log, project limit, user limit, sequence, then one log per candidate account.
-# ARGV: now ("" = the server's clock), window, configured project limit, configured user limit, offset.
-# Returns {index of the account (1-based, 0 = none), wait (string), project used, project limit,
-#          account used, user limit}.
-_TAKE = LUA_NOW + """
-local window = tonumber(ARGV[2])
-local cutoff = now - window
-local plimit = math.min(tonumber(ARGV[3]), tonumber(redis.call('GET', KEYS[2]) or ARGV[3]))
-local ulimit = math.min(tonumber(ARGV[4]), tonumber(redis.call('GET', KEYS[3]) or ARGV[4]))
-local function wait_for(key, used, limit)
-  local entry = redis.call('ZRANGE', key, used - limit, used - limit, 'WITHSCORES')
-  return tonumber(entry[2]) + window - now
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-local pused = redis.call('ZCARD', KEYS[1])
-if pused >= plimit then
-  return {0, tostring(wait_for(KEYS[1], pused, plimit)), pused, plimit, -1, ulimit}
-end
-local n = #KEYS - 4
-local offset = tonumber(ARGV[5]) % n
-local best, bestused, bestwait = 0, -1, -1
-for i = 0, n - 1 do
-  local k = 5 + (offset + i) % n
-  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', cutoff)
-  local used = redis.call('ZCARD', KEYS[k])
-  if used < ulimit then
-    if best == 0 or used < bestused then best = k; bestused = used end
-  else
-    local wait = wait_for(KEYS[k], used, ulimit)
-    if bestwait < 0 or wait < bestwait then bestwait = wait end
-  end
-end
-if best == 0 then
-  return {0, tostring(bestwait), pused, plimit, -1, ulimit}
-end
-local member = string.format('%.6f', now) .. ':' .. redis.call('INCR', KEYS[4])
-local ttl = math.ceil(window) + 1
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[best], now, member)
-redis.call('EXPIRE', KEYS[best], ttl)
-return {best - 4, '0', pused + 1, plimit, bestused + 1, ulimit}
-"""
-
-# KEYS: the adapted limit. ARGV: the reported limit, ttl. Keeps the lowest limit reported.
-_ADAPT = """
-local current = tonumber(redis.call('GET', KEYS[1]))
-local value = tonumber(ARGV[1])
-if current == nil or value < current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return value
-end
-return current
-"""
-
 
 @dataclass(frozen=True)
 class Grant:
@@ -125,6 +75,25 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Pacing:
+    """How the gate shares a bucket between critical and progress requests, and spreads them out.
+
+    ``reserve``: tokens of each per-minute bucket (per account and per project) that only critical
+    requests may take, so a backlog of progress rows never spends the window a critical row needs.
+    ``burst``: requests an account may send back to back; beyond it one every window/limit seconds (the
+    per-user bound, 1 a second with Google's 60 a minute), so the window is spent evenly, not in a burst
+    followed by a minute of nothing. Progress requests may not take the last slot of the burst. 0 = no
+    pacing (only the per-minute limits)."""
+
+    reserve: int = 0
+    burst: int = 0
+
+    def __post_init__(self) -> None:
+        if self.reserve < 0 or self.burst < 0:
+            raise ValueError("reserve and burst cannot be negative")
+
+
+@dataclass(frozen=True)
 class _Taken:
     index: int  # 1-based index into the candidates; 0 = none had a token
     wait: float
@@ -136,7 +105,7 @@ class _Taken:
 
 class QuotaStore(Protocol):
     def take(self, kind: str, names: Sequence[str], limits: Mapping[str, int], window: float, now: float | None,
-             offset: int) -> _Taken: ...
+             offset: int, *, pacing: Pacing = Pacing(), critical: bool = True) -> _Taken: ...
 
     def adapt(self, kind: str, level: str, limit: int) -> int: ...
 
@@ -150,8 +119,8 @@ class RedisQuotaStore:
     def __init__(self, client: redis.Redis, prefix: str = f"{KEY_PREFIX}:{{quota}}") -> None:
         self._client = client
         self._prefix = prefix
-        self._take = client.register_script(_TAKE)
-        self._adapt = client.register_script(_ADAPT)
+        self._take = client.register_script(TAKE)
+        self._adapt = client.register_script(ADAPT)
 
     def _log(self, kind: str, name: str) -> str:
         return f"{self._prefix}:log:{kind}:{name}"
@@ -160,11 +129,12 @@ class RedisQuotaStore:
         return f"{self._prefix}:limit:{kind}:{level}"
 
     def take(self, kind: str, names: Sequence[str], limits: Mapping[str, int], window: float, now: float | None,
-             offset: int) -> _Taken:
+             offset: int, *, pacing: Pacing = Pacing(), critical: bool = True) -> _Taken:
         keys = [self._log(kind, "project"), self._limit(kind, "project"), self._limit(kind, "user"),
-                f"{self._prefix}:seq", *(self._log(kind, f"user:{name}") for name in names)]
+                f"{self._prefix}:seq", *(self._log(kind, f"user:{name}") for name in names),
+                *(f"{self._prefix}:pace:{kind}:user:{name}" for name in names)]
         args: list[str | int] = ["" if now is None else repr(now), repr(window), limits["project"], limits["user"],
-                                 offset]
+                                 offset, pacing.reserve, pacing.burst, "1" if critical else "0"]
         index, wait, project_used, project_limit, account_used, account_limit = self._take(keys=keys, args=args)
         return _Taken(int(index), float(wait), int(project_used), int(project_limit), int(account_used),
                       int(account_limit))
@@ -194,6 +164,7 @@ class MemoryQuotaStore:
         self._lock = threading.Lock()
         self._logs: dict[str, deque[float]] = {}
         self._adapted: dict[str, tuple[int, float]] = {}
+        self._paced: dict[str, float] = {}  # per kind and account: when its next paced request is due
 
     def _trimmed(self, key: str, cutoff: float) -> deque[float]:
         log = self._logs.setdefault(key, deque())
@@ -206,30 +177,40 @@ class MemoryQuotaStore:
         return min(configured, value) if until > now else configured
 
     def take(self, kind: str, names: Sequence[str], limits: Mapping[str, int], window: float, now: float | None,
-             offset: int) -> _Taken:
+             offset: int, *, pacing: Pacing = Pacing(), critical: bool = True) -> _Taken:
+        """The Redis script's rules (see ``sheets_sync.quota_scripts.TAKE``), under this process's lock."""
         with self._lock:
             at = self._clock() if now is None else now
             cutoff = at - window
             plimit = self._limit(kind, "project", limits["project"], at)
             ulimit = self._limit(kind, "user", limits["user"], at)
+            keep = 0 if critical else pacing.reserve
+            interval = window / ulimit if pacing.burst else 0.0
+            slack = (pacing.burst - 1 if critical else max(pacing.burst - 2, 0)) * interval
             project = self._trimmed(f"{kind}:project", cutoff)
-            if len(project) >= plimit:
-                wait = project[len(project) - plimit] + window - at
-                return _Taken(0, wait, len(project), plimit, -1, ulimit)
+            pcap = max(plimit - min(keep, plimit - 1), 1)
+            if len(project) >= pcap:
+                return _Taken(0, project[len(project) - pcap] + window - at, len(project), plimit, -1, ulimit)
+            ucap = max(ulimit - min(keep, ulimit - 1), 1)
             best, best_used, best_wait = 0, -1, -1.0
             for step in range(len(names)):
                 position = (offset + step) % len(names)
                 log = self._trimmed(f"{kind}:user:{names[position]}", cutoff)
-                if len(log) < ulimit:
+                wait = log[len(log) - ucap] + window - at if len(log) >= ucap else 0.0
+                if interval:
+                    wait = max(wait, self._paced.get(f"{kind}:{names[position]}", 0.0) - slack - at)
+                if wait <= 0:
                     if best == 0 or len(log) < best_used:
                         best, best_used = position + 1, len(log)
                 else:
-                    wait = log[len(log) - ulimit] + window - at
                     best_wait = wait if best_wait < 0 else min(best_wait, wait)
             if best == 0:
                 return _Taken(0, best_wait, len(project), plimit, -1, ulimit)
             project.append(at)
             self._logs[f"{kind}:user:{names[best - 1]}"].append(at)
+            if interval:
+                key = f"{kind}:{names[best - 1]}"
+                self._paced[key] = max(self._paced.get(key, 0.0), at) + interval
             return _Taken(best, 0.0, len(project), plimit, best_used + 1, ulimit)
 
     def adapt(self, kind: str, level: str, limit: int) -> int:
@@ -269,18 +250,21 @@ class QuotaLimits:
 class QuotaGate:
     def __init__(self, accounts: Sequence[ServiceAccount], store: QuotaStore, *, limits: QuotaLimits | None = None,
                  window: float = WINDOW_SECONDS + 1.0, clock: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, pacing: Pacing | None = None) -> None:
         self.accounts = list(accounts)
         self.limits = limits or QuotaLimits()
+        self.pacing = pacing or Pacing()
         self.window = window
         self._store = store
         self._clock = clock  # None: the store's own clock (the Redis server's)
         self._sleep = sleep
         self._by_email = {account.email: account for account in self.accounts}
 
-    def take(self, kind: str, account: ServiceAccount | None = None) -> Grant:
+    def take(self, kind: str, account: ServiceAccount | None = None, *, critical: bool = True) -> Grant:
         """One token of ``kind`` ("read" or "write") from the project and from ``account`` (or any pool
-        account that has one). Raises ``NoToken(wait)`` when none is free, or the store is unreachable."""
+        account that has one). A progress request (``critical=False``) leaves the reserve and the last
+        slot of the burst to critical ones (see ``Pacing``). Raises ``NoToken(wait)`` when none is free,
+        or the store is unreachable."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         candidates = [account] if account is not None else self.accounts
@@ -288,7 +272,8 @@ class QuotaGate:
             raise NoToken(float("inf"), kind=kind)
         try:
             taken = self._store.take(kind, [candidate.email for candidate in candidates], self.limits.for_kind(kind),
-                                     self.window, self._now(), random.randrange(len(candidates)))  # noqa: S311
+                                     self.window, self._now(), random.randrange(len(candidates)),  # noqa: S311
+                                     pacing=self.pacing, critical=critical)
         except redis.RedisError as exc:
             logger.warning("sheets quota: the token store is unreachable (%s); no request is sent", exc)
             raise NoToken(STORE_DOWN_WAIT_SECONDS, kind=kind) from exc
@@ -298,12 +283,13 @@ class QuotaGate:
                      account_limit=taken.account_limit, project_used=taken.project_used,
                      project_limit=taken.project_limit)
 
-    def acquire(self, kind: str, account: ServiceAccount | None = None, *, timeout: float = 0.0) -> Grant:
+    def acquire(self, kind: str, account: ServiceAccount | None = None, *, timeout: float = 0.0,
+                critical: bool = True) -> Grant:
         """``take``, waiting up to ``timeout`` seconds for a token (a little jitter so waiters spread out)."""
         waited = 0.0
         while True:
             try:
-                return self.take(kind, account)
+                return self.take(kind, account, critical=critical)
             except NoToken as exc:
                 if waited + exc.wait > timeout:
                     raise
@@ -367,4 +353,10 @@ def quota_gate_from_settings(accounts: Sequence[ServiceAccount] | None = None) -
     pool = accounts_from_settings() if accounts is None else accounts
     store: QuotaStore = RedisQuotaStore(redis_for(settings.REDIS_URL)) if settings.REDIS_URL else memory_store()
     return QuotaGate(pool, store, limits=quota_limits_from_settings(),
-                     window=WINDOW_SECONDS + float(settings.SHEETS_QUOTA_MARGIN_SECONDS))
+                     window=WINDOW_SECONDS + float(settings.SHEETS_QUOTA_MARGIN_SECONDS), pacing=pacing_from_settings())
+
+
+def pacing_from_settings() -> Pacing:
+    from django.conf import settings
+
+    return Pacing(reserve=settings.SHEETS_CRITICAL_RESERVE, burst=settings.SHEETS_PACE_BURST)

@@ -161,6 +161,23 @@ def backlog_metrics() -> None:
                            row["waiting"], row["age_seconds"], row["spreadsheet_id"])
 
 
+def metrics_publish() -> None:
+    """The gauges of this moment (quota used per kind, breaker open or not, backlog size and age) for the
+    alarms, which need figures while nothing is sent too."""
+    from sheets_sync.monitor import monitor_from_settings
+
+    try:
+        client = sheets_client()
+        monitor = client.monitor or monitor_from_settings(gate=client.gate, breaker=client.breaker)
+    except Exception as exc:  # noqa: BLE001 - malformed credentials: the system check says so; the rest is published
+        logger.warning("Sheets quota figures unavailable: %s", exc)
+        from sheets_sync.breaker import breaker_from_settings
+
+        monitor = monitor_from_settings(breaker=breaker_from_settings())
+    monitor.publish_metrics()
+    backlog_metrics()
+
+
 def drain_kick_all(*, spreadsheet_ids: list[str] | None = None) -> None:
     """Start a drain of everything waiting (staff asked for it)."""
     from sheets_sync.tasks import drain_task

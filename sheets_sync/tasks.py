@@ -1,6 +1,8 @@
 """Celery tasks of the Sheets call log, on their own queue (SHEETS_QUEUE, by CELERY_TASK_ROUTES): thin,
-named, ids in. Beat runs ``sheets_sync.drain`` every SHEETS_DRAIN_SECONDS; a critical change kicks one
-after commit; the breaker closing asks for the backlog oldest-first."""
+named, ids in. Beat runs ``sheets_sync.drain`` every SHEETS_DRAIN_SECONDS (a critical change kicks one
+after commit; the breaker closing asks for the backlog oldest-first) and ``sheets_sync.publish_metrics``
+every SHEETS_METRICS_SECONDS, so the quota, breaker and backlog gauges reach CloudWatch even while
+nothing is sent."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ def drain_task(spreadsheet_ids: list[str] | None = None, oldest_first: bool = Fa
         services.kick_started()
     return services.drain_run(spreadsheet_ids=spreadsheet_ids, oldest_first=oldest_first,
                               critical_only=critical_only).as_dict()
+
+
+@shared_task(name="sheets_sync.publish_metrics", ignore_result=True)
+def publish_metrics_task() -> None:
+    services.metrics_publish()
 
 
 @shared_task(name="sheets_sync.check_access", ignore_result=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,10 +19,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sheets_sync import layout, tabs
+from sheets_sync import bulk, layout, tabs
+from sheets_sync.bulk import Pending
 from sheets_sync.client import SheetsClient
 from sheets_sync.errors import Ambiguous, BreakerOpen, NoToken, Permanent, RateLimited, SheetsError
-from sheets_sync.models import OutboxEntry, SheetRow, SpreadsheetStatus
+from sheets_sync.models import OutboxEntry, SpreadsheetStatus
 from sheets_sync.scheduler import status_for
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,11 @@ class Stop(Exception):  # noqa: N818 - control flow: the whole drain stops
         self.wait = wait
 
 
+class ProgressHeld(Stop):
+    """A progress request found no token (the reserve and the last burst slot are critical rows'): the
+    drain goes on with critical rows only."""
+
+
 @dataclass
 class TurnOutcome:
     requests: int = 0
@@ -48,16 +53,8 @@ class TurnOutcome:
     reconciled: int = 0
     failures: int = 0
     emptied: bool = False
+    critical: bool = False  # the turn's batch carries a critical row
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Pending:
-    id: int
-    call_id: uuid.UUID
-    tab: str
-    payload: list[Any]
-    version: int
 
 
 def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, oldest_first: bool = False,
@@ -67,19 +64,19 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
         for tab in list(status.reconcile_tabs or []):
             outcome.requests += 1
             outcome.reconciled += reconcile(client, status, tab)
-        entries = _pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
-        if not entries:
+        plan = _plan(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
+        rows_client = _for(client, plan.batch if plan else [], outcome)
+        if plan is not None and rows_client.reserve("write", spreadsheet_id):
+            # It waited for its token (pacing): rows committed meanwhile go in this request, not the next.
+            plan = _plan(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only)
+        if plan is None:
             outcome.emptied = True
             return
-        rows = {call_id: (tab, number) for call_id, tab, number in SheetRow.objects.filter(
-            spreadsheet_id=spreadsheet_id, call_id__in=[e.call_id for e in entries]).values_list(
-            "call_id", "tab", "row_number")}
-        if entries[0].call_id in rows:
-            _update(client, status, [e for e in entries if e.call_id in rows], rows, outcome)
+        if plan.tab is None:
+            _update(rows_client, status, plan.batch, outcome)
         else:
-            tab = entries[0].tab
-            outcome.requests += tabs.ensure_tab(client, status, tab)
-            _append(client, status, tab, [e for e in entries if e.call_id not in rows and e.tab == tab], outcome)
+            outcome.requests += tabs.ensure_tab(rows_client, status, plan.tab)
+            _append(rows_client, status, plan.tab, [entry for entry, _ in plan.batch], outcome)
         outcome.emptied = not OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id).exists()
     except (BreakerOpen, NoToken, RateLimited):
         raise
@@ -90,13 +87,22 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
         _failed(status, exc)
 
 
-def _pending(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool) -> list[Pending]:
-    query = OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id)
-    if critical_only:
-        query = query.filter(critical=True)
-    order = ("created_at", "id") if oldest_first else ("-critical", "created_at", "id")
-    return [Pending(**row) for row in query.order_by(*order).values(
-        "id", "call_id", "tab", "payload", "version")[:SCAN_ROWS]]
+@dataclass(frozen=True)
+class _Plan:
+    tab: str | None  # None: a values.batchUpdate of rows whose place is known; else an append to this tab
+    batch: list[tuple[Pending, str]]  # the entries and their ranges, as many as fit in one request
+
+
+def _plan(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool) -> _Plan | None:
+    """What the turn's data request carries: the first waiting entry decides between the rows it updates
+    and the new rows of its tab it appends; None when nothing waits."""
+    entries = bulk.pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only, limit=SCAN_ROWS)
+    if not entries:
+        return None
+    if entries[0].row is not None:
+        return _Plan(None, _fit([e for e in entries if e.row is not None], _row_range))
+    tab = entries[0].tab
+    return _Plan(tab, _fit([e for e in entries if e.row is None and e.tab == tab], lambda e: layout.table_range(tab)))
 
 
 def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
@@ -112,9 +118,18 @@ def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
     return chosen
 
 
-def _update(client: SheetsClient, status: SpreadsheetStatus, entries: list[Pending],
-            rows: dict[uuid.UUID, tuple[str, int]], outcome: TurnOutcome) -> None:
-    batch = _fit(entries, lambda e: layout.row_range(*rows[e.call_id]))
+def _row_range(entry: Pending) -> str:
+    return layout.row_range(*entry.row) if entry.row else ""
+
+
+def _for(client: SheetsClient, batch: list[tuple[Pending, str]], outcome: TurnOutcome) -> SheetsClient:
+    """The client for this batch's requests: critical if it carries a critical row (``SheetsClient.for_rows``)."""
+    outcome.critical = any(entry.critical for entry, _ in batch)
+    return client.for_rows(critical=outcome.critical)
+
+
+def _update(client: SheetsClient, status: SpreadsheetStatus, batch: list[tuple[Pending, str]],
+            outcome: TurnOutcome) -> None:
     try:
         client.batch_update(status.spreadsheet_id, [(range_, [entry.payload]) for entry, range_ in batch])
     except SheetsError as exc:
@@ -126,9 +141,8 @@ def _update(client: SheetsClient, status: SpreadsheetStatus, entries: list[Pendi
     _done(status, [entry for entry, _ in batch])
 
 
-def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, entries: list[Pending],
+def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, batch: list[Pending],
             outcome: TurnOutcome) -> None:
-    batch = [entry for entry, _ in _fit(entries, lambda e: layout.table_range(tab))]
     _mark(status, tab, True)  # from here until the answer, the rows may land unseen
     try:
         first, _last = client.append(status.spreadsheet_id, layout.table_range(tab), [e.payload for e in batch])
@@ -143,7 +157,7 @@ def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, entries: 
     outcome.appended += len(batch)
     outcome.rows_written += len(batch)
     tabs.grow(status, tab, len(batch))
-    _done(status, batch, appended=[(e.call_id, tab, first + index) for index, e in enumerate(batch)], tab=tab)
+    _done(status, batch, appended_tab=tab, first_row=first)
 
 
 def _mark(status: SpreadsheetStatus, tab: str, on: bool) -> None:
@@ -160,56 +174,36 @@ def reconcile(client: SheetsClient, status: SpreadsheetStatus, tab: str) -> int:
     for number, row in enumerate(column, start=1):
         if row and row[0] and row[0] not in positions:
             positions[str(row[0])] = number
-    call_ids = []
-    for text in positions:
+    found: dict[uuid.UUID, int] = {}
+    for text, number in positions.items():
         try:
-            call_ids.append(uuid.UUID(text))
+            found.setdefault(uuid.UUID(text), number)
         except ValueError:
             continue  # the header, or a row someone typed
-    known = set(SheetRow.objects.filter(spreadsheet_id=status.spreadsheet_id, call_id__in=call_ids)
-                .values_list("call_id", flat=True))
-    from calls.models import Call
-
-    existing = set(Call.objects.filter(pk__in=[c for c in call_ids if c not in known]).values_list("pk", flat=True))
-    SheetRow.objects.bulk_create([SheetRow(call_id=c, spreadsheet_id=status.spreadsheet_id, tab=tab,
-                                           row_number=positions[str(c)]) for c in existing], ignore_conflicts=True)
+    existing = bulk.rows_found(found, spreadsheet_id=status.spreadsheet_id, tab=tab, now=timezone.now())
     if existing:
         logger.info("spreadsheet %s tab %s: %d rows found by reading back after an unconfirmed append",
-                    status.spreadsheet_id, tab, len(existing))
+                    status.spreadsheet_id, tab, existing)
     _mark(status, tab, False)
-    return len(existing)
+    return existing
 
 
 def _attempted(entries: list[Pending], exc: SheetsError) -> None:
     if isinstance(exc, (NoToken, BreakerOpen)):
         return  # nothing was sent
-    OutboxEntry.objects.filter(pk__in=[e.id for e in entries]).update(attempts=F("attempts") + 1,
-                                                                       last_error=str(exc)[:1000])
+    bulk.attempted(entries, str(exc))
 
 
-def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended: Sequence[tuple[uuid.UUID, str, int]] = (),
-          tab: str | None = None) -> None:
-    """Record a request that succeeded: new rows, entries written at their latest version leave."""
-    from calls.models import Call
-
+def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended_tab: str | None = None,
+          first_row: int = 0) -> None:
+    """Record a request that succeeded: entries written at their latest version leave, an append's rows
+    are recorded (see ``sheets_sync.bulk``), and the spreadsheet's figures move, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        # The calls first, in one order: a call change (calls.services) locks its call, then its outbox
-        # entry; taking the entries first and then the calls (the SheetRow insert's key-share lock) would
-        # deadlock with it, and PostgreSQL would fail one side, perhaps the call change.
-        list(Call.objects.select_for_update(no_key=True).filter(pk__in={e.call_id for e in entries})
-             .order_by("pk").values_list("pk", flat=True))
-        current = dict(OutboxEntry.objects.select_for_update().filter(pk__in=[e.id for e in entries])
-                       .values_list("id", "version"))
-        OutboxEntry.objects.filter(pk__in=[e.id for e in entries if current.get(e.id) == e.version]).delete()
-        if appended:
-            SheetRow.objects.bulk_create(
-                [SheetRow(call_id=c, spreadsheet_id=status.spreadsheet_id, tab=t, row_number=n, written_at=now)
-                 for c, t, n in appended],
-                update_conflicts=True, unique_fields=["call", "spreadsheet_id"],
-                update_fields=["tab", "row_number", "written_at"])
-        if tab is not None:
-            status.reconcile_tabs = [t for t in (status.reconcile_tabs or []) if t != tab]
+        bulk.batch_written(entries, spreadsheet_id=status.spreadsheet_id, appended_tab=appended_tab,
+                           first_row=first_row, now=now)
+        if appended_tab is not None:
+            status.reconcile_tabs = [t for t in (status.reconcile_tabs or []) if t != appended_tab]
         status.last_success_at = now
         status.last_error = ""
         fields = ["last_success_at", "last_error", "reconcile_tabs", "tabs", "cell_count", "size_warning",
@@ -217,9 +211,9 @@ def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended: Sequen
         if status.access_ok is not True or status.alert:
             status.access_ok, status.alert, status.access_error, status.blocked_until = True, "", "", None
             fields += ["access_ok", "alert", "access_error", "blocked_until"]
-        status.save(update_fields=fields)
-        SpreadsheetStatus.objects.filter(pk=status.pk).update(rows_written=F("rows_written") + len(entries),
-                                                              requests=F("requests") + 1)
+        SpreadsheetStatus.objects.filter(pk=status.pk).update(
+            **{name: getattr(status, name) for name in fields},
+            rows_written=F("rows_written") + len(entries), requests=F("requests") + 1)
 
 
 def _failed(status: SpreadsheetStatus, exc: SheetsError) -> None:

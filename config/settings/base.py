@@ -366,6 +366,12 @@ SHEETS_READS_PER_MINUTE_PER_USER = env.int_("SHEETS_READS_PER_MINUTE_PER_USER", 
 SHEETS_READS_PER_MINUTE_PER_PROJECT = env.int_("SHEETS_READS_PER_MINUTE_PER_PROJECT", 300)
 # A token comes back 60 s plus this margin after it was spent (the time from taking it to Google).
 SHEETS_QUOTA_MARGIN_SECONDS = env.seconds_("SHEETS_QUOTA_MARGIN_SECONDS", 1.0)
+# Tokens of each per-minute bucket that only critical rows (a call ended, failed or was charged) may take:
+# progress rows never spend the last SHEETS_CRITICAL_RESERVE requests of a window.
+SHEETS_CRITICAL_RESERVE = env.count_("SHEETS_CRITICAL_RESERVE", 3)
+# Pacing: an account sends at most this many requests back to back, then one per window/limit seconds
+# (1 a second at 60 a minute), so the quota is spent evenly; 0 turns pacing off.
+SHEETS_PACE_BURST = env.count_("SHEETS_PACE_BURST", 5)
 SHEETS_BREAKER_FAILURES = env.int_("SHEETS_BREAKER_FAILURES", 5)
 SHEETS_BREAKER_WINDOW_SECONDS = env.int_("SHEETS_BREAKER_WINDOW_SECONDS", 60)
 SHEETS_BREAKER_COOLDOWN_SECONDS = env.int_("SHEETS_BREAKER_COOLDOWN_SECONDS", 30)
@@ -389,3 +395,8 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue(SHEETS_QUEUE))
 CELERY_TASK_ROUTES = {"sheets_sync.*": {"queue": SHEETS_QUEUE}}
 CELERY_BEAT_SCHEDULE["sheets-drain"] = {"task": "sheets_sync.drain", "schedule": float(SHEETS_DRAIN_SECONDS),
                                         "options": {"expires": max(SHEETS_DRAIN_SECONDS - 1, 1)}}
+# The quota, breaker and backlog gauges (sheets_sync.monitor) for the CloudWatch alarms, sent or not.
+SHEETS_METRICS_SECONDS = env.int_("SHEETS_METRICS_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["sheets-metrics"] = {"task": "sheets_sync.publish_metrics",
+                                          "schedule": float(SHEETS_METRICS_SECONDS),
+                                          "options": {"expires": max(SHEETS_METRICS_SECONDS - 1, 1)}}

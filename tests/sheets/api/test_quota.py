@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from sheets_sync.errors import NoToken
-from sheets_sync.quota import MemoryQuotaStore, QuotaGate, QuotaLimits, RedisQuotaStore
+from sheets_sync.quota import MemoryQuotaStore, Pacing, QuotaGate, QuotaLimits, RedisQuotaStore
 from tests.sheets.api.conftest import CLOSED_PORT_URL, FakeClock, account, separate_connection
 
 LIMITS = QuotaLimits(read_user=5, read_project=12, write_user=5, write_project=12)
@@ -24,10 +24,10 @@ def make_gate(request, clock, pool):
     they share the process's store."""
     memory = MemoryQuotaStore(clock)
 
-    def make(accounts=None, limits=LIMITS, window=60.0):
+    def make(accounts=None, limits=LIMITS, window=60.0, pacing=None):
         store = RedisQuotaStore(*separate_connection(request)) if request.param == "redis" else memory
         return QuotaGate(pool if accounts is None else accounts, store, limits=limits, window=window, clock=clock,
-                         sleep=clock.sleep)
+                         sleep=clock.sleep, pacing=pacing)
 
     return make
 
@@ -140,6 +140,82 @@ def test_acquire_waits_for_a_token_within_its_timeout_and_no_longer(make_gate, c
     grant = gate.acquire("write", timeout=61)
     assert 60 <= clock.now - start <= 60.1
     assert grant.account == pool[0]
+
+
+def test_progress_requests_leave_the_reserve_of_each_bucket_to_critical_ones(make_gate, clock, pool):
+    gate = make_gate(pacing=Pacing(reserve=2))  # 5 a minute per account, 12 per project
+    for _ in range(3):
+        gate.take("write", pool[0], critical=False)
+    with pytest.raises(NoToken) as caught:
+        gate.take("write", pool[0], critical=False)
+    assert caught.value.wait == pytest.approx(60)  # the first progress token comes back a window later
+    assert gate.take("write", pool[0], critical=True).account_used == 4
+    assert gate.take("write", pool[0]).account_used == 5  # unmarked requests count as critical
+    with pytest.raises(NoToken):
+        gate.take("write", pool[0])
+    for _ in range(5):
+        gate.take("write", critical=False)  # the project keeps 2 of its 12 as well: 10 for progress
+    with pytest.raises(NoToken):
+        gate.take("write", critical=False)
+    assert gate.take("write", critical=True).project_used == 11
+    assert gate.take("read", pool[0], critical=False).kind == "read"  # reads have their own buckets
+
+
+def test_pacing_allows_a_short_burst_then_one_request_per_window_over_limit(make_gate, clock, pool):
+    gate = make_gate(accounts=[pool[0]], limits=QuotaLimits(write_user=6, write_project=100),
+                     pacing=Pacing(burst=3))  # one request every 10 s after a burst of 3
+    for _ in range(3):
+        gate.take("write")
+    with pytest.raises(NoToken) as caught:
+        gate.take("write")
+    assert caught.value.wait == pytest.approx(10)
+    clock.advance(10)
+    gate.take("write")
+    with pytest.raises(NoToken):
+        gate.take("write")
+    clock.advance(10)
+    assert gate.take("write").account_used == 5  # spread out, not the whole window at once
+
+
+def test_progress_requests_never_take_the_last_slot_of_the_burst(make_gate, clock, pool):
+    gate = make_gate(accounts=[pool[0]], limits=QuotaLimits(write_user=6, write_project=100), pacing=Pacing(burst=3))
+    gate.take("write", critical=False)
+    gate.take("write", critical=False)
+    with pytest.raises(NoToken) as caught:
+        gate.take("write", critical=False)
+    assert caught.value.wait == pytest.approx(10)
+    gate.take("write", critical=True)  # a critical row goes at once
+    clock.advance(10)
+    with pytest.raises(NoToken):
+        gate.take("write", critical=False)  # and progress waits a slot longer
+    clock.advance(10)
+    gate.take("write", critical=False)
+
+
+def test_a_paced_pool_spreads_requests_over_its_accounts(make_gate, clock, pool):
+    gate = make_gate(limits=QuotaLimits(write_user=6, write_project=100), pacing=Pacing(burst=1))
+    assert {gate.take("write").account for _ in range(3)} == set(pool)  # each account's one slot
+    with pytest.raises(NoToken) as caught:
+        gate.take("write")
+    assert caught.value.wait == pytest.approx(10)
+
+
+def test_paced_demand_above_the_limit_still_gets_the_whole_limit_and_never_more(make_gate, clock):
+    gate = make_gate(accounts=[account(1)], limits=QuotaLimits(write_user=60, write_project=300),
+                     window=61.0, pacing=Pacing(reserve=3, burst=5))
+    rng = random.Random(5)
+    start, granted = clock.now, []
+    while clock.now < start + 610:
+        try:
+            gate.take("write", critical=rng.random() < 0.3)
+            granted.append(clock.now)
+        except NoToken:
+            pass
+        clock.advance(rng.choice([0.0, 0.05, 0.2, 0.5]))
+    for index, when in enumerate(granted):
+        assert len([t for t in granted[index:] if t < when + 61]) <= 60
+        assert len([t for t in granted[index:] if t < when + 10]) <= 5 + 10  # no burst beyond the pacing
+    assert len(granted) >= 9 * 60
 
 
 def test_a_gate_whose_redis_is_down_gives_no_token(pool):
