@@ -209,13 +209,18 @@ def end_calls(sim: Simulator, provider_ids: list[str]) -> None:
             list(pool.map(stop, provider_ids))
 
 
-def run_pass(env: dict[str, str], max_seconds: float) -> dict[str, Any]:
-    """One pass in a runner process of its own: its summary, wall time and peak memory."""
-    answer = subprocess.run([PYTHON, "-c", RUNNER, str(max_seconds)], cwd=ROOT, env=env,  # noqa: S603
+def run_pass(env: dict[str, str], max_seconds: float, profile: str = "") -> dict[str, Any]:
+    """One pass in a runner process of its own: its summary, wall time and peak memory. With ``profile``, the
+    runner runs under py-spy (every thread, folded stacks written to that file; it slows the pass)."""
+    command = [PYTHON, "-c", RUNNER, str(max_seconds)]
+    if profile:
+        command = [str(Path(PYTHON).with_name("py-spy")), "record", "--threads", "--format", "raw", "--rate", "250",
+                   "--output", profile, "--", *command]
+    answer = subprocess.run(command, cwd=ROOT, env=env,  # noqa: S603
                             capture_output=True, text=True, timeout=max_seconds + 120, check=False)
     if answer.returncode != 0:
         raise RuntimeError(f"the runner failed ({answer.returncode}):\n{answer.stderr[-3000:]}")
-    return json.loads(answer.stdout.strip().splitlines()[-1])
+    return json.loads(next(line for line in reversed(answer.stdout.splitlines()) if line.startswith("{")))
 
 
 def settled(changed: list[uuid.UUID]) -> tuple[int, int]:
@@ -284,7 +289,7 @@ def scenario(sim: Simulator, env: dict[str, str], args: argparse.Namespace, *, n
     sim.control("DELETE", "requests")
     sim.control("POST", "faults", {"rate_limit_rps": args.rate})
     sim_cpu = sim.cpu_seconds()
-    result = run_pass(env, args.max_seconds)
+    result = run_pass(env, args.max_seconds, args.profile)
     result["sim_cpu_seconds"] = sim.cpu_seconds() - sim_cpu
     sim.control("POST", "faults", {"rate_limit_rps": 0, "list_disabled": False})
     asked = sim.control("GET", "requests")
@@ -304,13 +309,16 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--changed", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=100.0, help="provider requests a second (simulator and poller)")
-    parser.add_argument("--concurrency", type=int, default=8, help="the poller's worker threads")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="the poller's worker threads (POLLER_CONCURRENCY, default 16)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the measured pass's budget")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--skip-naive", action="store_true", help="only the pass with the list")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="run the measured list pass under py-spy (pip install py-spy) and write folded stacks")
     args = parser.parse_args()
     if not 0 < args.changed <= args.calls:
         parser.error("--changed must be between 1 and --calls")

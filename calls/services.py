@@ -10,10 +10,8 @@ Functions that talk to the phone provider take it as ``provider=`` (interfaces p
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,15 +21,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import errors
-from calls.events import call_changed, call_written, recording_available
-from calls.models import CANCELLABLE_STATUSES, TERMINAL_STATUSES, Call, CallEvent, CallStatus
-from calls.provider_updates import merge_details, next_status
+from calls.events import call_changed, call_written
+from calls.models import CANCELLABLE_STATUSES, Call, CallEvent, CallStatus
+from calls.provider_updates import merge_details
 from calls.providers.base import PlaceCallRequest, Provider, ProviderCall
+from calls.reports import apply_locked, final, recording_due, settle
 from calls.validation import check_language, normalize_phone_number
 from calls.voices import voice_check
 from config import metrics
 from users.models import User
-from users.services import credits_release, credits_reserve, credits_settle
+from users.services import credits_release, credits_reserve
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +44,6 @@ CALL_ID_METADATA_KEY = "callmcp_call_id"
 
 def reservation_for(max_duration: int) -> int:
     return max_duration * settings.CALL_CREDITS_PER_MINUTE
-
-
-def credits_for_price(price: Decimal | None) -> int:
-    if price is None or price <= 0:
-        return 0
-    return math.ceil(price * settings.CALL_CREDITS_PER_USD)
 
 
 def _webhook_url() -> str:
@@ -190,68 +183,9 @@ def call_apply_provider_update(*, update: ProviderCall, source: str, call: Call 
             locked = _call_named_in_metadata(query, update)
         if locked is None:
             return None
-        before = locked.status
-        new_status = next_status(locked, update)
-        changed = merge_details(locked, update)
-        if new_status != before:
-            locked.status = new_status
-            changed.add("status")
-            CallEvent.objects.create(
-                call=locked, source=source, from_status=before, to_status=new_status,
-                detail=(update.error_message or f"{update.queue_status} {update.status}".strip())[:255],
-                payload={"queue_status": update.queue_status, "status": update.status},
-            )
-        if changed:
-            # first: the call, then its credits
-            call_changed(call_id=locked.id, owner_id=locked.owner_id, transcript="transcript" in changed,
-                         campaign_id=locked.campaign_id)
-        awaited_price = locked.status == CallStatus.CANCELED and locked.cost_credits is None and _final(update)
-        if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
-            _settle(locked)
-            changed.add("cost_credits")
-        if changed:
-            locked.save(update_fields=[*sorted(changed), "updated_at"])
-            call_written(call=locked)
-    if locked.status == CallStatus.COMPLETED and locked.record and locked.recording_url and not locked.recording_file:
-        recording_available(call_id=locked.id)
+        apply_locked(reports=[(locked, update)], source=source)
+    recording_due(locked)
     return locked
-
-
-def _connected_cost(call: Call) -> int:
-    """Credits for what the provider charged for the call, or its connected time at our rate if it has not
-    said (yet)."""
-    cost = credits_for_price(call.provider_price)
-    if cost == 0 and call.duration_seconds:
-        cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
-    return cost
-
-
-def _settle(call: Call) -> bool:
-    """Move the credits of a call that just ended. The ledger makes a second call a no-op.
-
-    A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
-    time and get the rest of the hold back; every other ended call gets all of it back."""
-    if call.status == CallStatus.COMPLETED or (call.status == CallStatus.CANCELED and call.duration_seconds):
-        entry = credits_settle(user=call.owner, reference=call.credit_reference, cost=_connected_cost(call),
-                               memo=f"call {call.id} {call.status}: {call.duration_seconds or 0}s")
-        if entry is not None:
-            call.cost_credits = entry.spent
-        return entry is not None
-    released = credits_release(user=call.owner, reference=call.credit_reference, memo=f"call {call.status}")
-    call.cost_credits = 0
-    return released is not None
-
-
-def _talked(update: ProviderCall) -> bool:
-    return bool(update.duration_seconds) or update.answered_by in ("human", "voicemail") or (
-        update.queue_status == "started")
-
-
-def _final(update: ProviderCall) -> bool:
-    """Whether the report says what the call cost: it ended, and its price or connected time is known (or
-    it never talked)."""
-    known = update.price is not None or update.duration_seconds is not None
-    return update.completed and (known or not _talked(update))
 
 
 def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> Call:
@@ -303,7 +237,7 @@ def _stop(*, provider: Provider, call: Call, source: str) -> tuple[bool, Provide
 
 def _cost_pending(stopped: bool, report: ProviderCall | None) -> bool:
     """Whether a call the provider stopped may have talked, and the provider has not said what that cost."""
-    return stopped and (report is None or not _final(report))
+    return stopped and (report is None or not final(report))
 
 
 def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call:
@@ -333,7 +267,7 @@ def call_cancel(*, provider: Provider, call: Call, source: str = "tool") -> Call
                                  detail="cancelled by staff" if source == "admin" else "cancelled by the owner")
         call_changed(call_id=locked.id, owner_id=locked.owner_id, campaign_id=locked.campaign_id)
         if locked.cost_credits is None and not _cost_pending(stopped, report):
-            _settle(locked)
+            settle([locked])
             changed.add("cost_credits")
         locked.save(update_fields=[*sorted(changed), "updated_at"])
         call_written(call=locked)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from config.async_bridge import call_async
 from config.errors import DomainError
 from config.ratelimit import RateLimitExceeded, rate_limiter_from_settings
 
@@ -29,14 +29,14 @@ class RateClassThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         try:
-            async_to_sync(rate_limiter_from_settings().hit)(**_budget(request, self.rate_class))
+            call_async(rate_limiter_from_settings().hit, **_budget(request, self.rate_class))
         except RateLimitExceeded as exc:
             self._wait = exc.retry_after
             return False
         return True
 
     def refund(self, request: Request) -> None:
-        async_to_sync(rate_limiter_from_settings().refund)(**_budget(request, self.rate_class))
+        call_async(rate_limiter_from_settings().refund, **_budget(request, self.rate_class))
 
     def wait(self) -> float | None:
         return self._wait

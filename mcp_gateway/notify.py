@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from config.async_bridge import call_async
 from mcp_gateway.jsonrpc import notification_message
 
 EVENT_TYPE = "mcp.notify"
@@ -61,13 +61,13 @@ def _owner(user_id: int | str) -> str:
 
 def resource_updated(*, user_id: int | str, uri: str) -> None:
     message = notification_message("notifications/resources/updated", {"uri": uri})
-    async_to_sync(Notifier().publish)(owner=_owner(user_id), message=message)
+    call_async(Notifier().publish, owner=_owner(user_id), message=message)
 
 
 def list_changed(*, user_id: int | str, kind: str = "resources") -> None:
     """``kind`` is resources, tools or prompts."""
     message = notification_message(f"notifications/{kind}/list_changed")
-    async_to_sync(Notifier().publish)(owner=_owner(user_id), message=message)
+    call_async(Notifier().publish, owner=_owner(user_id), message=message)
 
 
 async def apublish(*, user_id: int | str, message: dict[str, Any], session: str | None = None) -> None:

@@ -167,6 +167,13 @@ def _held(account: CreditAccount, reference: str) -> int:
     return int(total or 0)
 
 
+def _held_many(account: CreditAccount, references: Sequence[str]) -> dict[str, int]:
+    """What is still held for each reference (one query; a reference never seen is absent)."""
+    rows = (account.entries.filter(reference__in=list(references)).values("reference")
+            .annotate(held=Sum("reserved_delta")).values_list("reference", "held"))
+    return {reference: int(held or 0) for reference, held in rows}
+
+
 @transaction.atomic
 def credits_grant(*, user: User, amount: int, memo: str = "", actor: User | None = None) -> CreditLedgerEntry:
     account = _locked_account(user)
@@ -216,29 +223,42 @@ def credits_settle(*, user: User, reference: str, cost: int, memo: str = "") -> 
     writes nothing and returns None. A cost above the hold takes the excess from the balance, never
     below zero; the uncovered part is recorded in the memo.
     """
-    if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
-        raise InvalidAmount(amount=cost)
+    return credits_settle_many(user=user, charges=[(reference, cost, memo)]).get(reference)
+
+
+@transaction.atomic
+def credits_settle_many(*, user: User, charges: Sequence[tuple[str, int, str]]) -> dict[str, CreditLedgerEntry]:
+    """``credits_settle`` of each ``(reference, cost, memo)`` under one lock and one ledger write (the poller's
+    batch of ended calls). The entries written, by reference: a reference with nothing held has none."""
+    for _, cost, _ in charges:
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
+            raise InvalidAmount(amount=cost)
     account = _locked_account(user)
-    held = _held(account, reference)
-    if held <= 0:
-        return None
-    from_hold = min(cost, held)
-    extra = min(cost - from_hold, account.balance)
-    uncovered = cost - from_hold - extra
-    note = memo or f"cost {cost}"
-    if uncovered:
-        note += f"; {uncovered} uncovered"
-    spent = from_hold + extra
-    transaction.on_commit(lambda: metrics.put(metrics.CREDITS_SPENT, spent))
-    return _append(
-        account,
-        kind=LedgerKind.SETTLE,
-        amount=(held - from_hold) - extra,
-        reserved_delta=-held,
-        spent=spent,
-        reference=reference,
-        memo=note,
-    )
+    held = _held_many(account, [reference for reference, _, _ in charges])
+    entries: dict[str, CreditLedgerEntry] = {}
+    for reference, cost, memo in charges:
+        hold = held.pop(reference, 0)
+        if hold <= 0:
+            continue
+        from_hold = min(cost, hold)
+        extra = min(cost - from_hold, account.balance)
+        uncovered = cost - from_hold - extra
+        note = memo or f"cost {cost}"
+        if uncovered:
+            note += f"; {uncovered} uncovered"
+        account.balance += (hold - from_hold) - extra
+        account.reserved -= hold
+        entries[reference] = CreditLedgerEntry(
+            account=account, kind=LedgerKind.SETTLE, amount=(hold - from_hold) - extra, reserved_delta=-hold,
+            spent=from_hold + extra, balance_after=account.balance, reserved_after=account.reserved,
+            reference=reference, memo=note[:255])
+    if entries:
+        CreditLedgerEntry.objects.bulk_create(list(entries.values()), batch_size=500)
+        account.save(update_fields=["balance", "reserved", "updated_at"])
+        balance_changed(user_id=account.user_id)
+        spent = sum(entry.spent for entry in entries.values())
+        transaction.on_commit(lambda: metrics.put(metrics.CREDITS_SPENT, spent))
+    return entries
 
 
 @transaction.atomic
@@ -256,8 +276,7 @@ def credits_release_many(*, user: User, references: Sequence[str], memo: str = "
     """``credits_release`` of many references under one lock (a campaign the provider refused). Idempotent:
     references with nothing held are skipped. Returns the total given back."""
     account = _locked_account(user)
-    held = dict(account.entries.filter(reference__in=list(references)).values("reference")
-                .annotate(held=Sum("reserved_delta")).values_list("reference", "held"))
+    held = _held_many(account, references)
     entries = []
     for reference in references:
         amount = int(held.get(reference) or 0)

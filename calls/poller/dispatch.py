@@ -16,23 +16,31 @@ from typing import Any
 from django.db import connections
 
 from calls.poller.selection import WorkItem
-from calls.poller.work import Outcome, Result
+from calls.poller.work import Fetched, Outcome, Result
 
 logger = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    """``size`` threads polling calls; each closes its database connections when the pool closes."""
+    """``size`` threads asking the provider about calls, and one thread applying what they fetched, as many
+    reports at a time as have arrived (at most ``apply_batch``): under load, one transaction takes dozens of
+    calls, so the pass is not held up by a commit and a credit-account lock per call. Each thread closes its
+    database connections when the pool closes."""
 
-    def __init__(self, size: int, work: Callable[[WorkItem], Outcome],
-                 on_error: Callable[[WorkItem, Exception], Outcome]) -> None:
-        self._work = work
+    def __init__(self, size: int, fetch: Callable[[WorkItem], Outcome | Fetched],
+                 apply: Callable[[Sequence[Fetched]], list[Outcome]],
+                 on_error: Callable[[WorkItem, Exception], Outcome], *, apply_batch: int = 100) -> None:
+        self._fetch = fetch
+        self._apply = apply
         self._on_error = on_error
+        self._apply_batch = apply_batch
         self._tasks: queue.Queue[WorkItem | None] = queue.Queue()
+        self._fetched: queue.Queue[Fetched | None] = queue.Queue()
         self._results: queue.Queue[Outcome] = queue.Queue()
         self.pending = 0
         self._threads = [threading.Thread(target=self._loop, name=f"poller-{n}", daemon=True) for n in range(size)]
-        for thread in self._threads:
+        self._applier = threading.Thread(target=self._apply_loop, name="poller-apply", daemon=True)
+        for thread in [*self._threads, self._applier]:
             thread.start()
 
     def submit(self, item: WorkItem) -> None:
@@ -57,18 +65,50 @@ class WorkerPool:
             self._tasks.put(None)
         for thread in self._threads:
             thread.join(timeout=60)
+        self._fetched.put(None)
+        self._applier.join(timeout=60)
 
     def _loop(self) -> None:
         try:
             while (item := self._tasks.get()) is not None:
                 try:
-                    outcome = self._work(item)
+                    fetched = self._fetch(item)
                 except Exception as exc:  # noqa: BLE001 - a worker's boundary: the pass goes on, the error is kept
                     logger.exception("polling call %s failed unexpectedly", item.pk)
-                    outcome = self._on_error(item, exc)
-                self._results.put(outcome)
+                    fetched = self._on_error(item, exc)
+                if isinstance(fetched, Fetched):
+                    self._fetched.put(fetched)
+                else:
+                    self._results.put(fetched)
         finally:
             connections.close_all()
+
+    def _apply_loop(self) -> None:
+        try:
+            while (first := self._fetched.get()) is not None:
+                batch, closing = [first], False
+                while len(batch) < self._apply_batch:
+                    try:
+                        more = self._fetched.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        closing = True
+                        break
+                    batch.append(more)
+                for outcome in self._applied(batch):
+                    self._results.put(outcome)
+                if closing:
+                    break
+        finally:
+            connections.close_all()
+
+    def _applied(self, batch: list[Fetched]) -> list[Outcome]:
+        try:
+            return self._apply(batch)
+        except Exception as exc:  # noqa: BLE001 - the applier's boundary: every poll of the batch gets an outcome
+            logger.exception("applying %d reports failed unexpectedly", len(batch))
+            return [self._on_error(fetched.item, exc) for fetched in batch]
 
 
 @dataclass

@@ -9,8 +9,9 @@
    list failed or is switched off, asked about one by one, most overdue first.
 
 Details are fetched by a pool of threads while the pass goes on listing, all through one request budget
-(``POLLER_PROVIDER_RPS``, 429 Retry-After honoured). Every change goes through
-``calls.services.call_apply_provider_update``. The run record saves a checkpoint after every batch of
+(``POLLER_PROVIDER_RPS``, 429 Retry-After honoured), and applied by one thread, as many as have arrived in
+one transaction. Every change goes through ``calls.reports`` (the rules of
+``calls.services.call_apply_provider_update``). The run record saves a checkpoint after every batch of
 outcomes, pointing only at work that is complete, and the lock is refreshed with it; no request starts
 after the run's time budget.
 """
@@ -88,7 +89,8 @@ class PollPass:
                             pass_id=pass_id, run_id=self.record.pk if self.record else None, clock=self.clock,
                             dry_run=self.options.dry_run,
                             db_lock=threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext())
-        pool = WorkerPool(self.options.concurrency, poller.poll, lambda item, exc: self._on_error(poller, item, exc))
+        pool = WorkerPool(self.options.concurrency, poller.fetch, poller.apply,
+                          lambda item, exc: self._on_error(poller, item, exc), apply_batch=self.options.batch_size)
         # Up to four batches queued: the list goes on paging while the workers fetch details.
         dispatcher = Dispatcher(pool, max_pending=4 * self.options.batch_size + self.options.concurrency,
                                 cursor=self.cursor)

@@ -1,4 +1,5 @@
-"""One call's poll: details from the provider, applied through ``calls.services``.
+"""One call's poll: details from the provider (``fetch``, in a worker thread), applied through
+``calls.reports`` (``apply``, a batch of calls at a time in one transaction).
 
 A poll either applies the provider's state and marks the call done for this pass in the same
 transaction, or counts a failure: the call then backs off (doubling ``POLLER_BACKOFF_SECONDS``) and after
@@ -13,7 +14,7 @@ import enum
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from calls import errors, services
+from calls import errors, reports
 from calls.models import Call, EventSource
 from calls.poller.deadletters import dead_letter_open, dead_letters_resolve
 from calls.poller.pacing import RequestBudget
@@ -42,6 +43,16 @@ class Result(enum.Enum):
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
     SKIPPED = "skipped"  # out of time: the next run does it
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A call's report, asked for and not applied yet."""
+
+    item: WorkItem
+    update: ProviderCall
+    requests: int = 0
+    rate_limited: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,8 @@ class CallPoller:
     db_lock: AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
     stopping: threading.Event = field(default_factory=threading.Event)  # set: polls not yet begun are skipped
 
-    def poll(self, item: WorkItem) -> Outcome:
+    def fetch(self, item: WorkItem) -> Outcome | Fetched:
+        """Ask the provider about the call (a worker thread): its report to apply, or the poll's outcome."""
         requests = rate_limited = 0
         while True:
             if (self.stopping.is_set() or rate_limited > MAX_RATE_LIMITED_RETRIES
@@ -91,26 +103,51 @@ class CallPoller:
         if self.dry_run:
             return Outcome(item, Result.CHANGED if _would_change(item, update) else Result.UNCHANGED, requests,
                            rate_limited)
+        return Fetched(item, update, requests, rate_limited)
+
+    def apply(self, batch: Sequence[Fetched]) -> list[Outcome]:
+        """Apply reports through ``calls.reports`` and mark their calls done for this pass, all in one
+        transaction (one lock and one ledger write per credit account for the whole batch). A batch that
+        fails is applied again call by call, so one bad report fails only its own poll."""
+        if len(batch) > 1:
+            try:
+                with self.db_lock:
+                    return self._apply(batch)
+            except Exception:  # noqa: BLE001 - applied one by one below, where each error is its own poll's
+                logger.warning("a batch of %d reports failed; applying them one by one", len(batch), exc_info=True)
+        return [self._apply_alone(fetched) for fetched in batch]
+
+    def _apply_alone(self, fetched: Fetched) -> Outcome:
         try:
             with self.db_lock:
-                return self._apply(item, update, requests, rate_limited)
+                return self._apply([fetched])[0]
         except DomainError as exc:
-            return self._failed(item, exc, requests, rate_limited)
+            return self._failed(fetched.item, exc, fetched.requests, fetched.rate_limited)
+        except Exception as exc:  # noqa: BLE001 - a poll's boundary: counted as its failure, the pass goes on
+            logger.exception("applying the report of call %s failed unexpectedly", fetched.item.pk)
+            return self.record_failure(fetched.item, f"unexpected {type(exc).__name__}: {exc}"[:500],
+                                       requests=fetched.requests, rate_limited=fetched.rate_limited)
 
-    def _apply(self, item: WorkItem, update: ProviderCall, requests: int, rate_limited: int) -> Outcome:
-        """Apply through ``calls.services`` (its own transaction), then mark the call done for this pass. A
-        runner killed between the two only makes the next run ask about the call again: applying the same
-        state twice changes nothing. (Marking inside the same transaction would cost a savepoint per call.)"""
+    def _apply(self, batch: Sequence[Fetched]) -> list[Outcome]:
         now = self.clock()
-        call = services.call_apply_provider_update(update=update, source=EventSource.POLLER, call=Call(pk=item.pk))
-        Call.objects.filter(pk=item.pk).update(
-            last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
-            poll_pass=self.pass_id, last_poll_error="",
-        )
-        if item.failed_before:
-            dead_letters_resolve(call_id=item.pk, now=now)
-        changed = call is not None and (call.status != item.status or call.updated_at != item.updated_at)
-        return Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, requests, rate_limited)
+        pks = [fetched.item.pk for fetched in batch]
+        with transaction.atomic():
+            calls = reports.calls_apply_provider_updates(
+                updates=[(fetched.item.pk, fetched.update) for fetched in batch], source=EventSource.POLLER)
+            Call.objects.filter(pk__in=pks).update(
+                last_polled_at=now, poll_attempts=F("poll_attempts") + 1, poll_failures=0, next_poll_at=None,
+                poll_pass=self.pass_id, last_poll_error="",
+            )
+            for fetched in batch:
+                if fetched.item.failed_before:
+                    dead_letters_resolve(call_id=fetched.item.pk, now=now)
+        outcomes = []
+        for fetched in batch:
+            item, call = fetched.item, calls.get(fetched.item.pk)
+            changed = call is not None and (call.status != item.status or call.updated_at != item.updated_at)
+            outcomes.append(Outcome(item, Result.CHANGED if changed else Result.UNCHANGED, fetched.requests,
+                                    fetched.rate_limited))
+        return outcomes
 
     def _failed(self, item: WorkItem, exc: DomainError, requests: int, rate_limited: int) -> Outcome:
         message = f"{exc.code}: {getattr(exc, 'detail', '') or exc.message}"[:500]

@@ -11,8 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-
+from config.async_bridge import call_async
 from config.errors import DomainError
 from mcp_gateway import boundary, db, errors, tool_models
 from mcp_gateway.context import InputRequired, RequestScope
@@ -151,4 +150,4 @@ def followed_job_changed(*, spec: ToolSpec, owner: str, ref: str, step_of: Calla
     for task in following:
         stored, changed = store.task_save(task=task, fields=fields)
         if changed:
-            async_to_sync(publish)(stored, Notifier())
+            call_async(publish, stored, Notifier())

@@ -1,0 +1,147 @@
+"""Applying the provider's reports to calls already locked, and moving the credits of the calls that ended.
+
+``calls.services.call_apply_provider_update`` applies one report; the poller applies a batch of them with
+``calls_apply_provider_updates`` (one transaction, one lock and one ledger write per credit account). Both
+go through ``apply_locked``, so a call moves, records its ``CallEvent``, settles exactly once and announces
+``calls.events`` by the same rules whichever way its report came.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from calls.events import call_changed, call_written, recording_available
+from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.provider_updates import merge_details, next_status
+from calls.providers.base import ProviderCall
+from users.models import User
+from users.services import credits_release_many, credits_settle_many
+
+
+def credits_for_price(price: Decimal | None) -> int:
+    if price is None or price <= 0:
+        return 0
+    return math.ceil(price * settings.CALL_CREDITS_PER_USD)
+
+
+def talked(update: ProviderCall) -> bool:
+    return bool(update.duration_seconds) or update.answered_by in ("human", "voicemail") or (
+        update.queue_status == "started")
+
+
+def final(update: ProviderCall) -> bool:
+    """Whether the report says what the call cost: it ended, and its price or connected time is known (or
+    it never talked)."""
+    known = update.price is not None or update.duration_seconds is not None
+    return update.completed and (known or not talked(update))
+
+
+def connected_cost(call: Call) -> int:
+    """Credits for what the provider charged for the call, or its connected time at our rate if it has not
+    said (yet)."""
+    cost = credits_for_price(call.provider_price)
+    if cost == 0 and call.duration_seconds:
+        cost = math.ceil(call.duration_seconds / 60 * settings.CALL_CREDITS_PER_MINUTE)
+    return cost
+
+
+def _pays(call: Call) -> bool:
+    return call.status == CallStatus.COMPLETED or (call.status == CallStatus.CANCELED and bool(call.duration_seconds))
+
+
+def settle(calls: Sequence[Call]) -> None:
+    """Move the credits of calls that just ended (their ``cost_credits`` is set), one lock and one ledger
+    write per owner. The ledger makes a second settle of a call a no-op.
+
+    A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
+    time and get the rest of the hold back; every other ended call gets all of it back."""
+    by_owner: dict[int, list[Call]] = defaultdict(list)
+    for call in calls:
+        by_owner[call.owner_id].append(call)
+    for owner_id in sorted(by_owner):
+        owned = by_owner[owner_id]
+        owner = owned[0].owner
+        paying = [call for call in owned if _pays(call)]
+        charges = [(call.credit_reference, connected_cost(call),
+                    f"call {call.id} {call.status}: {call.duration_seconds or 0}s") for call in paying]
+        entries = credits_settle_many(user=owner, charges=charges) if paying else {}
+        for call in paying:
+            if call.credit_reference in entries:
+                call.cost_credits = entries[call.credit_reference].spent
+        released = [call for call in owned if not _pays(call)]
+        for status in sorted({call.status for call in released}):
+            of_status = [call for call in released if call.status == status]
+            credits_release_many(user=owner, references=[call.credit_reference for call in of_status],
+                                 memo=f"call {status}")
+            for call in of_status:
+                call.cost_credits = 0
+
+
+def _event(call: Call, before: str, update: ProviderCall, source: str) -> CallEvent:
+    return CallEvent(call=call, source=source, from_status=before, to_status=call.status,
+                     detail=(update.error_message or f"{update.queue_status} {update.status}".strip())[:255],
+                     payload={"queue_status": update.queue_status, "status": update.status})
+
+
+def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -> None:
+    """Apply each report to its call, locked by the caller in the open transaction: status never moves
+    backwards, a call that ended settles, every changed call is saved, written (``call_written``) and
+    announced after commit (``call_changed``, before its credits' own announcement)."""
+    events: list[CallEvent] = []
+    changes: list[tuple[Call, set[str]]] = []
+    ending: list[Call] = []
+    for call, update in reports:
+        before = call.status
+        new_status = next_status(call, update)
+        changed = merge_details(call, update)
+        if new_status != before:
+            call.status = new_status
+            changed.add("status")
+            events.append(_event(call, before, update, source))
+        if changed:
+            call_changed(call_id=call.id, owner_id=call.owner_id, transcript="transcript" in changed,
+                         campaign_id=call.campaign_id)
+        awaited_price = call.status == CallStatus.CANCELED and call.cost_credits is None and final(update)
+        if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
+            ending.append(call)
+            changed.add("cost_credits")
+        if changed:
+            changes.append((call, changed))
+    if events:
+        CallEvent.objects.bulk_create(events)
+    if ending:
+        settle(ending)
+    for call, changed in changes:
+        call.save(update_fields=[*sorted(changed), "updated_at"])
+        call_written(call=call)
+
+
+def recording_due(call: Call) -> None:
+    """Once the change committed: have the recording of a finished call fetched, if it is wanted and not
+    stored yet."""
+    if call.status == CallStatus.COMPLETED and call.record and call.recording_url and not call.recording_file:
+        recording_available(call_id=call.id)
+
+
+def calls_apply_provider_updates(*, updates: Sequence[tuple[uuid.UUID, ProviderCall]],
+                                 source: str) -> dict[uuid.UUID, Call]:
+    """Apply a report to each call named by its primary key, all in one transaction (the caller's, if one is
+    open); the calls as they now stand, by key (calls we do not know are absent). Idempotent, as each
+    report is; the same rules as ``calls.services.call_apply_provider_update``."""
+    reported = dict(updates)
+    with transaction.atomic():
+        locked = list(Call.objects.select_for_update().filter(pk__in=list(reported)).order_by("pk"))
+        owners = User.objects.in_bulk({call.owner_id for call in locked})
+        for call in locked:
+            call.owner = owners[call.owner_id]
+        apply_locked(reports=[(call, reported[call.pk]) for call in locked], source=source)
+    for call in locked:
+        recording_due(call)
+    return {call.pk: call for call in locked}
