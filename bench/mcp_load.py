@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -234,11 +235,15 @@ def ours_echo_server(env: dict[str, str], tmp: Path) -> Server:
 # --- the comparison servers -----------------------------------------------------------------------
 
 
-def sdk_server(tmp: Path) -> Server:
+def sdk_server(tmp: Path, tools_file: Path | None = None) -> Server:
+    """The SDK anchor; with ``tools_file`` (our tools/list), its tools/list answers our definitions."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     argv = [str(PYTHON), str(BENCH / "anchor_sdk_server.py"), "--port", str(port)]
-    return Server("official SDK 2.3 anchor", argv, port, tmp / "sdk.log", env)
+    if tools_file is None:
+        return Server("official SDK 2.3 anchor", argv, port, tmp / "sdk.log", env)
+    return Server("official SDK 2.3 anchor, our tools", [*argv, "--tools-file", str(tools_file)], port,
+                  tmp / "sdk-tools.log", env)
 
 
 def ensure_djmcp_venv(force: bool) -> Path:
@@ -278,20 +283,27 @@ class RequestFailed(Exception):
 
 
 def parse_answer(status: int, content_type: str, body: bytes, request_id: int) -> dict[str, Any]:
-    """The JSON-RPC answer to ``request_id`` from a JSON or SSE body; raises ``RequestFailed``."""
+    """The JSON-RPC answer to ``request_id`` from a JSON or SSE body; raises ``RequestFailed``. Parsed
+    with orjson (a 51 KB tools/list: ~230 us against ~350 us for ``json``): the client shares the cores
+    with the server, so what it spends is taken from what it measures."""
     answer: Any = None
     if content_type.startswith("text/event-stream"):
         for line in body.decode(errors="replace").splitlines():
             if line.startswith("data:") and line[5:].strip():
                 with contextlib.suppress(ValueError):
-                    message = json.loads(line[5:])
+                    message = orjson.loads(line[5:])
                     if isinstance(message, dict) and message.get("id") == request_id:
                         answer = message
     elif body:
         try:
-            answer = json.loads(body)
+            answer = orjson.loads(body)
         except ValueError:
             raise RequestFailed(f"HTTP {status} non-JSON {body[:60]!r}") from None
+    return checked_answer(status, answer)
+
+
+def checked_answer(status: int, answer: Any) -> dict[str, Any]:
+    """The parsed answer if it is a successful result; raises ``RequestFailed`` with the error kind."""
     if not isinstance(answer, dict):
         raise RequestFailed(f"HTTP {status} no answer")
     if "error" in answer:
@@ -423,9 +435,9 @@ async def ws_answer(ws: aiohttp.ClientWebSocketResponse, request_id: int, timeou
         message = await ws.receive(timeout=max(0.001, deadline - time.monotonic()))
         if message.type != aiohttp.WSMsgType.TEXT:
             raise RequestFailed(f"WebSocket {message.type.name} {message.data!r}"[:100])
-        answer = json.loads(message.data)
+        answer = orjson.loads(message.data)  # once: the answer is checked as parsed
         if isinstance(answer, dict) and answer.get("id") == request_id and "method" not in answer:
-            return parse_answer(200, "application/json", message.data.encode(), request_id)
+            return checked_answer(200, answer)
 
 
 async def ws_channel(http: aiohttp.ClientSession, target: Target, method: str, timeout: float) -> Channel:
@@ -457,6 +469,7 @@ class Result:
     errors: Counter[str] = field(default_factory=Counter)
     skipped: str = ""
     server_cpu: float = 0.0  # CPU seconds the server process spent on the measured requests
+    client_cpu: float = 0.0  # CPU seconds the client process(es) spent on them
 
     @property
     def per_cpu_second(self) -> float:
@@ -521,9 +534,10 @@ async def run_case(target: Target, transport: str, era: str, method: str, concur
             await drive(channels, args.warmup, None, 1_000_000)
             if barrier is not None:  # one of several client processes: start together, the parent counts CPU
                 await asyncio.to_thread(barrier.wait, args.timeout * 4)
-            before = cpu_seconds(target.pid)
+            before, client_before = cpu_seconds(target.pid), time.process_time()
             await drive(channels, args.requests, result, 1)
             result.server_cpu = cpu_seconds(target.pid) - before
+            result.client_cpu = time.process_time() - client_before
         finally:
             await asyncio.gather(*(c.close() for c in channels), return_exceptions=True)
     return result
@@ -558,6 +572,7 @@ def run_case_in_processes(target: Target, transport: str, era: str, method: str,
     merged.skipped = next((p.skipped for p in parts if p.skipped), "")
     merged.requests = sum(p.requests for p in parts)
     merged.seconds = max(p.seconds for p in parts)
+    merged.client_cpu = sum(p.client_cpu for p in parts)
     merged.latencies = [latency for p in parts for latency in p.latencies]
     for part in parts:
         merged.errors.update(part.errors)
@@ -635,7 +650,7 @@ def stop_profiler(spy: subprocess.Popen[bytes], output: str) -> None:
 # --- report ---------------------------------------------------------------------------------------
 
 HEADER = (f"{'server':<26} {'transport':<9} {'era':<7} {'method':<26} {'c':>3} {'req/s':>8} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'srv cpu ms/req':>14}")
+          f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'srv cpu ms/req':>14} {'cli cpu ms/req':>14}")
 
 
 def row(r: Result) -> str:
@@ -644,7 +659,8 @@ def row(r: Result) -> str:
     if r.skipped:
         return f"{head}  n/a: {r.skipped}"
     return (f"{head} {r.rps:>8.0f} {r.pct(0.50):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
-            f"{sum(r.errors.values()):>7} {r.server_cpu * 1000 / max(1, r.requests):>14.3f}")
+            f"{sum(r.errors.values()):>7} {r.server_cpu * 1000 / max(1, r.requests):>14.3f} "
+            f"{r.client_cpu * 1000 / max(1, r.requests):>14.3f}")
 
 
 def find(results: list[Result], target: str, transport: str, era: str, method: str, c: int) -> Result | None:
@@ -665,6 +681,7 @@ def verdict(ok: bool, goal: str, method: str) -> str:
 
 
 OURS, SDK, DJMCP, ECHO = "callmcp", "sdk-2.3-anchor", "django-mcp-server-0.5.7", "callmcp-echo"
+SDK_TOOLS = "sdk-2.3-our-tools"  # the anchor serving our tools/list (target sdk-tools): like for like
 ERAS = ("legacy", "modern")
 
 
@@ -709,6 +726,28 @@ def _ours_ratios(results: list[Result], c: int, method: str) -> Iterator[str]:
                    f"{verdict(value >= 3, '>= 3x', method)}")
 
 
+def _like_for_like_lists(results: list[Result], c: int) -> Iterator[str]:
+    """tools/list against the anchor serving the same list as ours (target sdk-tools): the same bytes for
+    the client to read, so the ratio compares the servers. The issue's WebSocket figure (see bench/README.md)."""
+    ws = find(results, OURS, "ws", "legacy", "tools/list", c)
+    for era in ERAS:
+        theirs = find(results, SDK_TOOLS, "http", era, "tools/list", c)
+        mine = find(results, OURS, "http", era, "tools/list", c)
+        if theirs and mine:
+            value = mine.rps / theirs.rps
+            yield (f"like for like: ours / SDK (our tools) HTTP {era:<6} tools/list c={c}: {value:5.2f}x  "
+                   f"{verdict(value >= 0.5, '>= 0.5x', 'tools/list')}")
+        if theirs and ws:
+            value = ws.rps / theirs.rps
+            yield (f"like for like: ours WS / SDK (our tools) HTTP {era:<6} tools/list c={c}: {value:5.2f}x  "
+                   f"{verdict(value >= 3, '>= 3x', 'tools/list')}")
+            if ws.per_cpu_second and theirs.per_cpu_second:
+                value = ws.per_cpu_second / theirs.per_cpu_second
+                yield (f"like for like, per server CPU-second: ours WS / SDK (our tools) HTTP {era:<6} "
+                       f"tools/list c={c}: {value:5.2f}x  ({ws.per_cpu_second:,.0f} vs "
+                       f"{theirs.per_cpu_second:,.0f} requests per CPU-second)")
+
+
 def _cpu_ratios(results: list[Result], c: int) -> Iterator[str]:
     """The WebSocket comparison per second of server CPU: at these rates the one-process client can be the
     bottleneck (it is for WebSocket here), so this is what each server does with one busy core."""
@@ -749,6 +788,7 @@ def ratios(results: list[Result], c: int) -> Iterator[str]:
     for method in ("tools/list", "tools/call"):
         yield from _ours_ratios(results, c, method)
     yield from _cpu_ratios(results, c)
+    yield from _like_for_like_lists(results, c)
     yield from _tool_vs_list(results, c)
     yield from _p99s(results, c)
 
@@ -778,8 +818,9 @@ def parse_args() -> argparse.Namespace:
                              'e.g. --tool getCallDetails --tool-args \'{"call_id": "{call_id}"}\'')
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request / handshake")
     parser.add_argument("--idle-sessions", type=int, default=1000, help="idle WebSocket sessions (0: skip)")
-    parser.add_argument("--targets", default="ours,ours-echo,sdk,djmcp",
-                        help="which servers to load (ours-echo: our gateway with a trivial tool, tools/call only)")
+    parser.add_argument("--targets", default="ours,ours-echo,sdk,sdk-tools,djmcp",
+                        help="which servers to load (ours-echo: our gateway with a trivial tool, tools/call only; "
+                             "sdk-tools: the SDK anchor serving our tools/list, tools/list only)")
     parser.add_argument("--transports", default="http-legacy,http-modern,ws",
                         help="which of http-legacy, http-modern, ws (ws: ours only)")
     parser.add_argument("--setup", action="store_true", help="(re)create bench/.venv-djmcp first")
@@ -830,7 +871,7 @@ class Bench:
         return server
 
     def prepare(self) -> None:
-        if self.targets & {"ours", "ours-echo"} or self.args.idle_sessions:
+        if self.targets & {"ours", "ours-echo", "sdk-tools"} or self.args.idle_sessions:
             self.token, call_id = prepare_ours(self.env)
             self.args.tool_args = self.args.tool_args.replace("{call_id}", call_id)
             db = self.env["DATABASE_URL"].split("@")[-1]
@@ -843,8 +884,34 @@ class Bench:
         return Target(OURS, f"http://{base}/api/v1/mcp", self.token, self.args.tool, self.tool_args,
                       f"ws://{base}/mcp", server.pid)
 
+    def our_tools(self, server: Server | None = None) -> Path:
+        """Our tools/list as the bench user sees it (all scopes), in a file for the like-for-like anchor;
+        fetched from ``server``, or from one started for it."""
+        path = self.tmp / "our-tools.json"
+        if path.exists():
+            return path
+        started = server is None
+        server = server or self.start(ours_server(self.env, self.tmp, "tools"), "/healthz")
+
+        async def fetch() -> list[Any]:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.args.timeout)) as http:
+                channel = await http_channel(http, self.ours(server), "legacy", "tools/list")
+                try:
+                    return list((await channel.request(1))["result"]["tools"])
+                finally:
+                    await channel.close()
+
+        tools = asyncio.run(fetch())
+        if started:
+            server.stop()
+        path.write_bytes(orjson.dumps(tools))
+        print(f"# our tools/list: {len(tools)} tools, {path.stat().st_size:,} bytes of definitions", flush=True)
+        return path
+
     def run_ours(self) -> None:
         server = self.start(ours_server(self.env, self.tmp, "load"), "/healthz")
+        if "sdk-tools" in self.targets:
+            self.our_tools(server)
         spy = start_profiler(server, self.args.profile, self.tmp) if self.args.profile else None
         try:
             self.load(self.ours(server), [("http", "legacy"), ("http", "modern"), ("ws", "legacy")])
@@ -862,10 +929,10 @@ class Bench:
             self.load(target, [("http", "legacy"), ("http", "modern"), ("ws", "legacy")], ["tools/call"])
         server.stop()
 
-    def run_anchor(self, server: Server, name: str) -> None:
+    def run_anchor(self, server: Server, name: str, only: list[str] | None = None) -> None:
         self.start(server, "/mcp")
         target = Target(name, f"http://127.0.0.1:{server.port}/mcp", None, "echo", {"text": "hi"}, pid=server.pid)
-        self.load(target, [("http", "legacy"), ("http", "modern")])
+        self.load(target, [("http", "legacy"), ("http", "modern")], only)
         server.stop()
 
     def run_idle(self) -> None:
@@ -882,6 +949,8 @@ class Bench:
             self.run_echo()
         if "sdk" in self.targets:
             self.run_anchor(sdk_server(self.tmp), SDK)
+        if "sdk-tools" in self.targets and "tools/list" in self.methods:
+            self.run_anchor(sdk_server(self.tmp, self.our_tools()), SDK_TOOLS, ["tools/list"])
         if "djmcp" in self.targets:
             self.run_anchor(djmcp_server(self.tmp, self.args.setup), DJMCP)
         if self.args.idle_sessions:

@@ -44,6 +44,10 @@ def call_summary(call: Call) -> CallSummary:
 
 
 def call_details(call: Call) -> CallDetails:
+    """The details of ``call``: a full row, or one from ``selectors.call_details_get_for_user``, whose
+    ``transcript_present`` and ``analyses_present`` flags stand in for the transcript and the analyses."""
+    has_transcript = getattr(call, "transcript_present", None)
+    analyses = call.analyses.all() if getattr(call, "analyses_present", True) else []
     return CallDetails(
         **_summary_fields(call),
         from_number=call.from_number or None,
@@ -62,10 +66,10 @@ def call_details(call: Call) -> CallDetails:
         error=call.error_message or None,
         ended_by=call.ended_by or None,
         disposition=call.disposition or None,
-        has_transcript=bool(call.transcript),
+        has_transcript=bool(call.transcript if has_transcript is None else has_transcript),
         has_recording=bool(call.recording_file) or (call.record and bool(call.recording_url)),
         metadata=call.metadata,
-        analyses=[call_analysis(analysis) for analysis in call.analyses.all()],
+        analyses=[call_analysis(analysis) for analysis in analyses],
     )
 
 

@@ -1,5 +1,6 @@
-"""Reads for calls. Every access to a user's call goes through ``call_get_for_user``: a call that
-is missing and a call that is someone else's are the same "not found"."""
+"""Reads for calls. Every access to a user's call goes through ``call_get_for_user`` (or, for the
+details view, ``call_details_get_for_user``, which applies the same rule): a call that is missing
+and a call that is someone else's are the same "not found"."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import base64
 import binascii
 import json
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from django.db.models import IntegerField, Q, QuerySet, Subquery
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, IntegerField, Model, Q, QuerySet, Subquery
 
 from calls import errors
-from calls.models import AnsweredBy, Call, CallStatus
+from calls.models import AnsweredBy, Call, CallAnalysis, CallStatus
 from config.errors import InvalidInput
 
 MAX_PAGE_SIZE = 100
@@ -24,13 +28,17 @@ SUMMARY_FIELDS = ("id", "owner_id", "to_number", "status", "answered_by", "creat
                   "cost_credits")
 
 
+def _call_key(call_id: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(call_id))
+    except ValueError:
+        raise errors.CallNotFound(call_id=str(call_id)[:64]) from None
+
+
 def call_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call:
     """The call, if it is ``user_id``'s (staff reach every call). Takes ids, not a ``User``, so the MCP
     path answers from its authenticated principal without loading the user row first."""
-    try:
-        key = uuid.UUID(str(call_id))
-    except ValueError:
-        raise errors.CallNotFound(call_id=str(call_id)[:64]) from None
+    key = _call_key(call_id)
     query = Call.objects.filter(pk=key)
     if not staff:
         query = query.filter(owner_id=user_id)
@@ -146,3 +154,88 @@ def call_history(*, owner_id: int, filters: HistoryFilters, cursor: str | None =
     has_more = len(calls) > limit
     calls = calls[:limit]
     return HistoryPage(calls=calls, total=total, next_cursor=_encode_cursor(calls[-1], total) if has_more else None)
+
+
+# --- one call's details in one statement -------------------------------------------------------------
+
+# What ``presenters.call_details`` reads (and ``services.call_refresh_if_stale`` decides on); not the
+# transcript, the corrected transcript, the request data or the raw provider payload.
+DETAIL_FIELDS = (*SUMMARY_FIELDS, "provider_call_id", "updated_at", "from_number", "task", "pathway_id", "voice",
+                 "language", "max_duration", "record", "start_time", "queue_status", "started_at", "ended_at",
+                 "reserved_credits", "summary", "error_message", "ended_by", "disposition", "recording_url",
+                 "recording_file", "metadata")
+# Whether the transcript is truthy as the Python value would be (it is a list of segments; an empty one is
+# ``[]``), computed by the database so the segments are not sent.
+_TRUTHY_JSON = {
+    "postgresql": ("CASE jsonb_typeof({c}) WHEN 'array' THEN jsonb_array_length({c}) > 0 "
+                   "WHEN 'object' THEN {c} <> '{{}}'::jsonb WHEN 'string' THEN {c} <> '\"\"'::jsonb "
+                   "WHEN 'number' THEN {c} <> '0'::jsonb WHEN 'boolean' THEN {c} = 'true'::jsonb ELSE false END"),
+    "sqlite": ("CASE json_type({c}) WHEN 'array' THEN json_array_length({c}) > 0 WHEN 'object' THEN {c} <> '{{}}' "
+               "WHEN 'text' THEN json_extract({c}, '$') <> '' WHEN 'integer' THEN json_extract({c}, '$') <> 0 "
+               "WHEN 'real' THEN json_extract({c}, '$') <> 0 WHEN 'true' THEN 1 ELSE 0 END"),
+}
+
+
+@dataclass(frozen=True)
+class _DetailsQuery:
+    """The details statement of one database connection: built once, its column converters with it."""
+
+    sql: str
+    attnames: list[str]  # in the model's field order, as ``Model.from_db`` takes them
+    converters: list[tuple[Any, list[Any]]]  # per column: (its expression, Django's converters for it)
+
+
+# Per connection (one per thread and alias; weakly held) and staff flag.
+_details_queries: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[bool, _DetailsQuery]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _column(db: BaseDatabaseWrapper, model: type[Model], name: str) -> str:
+    """``table.column`` of a concrete field, quoted."""
+    q, field = db.ops.quote_name, cast(Field, model._meta.get_field(name))
+    return f"{q(model._meta.db_table)}.{q(str(field.column))}"
+
+
+def _details_query(db: BaseDatabaseWrapper, staff: bool) -> _DetailsQuery:
+    """The statement, from quoted names of the models' meta only (the values are parameters)."""
+    fields = [f for f in Call._meta.concrete_fields if f.name in DETAIL_FIELDS]
+    table, pk = db.ops.quote_name(Call._meta.db_table), _column(db, Call, "id")
+    columns = [_column(db, Call, field.name) for field in fields]
+    columns.append(_TRUTHY_JSON[db.vendor].format(c=_column(db, Call, "transcript")) + " AS transcript_present")
+    other = db.ops.quote_name(CallAnalysis._meta.db_table)
+    exists = f"{_column(db, CallAnalysis, 'call')} = {pk}"
+    columns.append(" ".join(["EXISTS (SELECT 1 FROM", other, "WHERE", exists + ")", "AS analyses_present"]))
+    where = [f"{pk} = %s"] + ([] if staff else [f"{_column(db, Call, 'owner')} = %s"])
+    sql = " ".join(["SELECT", ", ".join(columns), "FROM", table, "WHERE", " AND ".join(where)])
+    converters = []
+    for field in fields:
+        column = field.get_col(Call._meta.db_table)
+        converters.append((column, db.ops.get_db_converters(column) + field.get_db_converters(db)))
+    return _DetailsQuery(sql=sql, attnames=[field.attname for field in fields], converters=converters)
+
+
+def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call:
+    """``call_get_for_user`` for a details view, in one indexed statement: the columns the details show,
+    whether the call has a transcript and whether it has analyses (``transcript_present`` and
+    ``analyses_present``, which ``presenters.call_details`` reads: a call with no analyses costs no second
+    query). The statement and its converters are built once per connection, not compiled per read: a
+    third of the ORM's CPU per read here."""
+    key = _call_key(call_id)
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor not in _TRUTHY_JSON:
+        return call_get_for_user(user_id=user_id, call_id=key, staff=staff)
+    per_flag = _details_queries.setdefault(db, {})
+    query = per_flag.get(staff) or per_flag.setdefault(staff, _details_query(db, staff))
+    with db.cursor() as cursor:
+        cursor.execute(query.sql, [Call._meta.pk.get_db_prep_value(key, db)] + ([] if staff else [user_id]))
+        row = cursor.fetchone()
+    if row is None:
+        raise errors.CallNotFound(call_id=str(key))
+    values = []
+    for (column, converters), value in zip(query.converters, row, strict=False):
+        for convert in converters:
+            value = convert(value, column, db)
+        values.append(value)
+    call = Call.from_db(db.alias, query.attnames, values)
+    call.__dict__.update(transcript_present=bool(row[-2]), analyses_present=bool(row[-1]))
+    return call

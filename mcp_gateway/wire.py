@@ -13,14 +13,18 @@ call. So the list results send dicts whose parts are validated once instead, whe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import mcp_types as types
 import pydantic
 from django.core.exceptions import ImproperlyConfigured
 
+from mcp_gateway.codec import Encoded
 from mcp_gateway.registry import Registry
+
+LISTED_CACHE_SIZE = 64  # distinct (kind, names) lists kept encoded: one per scope set a token can have
 
 
 def dump(model: pydantic.BaseModel) -> dict[str, Any]:
@@ -43,6 +47,19 @@ class Definitions:
     resources: dict[str, dict[str, Any]]
     templates: dict[str, dict[str, Any]]
     prompts: dict[str, dict[str, Any]]
+    _listed: dict[tuple[str, tuple[str, ...]], Encoded] = field(default_factory=dict, compare=False, repr=False)
+
+    def listed(self, kind: str, names: Sequence[str]) -> Encoded:
+        """The definitions of ``names`` (of ``kind``: tools, resources, templates, prompts), in that order,
+        encoded once per distinct list (at most ``LISTED_CACHE_SIZE`` kept)."""
+        key = (kind, tuple(names))
+        found = self._listed.get(key)
+        if found is None:
+            if len(self._listed) >= LISTED_CACHE_SIZE:
+                self._listed.clear()
+            table: dict[str, dict[str, Any]] = getattr(self, kind)
+            found = self._listed[key] = Encoded([table[name] for name in names])
+        return found
 
     @classmethod
     def of(cls, registry: Registry) -> Definitions:

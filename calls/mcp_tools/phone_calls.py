@@ -15,7 +15,7 @@ import json
 from django.conf import settings
 
 from calls import presenters, services
-from calls.mcp_access import history_page, own_call
+from calls.mcp_access import history_page, own_call, own_call_details
 from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
     CallDetails,
@@ -125,8 +125,8 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
 )
 async def get_call_details(ctx: RequestScope, arguments: CallRef) -> CallDetails:
     def read() -> CallDetails:
-        call = services.call_refresh_if_stale(provider=configured_provider(), call=own_call(ctx, arguments.call_id),
-                                              source="tool")
+        call = services.call_refresh_if_stale(provider=configured_provider(),
+                                              call=own_call_details(ctx, arguments.call_id), source="tool")
         return presenters.call_details(call)
 
     return await db.run(read)

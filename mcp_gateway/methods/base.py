@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,13 +102,15 @@ def decode_cursor(cursor: Any) -> int:
     return offset
 
 
-def page(call: MethodCall, items: list[Any], key: str) -> dict[str, Any]:
-    """One page of ``items`` from the request's cursor, with ``nextCursor`` unless it is the last."""
+def page(call: MethodCall, items: Sequence[Any], key: str,
+         present: Callable[[Sequence[Any]], list[Any]] = list) -> dict[str, Any]:
+    """One page of ``items`` from the request's cursor (as ``present`` makes it), with ``nextCursor``
+    unless it is the last."""
     size = call.server.page_size
     offset = decode_cursor(call.params.get("cursor"))
     if offset > len(items):
         raise errors.InvalidParams("Invalid cursor: past the end of the list.")
-    result: dict[str, Any] = {key: items[offset : offset + size]}
+    result: dict[str, Any] = {key: present(items[offset : offset + size])}
     if offset + size < len(items):
         result["nextCursor"] = encode_cursor(offset + size)
     return result

@@ -23,9 +23,9 @@ from mcp_gateway.wire import dump
 
 
 async def tools_list(call: MethodCall) -> dict[str, Any]:
-    registry, definitions = call.server.registry, call.server.definitions.tools
-    tools = [definitions[name] for name, spec in sorted(registry.tools.items()) if allowed(spec, call.scope)]
-    return page(call, tools, "tools")
+    """The tools the token may call; each page's definitions are encoded once per distinct page."""
+    names = [name for name, spec in sorted(call.server.registry.tools.items()) if allowed(spec, call.scope)]
+    return page(call, names, "tools", lambda chunk: call.server.definitions.listed("tools", chunk))
 
 
 def _spec(call: MethodCall, name: Any) -> ToolSpec:

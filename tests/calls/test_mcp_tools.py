@@ -813,6 +813,18 @@ def test_invalid_requests_and_insufficient_credits_are_errors_that_reserve_and_p
 # --- isolation ---------------------------------------------------------------------------------------------------
 
 
+def test_staff_see_the_details_of_anyone_s_call_as_its_owner_does(connect, mcp_user, make_user, live_sim):
+    alice = connect(mcp_user)
+    staff = connect(make_user("mcp-staff", credits=5, is_staff=True))
+    call_id = place(alice, HUMAN, max_duration=3)["call_id"]
+    finish_calls(live_sim)
+
+    shown = details(alice, call_id)
+
+    assert shown["status"] == "completed"
+    assert details(staff, call_id) == shown
+
+
 def test_another_user_can_never_see_cancel_or_fetch_the_recording_of_your_call(
         connect, mcp_user, make_user, live_sim):
     alice = connect(mcp_user)

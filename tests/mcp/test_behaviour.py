@@ -220,6 +220,31 @@ def test_tools_list_leaves_out_tools_the_token_has_no_scope_for(connect, mcp_use
     assert "test_place" not in names
 
 
+def test_tools_list_answers_each_token_its_own_tools_whatever_another_listed_before(connect, mcp_user, mcp_token):
+    everything = connect(mcp_token)
+    read_only = connect(token_for_user(user=mcp_user, scopes=["calls:read"]))
+    for client in (everything, read_only):
+        client.initialize()
+
+    seen = [{tool["name"] for page in walk_pages(client, "tools/list", "tools") for tool in page}
+            for client in (everything, read_only, everything, read_only)]
+
+    assert seen[0] == seen[2]
+    assert seen[1] == seen[3]
+    assert "test_place" in seen[0]
+    assert "test_place" not in seen[1]
+
+
+def test_tools_list_to_an_id_beyond_64_bits_is_the_same_list(mcp):
+    listed = result_of(mcp.request("tools/list"))
+
+    mcp.start("tools/list", request_id=2**70)
+    answer = mcp.wait_response(2**70)
+
+    assert answer["id"] == 2**70
+    assert answer["result"] == listed
+
+
 def test_echo_answers_structured_content_and_the_same_json_as_text(mcp):
     result = result_of(mcp.request("tools/call", {"name": "test_echo", "arguments": {"text": "hello"}}))
 
