@@ -104,6 +104,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker -----------------------------------------------
 REDIS_URL = env.redis_url("REDIS_URL", "")
+# Messages waiting for one stream (a WebSocket, an SSE stream) before the channel layer drops new ones:
+# channels' default of 100 lost notifications when a poller batch or a campaign ended hundreds of one
+# user's calls at once.
+CHANNEL_LAYER_CAPACITY = env.int_("CHANNEL_LAYER_CAPACITY", 10_000)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -115,12 +119,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str_("CHANNEL_LAYER_PREFIX", "callmcp")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str_("CHANNEL_LAYER_PREFIX", "callmcp"),
+                       "capacity": CHANNEL_LAYER_CAPACITY},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                  "CONFIG": {"capacity": CHANNEL_LAYER_CAPACITY}}}
 
 CELERY_BROKER_URL = env.str_("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str_("CELERY_RESULT_BACKEND", REDIS_URL or None)
