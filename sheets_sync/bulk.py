@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
+from django.db.models import F
 
 from sheets_sync.models import OutboxEntry, SheetRow
 
@@ -48,9 +49,29 @@ def array(values: Iterable[object]) -> str:
     return "{" + ",".join(str(value) for value in values) + "}"
 
 
+def _postgres() -> bool:
+    """The statements here are PostgreSQL's; other databases (the embedded SQLite default) take the ORM
+    path, a statement per row, which is plenty for one process."""
+    return connection.vendor == "postgresql"
+
+
+def _pending_orm(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool, limit: int) -> list[Pending]:
+    entries = OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id)
+    if critical_only:
+        entries = entries.filter(critical=True)
+    order = ("created_at", "id") if oldest_first else ("-critical", "created_at", "id")
+    chosen = list(entries.order_by(*order)[:limit])
+    rows = {row.call_id: (row.tab, row.row_number) for row in SheetRow.objects.filter(
+        spreadsheet_id=spreadsheet_id, call_id__in=[entry.call_id for entry in chosen])}
+    return [Pending(id=entry.id, call_id=entry.call_id, tab=entry.tab, payload=entry.payload, version=entry.version,
+                    critical=entry.critical, row=rows.get(entry.call_id)) for entry in chosen]
+
+
 def pending(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool, limit: int) -> list[Pending]:
     """The spreadsheet's waiting entries in drain order (critical first, then oldest; or oldest first),
     at most ``limit``, each with its call's row if it has one."""
+    if not _postgres():
+        return _pending_orm(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only, limit=limit)
     order = "o.created_at, o.id" if oldest_first else "o.critical DESC, o.created_at, o.id"
     only = "AND o.critical" if critical_only else ""
     sql = (f"SELECT o.id, o.call_id, o.tab, o.payload::text, o.version, o.critical, r.tab, r.row_number "  # noqa: S608 - names and order are ours
@@ -76,6 +97,9 @@ def batch_written(entries: Sequence[Pending], *, spreadsheet_id: str, appended_t
     calls) would deadlock with it."""
     if not entries:
         return 0
+    if not _postgres():
+        return _batch_written_orm(entries, spreadsheet_id=spreadsheet_id, appended_tab=appended_tab,
+                                  first_row=first_row, now=now)
     from calls.models import Call
 
     calls = array(sorted({str(entry.call_id) for entry in entries}))
@@ -97,6 +121,18 @@ def batch_written(entries: Sequence[Pending], *, spreadsheet_id: str, appended_t
     return deleted
 
 
+def _batch_written_orm(entries: Sequence[Pending], *, spreadsheet_id: str, appended_tab: str | None,
+                       first_row: int, now: datetime) -> int:
+    deleted = 0
+    for entry in entries:
+        deleted += OutboxEntry.objects.filter(id=entry.id, version=entry.version).delete()[0]
+    if appended_tab is not None:
+        for offset, entry in enumerate(entries):
+            SheetRow.objects.update_or_create(call_id=entry.call_id, spreadsheet_id=spreadsheet_id, defaults={
+                "tab": appended_tab, "row_number": first_row + offset, "written_at": now})
+    return deleted
+
+
 def rows_found(found: dict[uuid.UUID, int], *, spreadsheet_id: str, tab: str, now: datetime) -> int:
     """Record the rows a read-back found (call id -> row number) for calls that exist and have no row in
     the spreadsheet yet; returns how many were recorded."""
@@ -104,6 +140,14 @@ def rows_found(found: dict[uuid.UUID, int], *, spreadsheet_id: str, tab: str, no
         return 0
     from calls.models import Call
 
+    if not _postgres():
+        known = set(Call.objects.filter(pk__in=list(found)).values_list("pk", flat=True))
+        have = set(SheetRow.objects.filter(spreadsheet_id=spreadsheet_id, call_id__in=list(found))
+                   .values_list("call_id", flat=True))
+        new = [SheetRow(call_id=call_id, spreadsheet_id=spreadsheet_id, tab=tab, row_number=row_number, written_at=now)
+               for call_id, row_number in found.items() if call_id in known and call_id not in have]
+        SheetRow.objects.bulk_create(new)
+        return len(new)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {SHEET_ROW} (call_id, spreadsheet_id, tab, row_number, written_at) "  # noqa: S608 - names are ours
@@ -117,6 +161,10 @@ def rows_found(found: dict[uuid.UUID, int], *, spreadsheet_id: str, tab: str, no
 def attempted(entries: Sequence[Pending], error: str) -> None:
     """A request that carried these entries failed: count it on each (they stay in the outbox)."""
     if not entries:
+        return
+    if not _postgres():
+        OutboxEntry.objects.filter(id__in=[entry.id for entry in entries]).update(
+            attempts=F("attempts") + 1, last_error=error[:1000])
         return
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {OUTBOX} SET attempts = attempts + 1, last_error = %s "  # noqa: S608 - names are ours

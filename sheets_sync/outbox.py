@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from sheets_sync import layout
@@ -103,11 +103,25 @@ def _upsert_many(entries: Sequence[_Entry], *, now: datetime) -> None:
     if not latest:
         return
     rows = list(latest.values())
+    if connection.vendor != "postgresql":  # the embedded SQLite default: a statement or two per entry
+        for entry in rows:
+            _upsert_one(entry, now=now)
+        return
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT.format(table=connection.ops.quote_name(OutboxEntry._meta.db_table)), [
             now, now, [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
             [entry.tab for entry in rows], [json.dumps(entry.payload) for entry in rows],
             [entry.critical for entry in rows]])
+
+
+def _upsert_one(entry: _Entry, *, now: datetime) -> None:
+    changes: dict[str, Any] = {"payload": entry.payload, "tab": entry.tab, "version": F("version") + 1,
+                               "updated_at": now}
+    if entry.critical:
+        changes["critical"] = True
+    if not OutboxEntry.objects.filter(call_id=entry.call_id, spreadsheet_id=entry.spreadsheet_id).update(**changes):
+        OutboxEntry.objects.create(call_id=entry.call_id, spreadsheet_id=entry.spreadsheet_id, tab=entry.tab,
+                                   payload=entry.payload, critical=entry.critical, created_at=now, updated_at=now)
 
 
 def _chunks(calls: Iterable[Call]) -> Iterator[list[Call]]:

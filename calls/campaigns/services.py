@@ -107,6 +107,11 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
 def _queue_pending(*, campaign: Campaign, provider: str, status: str, now: datetime) -> set[uuid.UUID]:
     """Move the campaign's calls still pending to ``status`` (one statement); returns the ids it moved. A fast
     webhook may already have moved a call on (under its row lock): that one is left as it is."""
+    if connection.vendor != "postgresql":  # the embedded SQLite default: the rows are locked by its one writer
+        pending = Call.objects.filter(campaign=campaign, status=CallStatus.PENDING)
+        moved = set(pending.values_list("pk", flat=True))
+        pending.update(provider=provider, status=status, updated_at=now)
+        return moved
     table = connection.ops.quote_name(Call._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET provider = %s, status = %s, updated_at = %s "  # noqa: S608 - our table
@@ -162,6 +167,10 @@ def campaign_link_calls(*, provider: Provider, campaign: Campaign) -> int:
 def _link(found: dict[Any, str]) -> int:
     """Set each call's provider call id (one statement), unless a webhook linked it meanwhile (the update
     waits for its row lock, then sees the id it set). Returns how many were set."""
+    if connection.vendor != "postgresql":  # the embedded SQLite default: a statement per call
+        with transaction.atomic():
+            return sum(Call.objects.filter(pk=pk, provider_call_id__isnull=True).update(provider_call_id=linked)
+                       for pk, linked in found.items())
     table = connection.ops.quote_name(Call._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} AS target SET provider_call_id = linked.provider_call_id "  # noqa: S608 - ours
