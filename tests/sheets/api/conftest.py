@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 
 from sheets_sync.accounts import ServiceAccount
+from tests.conftest import REQUIRE_SERVICES
 
 CLOSED_PORT_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port: Redis is "down"
 
@@ -36,7 +37,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    if not settings.REDIS_URL:
+    if not settings.REDIS_URL:  # the suite's rule (tests/conftest.py): with CALLMCP_REQUIRE_SERVICES=1, a failure
+        if REQUIRE_SERVICES:
+            pytest.fail("CALLMCP_REQUIRE_SERVICES=1 but REDIS_URL is unset")
         pytest.skip("needs Redis: set REDIS_URL (CI always does)")
     client = redis.Redis.from_url(settings.REDIS_URL)
     yield client
