@@ -91,20 +91,29 @@ def test_with_webhooks_off_calls_end_without_posting_them(bland: httpx.Client, c
 def test_past_the_rate_limit_requests_get_blands_429_and_are_counted(bland: httpx.Client,
                                                                      control: httpx.Client) -> None:
     control.post("/_sim/faults", json={"rate_limit_rps": 5}).raise_for_status()
-    statuses = [bland.get("/v1/me").status_code for _ in range(8)]
-    assert statuses[:5] == [200] * 5
-    assert 429 in statuses[5:]
-    refused = bland.get("/v1/me")
-    assert refused.status_code == 429
+    seen: list[httpx.Response] = []
+
+    def until_refused() -> httpx.Response:
+        # The bucket refills while requests are in flight, so on a slow machine a few more may pass.
+        for _ in range(50):
+            seen.append(bland.get("/v1/me"))
+            if seen[-1].status_code == 429:
+                return seen[-1]
+        raise AssertionError("fifty requests in a row passed a five-a-second limit")
+
+    refused = until_refused()
+    assert [r.status_code for r in seen[:5]] == [200] * 5  # a full bucket: one second's worth
     assert refused.json() == {"status": "error", "message": "Rate limit exceeded"}
     assert "retry-after" not in refused.headers  # Bland sends none
     control.post("/_sim/faults", json={"retry_after": 2}).raise_for_status()
-    assert bland.get("/v1/me").headers.get("retry-after") == "2"
-    time.sleep(0.25)  # the bucket refills at five a second: one more request's worth
-    assert bland.get("/v1/me").status_code == 200
+    assert until_refused().headers.get("retry-after") == "2"
+    time.sleep(0.25)  # the bucket refills at five a second: at least one more request's worth
+    seen.append(bland.get("/v1/me"))
+    assert seen[-1].status_code == 200
     counts = control.get("/_sim/requests").json()
-    assert counts["rate_limited"] >= 3
-    assert counts["other"] == 6
+    statuses = [r.status_code for r in seen]
+    assert counts["rate_limited"] == statuses.count(429) >= 2
+    assert counts["other"] == statuses.count(200)
     control.post("/_sim/faults", json={"rate_limit_rps": 0}).raise_for_status()
     assert all(bland.get("/v1/me").status_code == 200 for _ in range(20))
 
