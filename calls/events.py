@@ -76,6 +76,11 @@ def call_changed(*, call_id: uuid.UUID | str, owner_id: int, created: bool = Fal
                                             campaign_id=str(campaign_id) if campaign_id else None))
 
 
+def calls_changed(changes: Sequence[CallChanged]) -> None:
+    """``call_changed`` for many calls changed together (a poller batch): announced as one, after commit."""
+    call_changes.send_many_on_commit(changes)
+
+
 def campaign_changed(*, campaign_id: uuid.UUID | str, owner_id: int, created: bool = False) -> None:
     """Announce, once the current transaction commits, that a campaign was placed or changed."""
     campaign_changes.send_on_commit(CampaignChanged(campaign_id=str(campaign_id), owner_id=owner_id, created=created))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -191,14 +192,17 @@ async def recent_calls(ctx: RequestScope) -> list[dict[str, Any]]:
 
 
 
-@call_changes.subscribe
-def call_changed(event: CallChanged) -> None:
-    """Cached resources go stale the moment the change commits: drop them before anyone reads them again."""
-    resource_cache.invalidate(event.owner_id, *resource_cache.HOT)
-    notify.resource_updated(user_id=event.owner_id, uri=call_uri(event.call_id))
-    if event.transcript:
-        notify.resource_updated(user_id=event.owner_id, uri=f"{call_uri(event.call_id)}/transcript")
-    if event.created:
-        notify.resource_updated(user_id=event.owner_id, uri=HISTORY_URI)
-        notify.list_changed(user_id=event.owner_id, kind="resources")
+@call_changes.subscribe_many
+def calls_changed(events: Sequence[CallChanged]) -> None:
+    """Cached resources go stale the moment the change commits: drop them before anyone reads them again,
+    then tell subscribers; a batch of changes costs one cache delete and one round of publishing."""
+    resource_cache.invalidate_many([event.owner_id for event in events], *resource_cache.HOT)
+    messages: list[tuple[int, dict[str, Any]]] = []
+    for event in events:
+        messages.append((event.owner_id, notify.updated_message(call_uri(event.call_id))))
+        if event.transcript:
+            messages.append((event.owner_id, notify.updated_message(f"{call_uri(event.call_id)}/transcript")))
+    for owner in dict.fromkeys(event.owner_id for event in events if event.created):
+        messages += [(owner, notify.updated_message(HISTORY_URI)), (owner, notify.list_changed_message())]
+    notify.publish_many(messages)
 

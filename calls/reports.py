@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from calls.events import call_changed, calls_written, recording_available
+from calls.events import CallChanged, calls_changed, calls_written, recording_available
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import ProviderCall
+from config.db_bulk import update_rows
 from users.models import User
-from users.services import credits_release_many, credits_settle_many
+from users.services import Settlement, credits_settle_all
 
 
 def credits_for_price(price: Decimal | None) -> int:
@@ -57,31 +58,25 @@ def _pays(call: Call) -> bool:
 
 
 def settle(calls: Sequence[Call]) -> None:
-    """Move the credits of calls that just ended (their ``cost_credits`` is set), one lock and one ledger
-    write per owner. The ledger makes a second settle of a call a no-op.
+    """Move the credits of calls that just ended (their ``cost_credits`` is set), of any number of owners at
+    once (``users.services.credits_settle_all``). The ledger makes a second settle of a call a no-op.
 
     A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
     time and get the rest of the hold back; every other ended call gets all of it back."""
-    by_owner: dict[int, list[Call]] = defaultdict(list)
+    settlements = []
     for call in calls:
-        by_owner[call.owner_id].append(call)
-    for owner_id in sorted(by_owner):
-        owned = by_owner[owner_id]
-        owner = owned[0].owner
-        paying = [call for call in owned if _pays(call)]
-        charges = [(call.credit_reference, connected_cost(call),
-                    f"call {call.id} {call.status}: {call.duration_seconds or 0}s") for call in paying]
-        entries = credits_settle_many(user=owner, charges=charges) if paying else {}
-        for call in paying:
-            if call.credit_reference in entries:
-                call.cost_credits = entries[call.credit_reference].spent
-        released = [call for call in owned if not _pays(call)]
-        for status in sorted({call.status for call in released}):
-            of_status = [call for call in released if call.status == status]
-            credits_release_many(user=owner, references=[call.credit_reference for call in of_status],
-                                 memo=f"call {status}")
-            for call in of_status:
-                call.cost_credits = 0
+        if _pays(call):
+            cost = connected_cost(call)
+            settlements.append(Settlement(call.owner_id, call.credit_reference, cost,
+                                          f"call {call.id} {call.status}: {call.duration_seconds or 0}s"))
+        else:
+            settlements.append(Settlement(call.owner_id, call.credit_reference, None, f"call {call.status}"))
+    entries = credits_settle_all(settlements=settlements)
+    for call in calls:
+        if not _pays(call):
+            call.cost_credits = 0
+        elif call.credit_reference in entries:
+            call.cost_credits = entries[call.credit_reference].spent
 
 
 def _event(call: Call, before: str, update: ProviderCall, source: str) -> CallEvent:
@@ -92,10 +87,12 @@ def _event(call: Call, before: str, update: ProviderCall, source: str) -> CallEv
 
 def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -> None:
     """Apply each report to its call, locked by the caller in the open transaction: status never moves
-    backwards, a call that ended settles, every changed call is saved, written (``calls_written``, together) and
-    announced after commit (``call_changed``, before its credits' own announcement)."""
+    backwards, a call that ended settles, every changed call is saved (one statement), written
+    (``calls_written``, together) and announced after commit (``calls_changed``, together, before its
+    credits' own announcement)."""
     events: list[CallEvent] = []
     changes: list[tuple[Call, set[str]]] = []
+    announced: list[CallChanged] = []
     ending: list[Call] = []
     for call, update in reports:
         before = call.status
@@ -106,21 +103,34 @@ def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -
             changed.add("status")
             events.append(_event(call, before, update, source))
         if changed:
-            call_changed(call_id=call.id, owner_id=call.owner_id, transcript="transcript" in changed,
-                         campaign_id=call.campaign_id)
+            announced.append(CallChanged(call_id=str(call.id), owner_id=call.owner_id,
+                                         transcript="transcript" in changed,
+                                         campaign_id=str(call.campaign_id) if call.campaign_id else None))
         awaited_price = call.status == CallStatus.CANCELED and call.cost_credits is None and final(update)
         if (new_status in TERMINAL_STATUSES and before not in TERMINAL_STATUSES) or awaited_price:
             ending.append(call)
             changed.add("cost_credits")
         if changed:
             changes.append((call, changed))
+    calls_changed(announced)
     if events:
         CallEvent.objects.bulk_create(events)
     if ending:
         settle(ending)
-    for call, changed in changes:
-        call.save(update_fields=[*sorted(changed), "updated_at"])
+    _save(changes)
     calls_written(calls=[call for call, _ in changes])  # every changed call's Sheets row, in one statement
+
+
+def _save(changes: Sequence[tuple[Call, set[str]]]) -> None:
+    """Save the changed fields of each call: one statement for all of them (each writes the union of the
+    fields that changed in any; the others hold the values just read under the lock)."""
+    if not changes:
+        return
+    now = timezone.now()
+    fields = sorted(set().union(*(changed for _, changed in changes)))
+    for call, _ in changes:
+        call.updated_at = now
+    update_rows([call for call, _ in changes], [*fields, "updated_at"])
 
 
 def recording_due(call: Call) -> None:

@@ -8,8 +8,9 @@ The sync helpers are for code that runs after a database commit (the apps' event
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -60,14 +61,32 @@ def _owner(user_id: int | str) -> str:
 
 
 def resource_updated(*, user_id: int | str, uri: str) -> None:
-    message = notification_message("notifications/resources/updated", {"uri": uri})
-    call_async(Notifier().publish, owner=_owner(user_id), message=message)
+    call_async(Notifier().publish, owner=_owner(user_id), message=updated_message(uri))
 
 
 def list_changed(*, user_id: int | str, kind: str = "resources") -> None:
     """``kind`` is resources, tools or prompts."""
-    message = notification_message(f"notifications/{kind}/list_changed")
-    call_async(Notifier().publish, owner=_owner(user_id), message=message)
+    call_async(Notifier().publish, owner=_owner(user_id), message=list_changed_message(kind))
+
+
+def publish_many(messages: Iterable[tuple[int | str, dict[str, Any]]]) -> None:
+    """Publish each ``(user_id, message)`` at once, in one trip to the event loop (a batch's changes)."""
+    pending = [(_owner(user_id), message) for user_id, message in messages]
+    if pending:
+        call_async(_publish_all, pending)
+
+
+async def _publish_all(pending: list[tuple[str, dict[str, Any]]]) -> None:
+    notifier = Notifier()
+    await asyncio.gather(*(notifier.publish(owner=owner, message=message) for owner, message in pending))
+
+
+def updated_message(uri: str) -> dict[str, Any]:
+    return notification_message("notifications/resources/updated", {"uri": uri})
+
+
+def list_changed_message(kind: str = "resources") -> dict[str, Any]:
+    return notification_message(f"notifications/{kind}/list_changed")
 
 
 async def apublish(*, user_id: int | str, message: dict[str, Any], session: str | None = None) -> None:

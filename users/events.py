@@ -4,6 +4,7 @@ inside the transaction (``sheets_sync`` subscribes: it queues the user's calls f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from config.events import DomainEvent
@@ -30,6 +31,11 @@ spreadsheet_changes: DomainEvent[SpreadsheetChanged] = DomainEvent("users.spread
 def balance_changed(*, user_id: int) -> None:
     """Announce, once the current transaction commits, that the user's credit balance moved."""
     balance_changes.send_on_commit(BalanceChanged(user_id=user_id))
+
+
+def balances_changed(*, user_ids: Iterable[int]) -> None:
+    """``balance_changed`` for several users at once (a batch settling many accounts)."""
+    balance_changes.send_many_on_commit([BalanceChanged(user_id=user_id) for user_id in dict.fromkeys(user_ids)])
 
 
 def spreadsheet_changed(*, user_id: int, spreadsheet_id: str, previous_id: str) -> None:

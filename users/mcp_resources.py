@@ -6,6 +6,7 @@ Balance changes (``users.events``) drop the cached balance and reach subscribers
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -65,8 +66,9 @@ async def balance(ctx: RequestScope, uri: str) -> Any:
     return json.dumps(await db.run(resource_cache.cached, user_id, "credits:balance", read))
 
 
-@balance_changes.subscribe
-def balance_changed(event: BalanceChanged) -> None:
+@balance_changes.subscribe_many
+def balances_changed(events: Sequence[BalanceChanged]) -> None:
     """The cached balance is stale the moment the change commits: drop it, then tell subscribers."""
-    resource_cache.invalidate(event.user_id, "credits:balance")
-    notify.resource_updated(user_id=event.user_id, uri=BALANCE_URI)
+    users = list(dict.fromkeys(event.user_id for event in events))
+    resource_cache.invalidate_many(users, "credits:balance")
+    notify.publish_many((user_id, notify.updated_message(BALANCE_URI)) for user_id in users)

@@ -6,7 +6,7 @@ what they show (``users.services`` for credits, ``calls.services`` for calls) de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import cache
@@ -27,7 +27,14 @@ def cached(user_id: int, name: str, compute: Callable[[], Any]) -> Any:
 
 
 def invalidate(user_id: int, *names: str) -> None:
-    cache.delete_many([key(user_id, name) for name in names])
+    invalidate_many([user_id], *names)
+
+
+def invalidate_many(user_ids: Iterable[int], *names: str) -> None:
+    """``invalidate`` for several users in one cache round trip."""
+    keys = [key(user_id, name) for user_id in sorted(set(user_ids)) for name in names]
+    if keys:
+        cache.delete_many(keys)
 
 
 HOT = ("credits:balance", "calls:history")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config import metrics
@@ -26,7 +28,7 @@ from users.errors import (
     UnknownScopes,
     UsernameTaken,
 )
-from users.events import balance_changed, spreadsheet_changed
+from users.events import balance_changed, balances_changed, spreadsheet_changed
 from users.models import CreditAccount, CreditLedgerEntry, LedgerKind, User
 
 
@@ -167,13 +169,6 @@ def _held(account: CreditAccount, reference: str) -> int:
     return int(total or 0)
 
 
-def _held_many(account: CreditAccount, references: Sequence[str]) -> dict[str, int]:
-    """What is still held for each reference (one query; a reference never seen is absent)."""
-    rows = (account.entries.filter(reference__in=list(references)).values("reference")
-            .annotate(held=Sum("reserved_delta")).values_list("reference", "held"))
-    return {reference: int(held or 0) for reference, held in rows}
-
-
 @transaction.atomic
 def credits_grant(*, user: User, amount: int, memo: str = "", actor: User | None = None) -> CreditLedgerEntry:
     account = _locked_account(user)
@@ -228,37 +223,79 @@ def credits_settle(*, user: User, reference: str, cost: int, memo: str = "") -> 
 
 @transaction.atomic
 def credits_settle_many(*, user: User, charges: Sequence[tuple[str, int, str]]) -> dict[str, CreditLedgerEntry]:
-    """``credits_settle`` of each ``(reference, cost, memo)`` under one lock and one ledger write (the poller's
-    batch of ended calls). The entries written, by reference: a reference with nothing held has none."""
-    for _, cost, _ in charges:
-        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
-            raise InvalidAmount(amount=cost)
-    account = _locked_account(user)
-    held = _held_many(account, [reference for reference, _, _ in charges])
+    """``credits_settle`` of each ``(reference, cost, memo)`` under one lock and one ledger write. The entries
+    written, by reference: a reference with nothing held has none."""
+    return credits_settle_all(settlements=[Settlement(user.pk, reference, cost, memo)
+                                           for reference, cost, memo in charges])
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What to do with the credits held for ``reference`` of ``user_id``: charge ``cost`` (the rest goes
+    back), or with no cost give all of it back (a release)."""
+
+    user_id: int
+    reference: str
+    cost: int | None
+    memo: str = ""
+
+
+@transaction.atomic
+def credits_settle_all(*, settlements: Sequence[Settlement]) -> dict[str, CreditLedgerEntry]:
+    """Settle or release each reference, of any number of users, at once (a poller batch of ended calls):
+    one query locks their accounts, one reads what is held, one writes the ledger, one the balances.
+    Idempotent: a reference with nothing held (settled before) writes nothing. A cost above the hold takes
+    the excess from the balance, never below zero; the uncovered part is recorded in the memo. The entries
+    written, by reference."""
+    for settlement in settlements:
+        if settlement.cost is not None and (isinstance(settlement.cost, bool) or not isinstance(settlement.cost, int)
+                                            or settlement.cost < 0):
+            raise InvalidAmount(amount=settlement.cost)
+    if not settlements:
+        return {}
+    accounts = {account.user_id: account for account in CreditAccount.objects.select_for_update()
+                .filter(user_id__in={settlement.user_id for settlement in settlements}).order_by("user_id")}
+    rows = (CreditLedgerEntry.objects.filter(account__in=list(accounts.values()),
+                                             reference__in={settlement.reference for settlement in settlements})
+            .values("account_id", "reference").annotate(held=Sum("reserved_delta"))
+            .values_list("account_id", "reference", "held"))
+    held = {(account_id, reference): int(amount or 0) for account_id, reference, amount in rows}
     entries: dict[str, CreditLedgerEntry] = {}
-    for reference, cost, memo in charges:
-        hold = held.pop(reference, 0)
-        if hold <= 0:
-            continue
-        from_hold = min(cost, hold)
-        extra = min(cost - from_hold, account.balance)
-        uncovered = cost - from_hold - extra
-        note = memo or f"cost {cost}"
-        if uncovered:
-            note += f"; {uncovered} uncovered"
-        account.balance += (hold - from_hold) - extra
-        account.reserved -= hold
-        entries[reference] = CreditLedgerEntry(
-            account=account, kind=LedgerKind.SETTLE, amount=(hold - from_hold) - extra, reserved_delta=-hold,
-            spent=from_hold + extra, balance_after=account.balance, reserved_after=account.reserved,
-            reference=reference, memo=note[:255])
+    for settlement in sorted(settlements, key=lambda settlement: settlement.user_id):
+        account = accounts.get(settlement.user_id)
+        hold = held.pop((account.pk, settlement.reference), 0) if account else 0
+        if account is not None and hold > 0:
+            entries[settlement.reference] = _settled(account, settlement, hold)
     if entries:
         CreditLedgerEntry.objects.bulk_create(list(entries.values()), batch_size=500)
-        account.save(update_fields=["balance", "reserved", "updated_at"])
-        balance_changed(user_id=account.user_id)
+        moved = list({entry.account.pk: entry.account for entry in entries.values()}.values())
+        now = timezone.now()
+        for account in moved:
+            account.updated_at = now
+        CreditAccount.objects.bulk_update(moved, ["balance", "reserved", "updated_at"])
+        balances_changed(user_ids=[account.user_id for account in moved])
         spent = sum(entry.spent for entry in entries.values())
-        transaction.on_commit(lambda: metrics.put(metrics.CREDITS_SPENT, spent))
+        if spent:
+            transaction.on_commit(lambda: metrics.put(metrics.CREDITS_SPENT, spent))
     return entries
+
+
+def _settled(account: CreditAccount, settlement: Settlement, hold: int) -> CreditLedgerEntry:
+    """The ledger row settling (or releasing) ``hold``, the account moved to match."""
+    if settlement.cost is None:
+        kind, from_hold, extra, note = LedgerKind.RELEASE, 0, 0, settlement.memo
+    else:
+        cost = settlement.cost
+        kind, from_hold = LedgerKind.SETTLE, min(cost, hold)
+        extra = min(cost - from_hold, account.balance)
+        note = settlement.memo or f"cost {cost}"
+        if uncovered := cost - from_hold - extra:
+            note += f"; {uncovered} uncovered"
+    account.balance += (hold - from_hold) - extra
+    account.reserved -= hold
+    return CreditLedgerEntry(account=account, kind=kind, amount=(hold - from_hold) - extra, reserved_delta=-hold,
+                             spent=from_hold + extra, balance_after=account.balance,
+                             reserved_after=account.reserved, reference=settlement.reference, memo=note[:255])
 
 
 @transaction.atomic
@@ -275,24 +312,8 @@ def credits_release(*, user: User, reference: str, memo: str = "") -> CreditLedg
 def credits_release_many(*, user: User, references: Sequence[str], memo: str = "") -> int:
     """``credits_release`` of many references under one lock (a campaign the provider refused). Idempotent:
     references with nothing held are skipped. Returns the total given back."""
-    account = _locked_account(user)
-    held = _held_many(account, references)
-    entries = []
-    for reference in references:
-        amount = int(held.get(reference) or 0)
-        if amount <= 0:
-            continue
-        held[reference] = 0
-        account.balance += amount
-        account.reserved -= amount
-        entries.append(CreditLedgerEntry(account=account, kind=LedgerKind.RELEASE, amount=amount,
-                                         reserved_delta=-amount, balance_after=account.balance,
-                                         reserved_after=account.reserved, reference=reference, memo=memo[:255]))
-    if entries:
-        CreditLedgerEntry.objects.bulk_create(entries)
-        account.save(update_fields=["balance", "reserved", "updated_at"])
-        balance_changed(user_id=account.user_id)
-    return sum(entry.amount for entry in entries)
+    entries = credits_settle_all(settlements=[Settlement(user.pk, reference, None, memo) for reference in references])
+    return sum(entry.amount for entry in entries.values())
 
 
 @transaction.atomic

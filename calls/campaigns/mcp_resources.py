@@ -5,6 +5,7 @@ and when the campaign is placed, stopped or finished (``calls.events``); only th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from calls.campaigns import selectors, services
@@ -58,12 +59,14 @@ async def recent_campaigns(ctx: RequestScope) -> list[dict[str, Any]]:
     return await db.run(read)
 
 
-@call_changes.subscribe
-def campaign_call_changed(event: CallChanged) -> None:
-    if event.campaign_id is None:
-        return
-    notify.resource_updated(user_id=event.owner_id, uri=campaign_uri(event.campaign_id))
-    services.campaign_sync_status(campaign_id=event.campaign_id)
+@call_changes.subscribe_many
+def campaign_calls_changed(events: Sequence[CallChanged]) -> None:
+    """Each campaign some of the changed calls belong to: one notification, and one look at whether it is done."""
+    campaigns = {event.campaign_id: event.owner_id for event in events if event.campaign_id is not None}
+    notify.publish_many((owner, notify.updated_message(campaign_uri(campaign_id)))
+                        for campaign_id, owner in campaigns.items())
+    for campaign_id in campaigns:
+        services.campaign_sync_status(campaign_id=campaign_id)
 
 
 @campaign_changes.subscribe

@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from calls import errors as call_errors
 from calls import services as call_services
-from calls.bulk import calls_apply_reports
 from calls.campaigns.errors import CampaignNotCancellable
 from calls.campaigns.validation import CampaignRow, CampaignSettings, check_rows, check_settings
 from calls.events import calls_written, campaign_changed
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaign, CampaignStatus
 from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
+from calls.reports import calls_apply_provider_updates
 from config import metrics
 from users.models import User
 from users.services import credits_release_many, credits_reserve_many
@@ -194,7 +194,8 @@ def campaign_cancel(*, provider: Provider, campaign: Campaign, source: str = "to
         campaign_link_calls(provider=provider, campaign=campaign)
     # Only the calls the stop ended: those still ringing or talking are reported by their webhook and the poller.
     reports = _reports(provider, list(open_calls.filter(provider_call_id__isnull=False)))
-    calls_apply_reports(reports=[(call, report) for call, report in reports if report.completed], source=source)
+    calls_apply_provider_updates(updates=[(call.pk, report) for call, report in reports if report.completed],
+                                 source=source)
     for call in open_calls.filter(provider_call_id__isnull=True):
         call_services.call_cancel(provider=provider, call=call, source=source)  # the provider never had it
     now = timezone.now()

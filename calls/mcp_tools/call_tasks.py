@@ -15,6 +15,7 @@ user accepts; a refusal completes the task with the ``spend_not_confirmed`` erro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,11 +129,11 @@ def follow_call_changes(spec: ToolSpec) -> None:
     """Keep the tasks of ``spec`` (makePhoneCall's) that follow a call in step with it as the call changes
     (webhook, poller, cancelCall), so their status notifications go out without anyone polling."""
 
-    def changed(event: CallChanged) -> None:
-        def step_of() -> Step:
-            return call_step(selectors.call_get_for_user(user_id=event.owner_id, call_id=event.call_id))
+    def step_of(event: CallChanged) -> Callable[[], Step]:
+        return lambda: call_step(selectors.call_get_for_user(user_id=event.owner_id, call_id=event.call_id))
 
-        engine.followed_job_changed(spec=spec, owner=str(event.owner_id), ref=f"call:{event.call_id}",
-                                    step_of=step_of)
+    def changed(events: Sequence[CallChanged]) -> None:
+        engine.followed_jobs_changed(spec=spec, changes=[(str(event.owner_id), f"call:{event.call_id}",
+                                                          step_of(event)) for event in events])
 
-    call_changes.subscribe(changed)
+    call_changes.subscribe_many(changed)

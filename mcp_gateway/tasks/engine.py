@@ -8,7 +8,7 @@ status changed, publishes the era's status notification to the owner's streams.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from config.async_bridge import call_async
@@ -151,3 +151,12 @@ def followed_job_changed(*, spec: ToolSpec, owner: str, ref: str, step_of: Calla
         stored, changed = store.task_save(task=task, fields=fields)
         if changed:
             call_async(publish, stored, Notifier())
+
+
+def followed_jobs_changed(*, spec: ToolSpec, changes: Sequence[tuple[str, str, Callable[[], Step]]]) -> None:
+    """``followed_job_changed`` for each ``(owner, ref, step_of)`` of a batch, after one query for which of
+    them any task follows."""
+    followed = store.refs_followed(pairs=[(owner, ref) for owner, ref, _ in changes])
+    for owner, ref, step_of in changes:
+        if (owner, ref) in followed:
+            followed_job_changed(spec=spec, owner=owner, ref=ref, step_of=step_of)

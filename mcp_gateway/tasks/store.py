@@ -7,6 +7,7 @@ one that never existed are the same to a caller: ``TaskNotFound``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,6 +82,18 @@ def tasks_following(*, owner: str, ref: str) -> list[McpTask]:
         if cursor.fetchone() is None:
             return []
     return list(_visible(owner, now).filter(ref=ref, status=WORKING))
+
+
+def refs_followed(*, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Of ``(owner, ref)`` pairs, those some live working task follows: one query for a whole batch of
+    changed jobs (a poller batch), where nearly always none is followed."""
+    if not pairs:
+        return set()
+    wanted = set(pairs)
+    found = (McpTask.objects.filter(ref__in={ref for _, ref in wanted}, owner__in={owner for owner, _ in wanted},
+                                    status=WORKING)
+             .exclude(expires_at__lte=timezone.now()).values_list("owner", "ref").distinct())
+    return {pair for pair in found if pair in wanted}
 
 
 def task_save(*, task: McpTask, fields: dict[str, Any]) -> tuple[McpTask, bool]:

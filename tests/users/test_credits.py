@@ -6,7 +6,15 @@ from django.urls import reverse
 from users.errors import InsufficientCredits, InvalidAmount
 from users.models import AppendOnlyError, CreditLedgerEntry
 from users.selectors import credits_balance, credits_ledger_sums
-from users.services import credits_grant, credits_refund, credits_release, credits_reserve, credits_settle
+from users.services import (
+    Settlement,
+    credits_grant,
+    credits_refund,
+    credits_release,
+    credits_reserve,
+    credits_settle,
+    credits_settle_all,
+)
 
 
 def assert_ledger_matches(user):
@@ -31,6 +39,33 @@ def test_release_gives_back_the_whole_hold_and_is_idempotent(user):
     assert credits_release(user=user, reference="call:2") is None
     assert credits_balance(user=user).available == 1000
     assert_ledger_matches(user)
+
+
+def test_one_settlement_of_many_accounts_charges_releases_and_skips_what_was_settled_before(make_user):
+    alice, bob, carol = make_user(credits=1000), make_user(credits=500), make_user(credits=50)
+    for user, reference, amount in ((alice, "call:a1", 300), (alice, "call:a2", 200), (bob, "call:b1", 400),
+                                    (carol, "call:c1", 40)):
+        credits_reserve(user=user, amount=amount, reference=reference)
+    credits_settle(user=alice, reference="call:a2", cost=50)  # its webhook came first
+    entries = credits_settle_all(settlements=[
+        Settlement(bob.pk, "call:b1", None, "call failed"),
+        Settlement(alice.pk, "call:a1", 120),
+        Settlement(alice.pk, "call:a2", 50),  # settled before: nothing
+        Settlement(carol.pk, "call:c1", 100),  # over the hold: the rest of the balance, never below zero
+        Settlement(bob.pk, "call:unknown", 10),  # nothing held
+    ])
+    assert sorted(entries) == ["call:a1", "call:b1", "call:c1"]
+    assert (entries["call:a1"].kind, entries["call:a1"].spent) == ("settle", 120)
+    assert (entries["call:b1"].kind, entries["call:b1"].amount, entries["call:b1"].memo) == ("release", 400,
+                                                                                              "call failed")
+    assert entries["call:c1"].spent == 50 and entries["call:c1"].memo == "cost 100; 50 uncovered"
+    assert [(credits_balance(user=u).available, credits_balance(user=u).reserved) for u in (alice, bob, carol)] == [
+        (1000 - 120 - 50, 0), (500, 0), (0, 0)]
+    assert credits_settle_all(settlements=[Settlement(alice.pk, "call:a1", 120)]) == {}  # again: a no-op
+    for user in (alice, bob, carol):
+        assert_ledger_matches(user)
+    with pytest.raises(InvalidAmount):
+        credits_settle_all(settlements=[Settlement(alice.pk, "call:a1", -1)])
 
 
 def test_refund_returns_at_most_what_was_spent(user):

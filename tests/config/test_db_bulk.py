@@ -1,0 +1,37 @@
+"""``config.db_bulk.update_rows``: many rows' own values in one statement, every column type a call has."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from calls.models import Call, CallStatus
+from config.db_bulk import update_rows
+
+FIELDS = ["status", "duration_seconds", "provider_price", "transcript", "provider_payload", "ended_at", "summary"]
+
+
+def test_each_row_gets_its_own_values_in_one_statement_and_other_rows_are_untouched(make_user, db_vendor) -> None:
+    owner = make_user()
+    calls = [Call.objects.create(owner=owner, to_number=f"+1212555010{n}", max_duration=5) for n in range(3)]
+    first, second, untouched = calls
+    first.status, first.duration_seconds, first.provider_price = CallStatus.COMPLETED, 61, Decimal("0.1234")
+    first.transcript = [{"speaker": "user", "text": "It's me, \"Ann\"", "at": 1.5}]
+    first.provider_payload = {"nested": {"list": [1, None, "x"]}}
+    first.ended_at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    first.summary = "O'Brien said yes"
+    second.status, second.duration_seconds, second.provider_price = CallStatus.FAILED, None, None
+    second.ended_at, second.summary = None, ""
+    with CaptureQueriesContext(connection) as queries:
+        assert update_rows([first, second], FIELDS) == 2
+    if db_vendor == "postgresql":
+        assert len(queries) == 1
+    stored = {call.pk: call for call in Call.objects.filter(pk__in=[c.pk for c in calls])}
+    assert [getattr(stored[first.pk], name) for name in FIELDS] == [getattr(first, name) for name in FIELDS]
+    assert [getattr(stored[second.pk], name) for name in FIELDS] == [
+        CallStatus.FAILED, None, None, [], {}, None, ""]
+    assert stored[untouched.pk].status == CallStatus.PENDING
+    assert update_rows([], FIELDS) == 0
