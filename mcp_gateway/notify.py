@@ -47,8 +47,9 @@ class Notifier:
         async def messages() -> AsyncIterator[dict[str, Any]]:
             while True:
                 event = await layer.receive(channel)
-                if event.get("session") is None and event.get("message"):
-                    yield event["message"]
+                if event.get("session") is None:
+                    for message in messages_of(event):
+                        yield message
 
         try:
             yield messages()
@@ -69,16 +70,29 @@ def list_changed(*, user_id: int | str, kind: str = "resources") -> None:
     call_async(Notifier().publish, owner=_owner(user_id), message=list_changed_message(kind))
 
 
+def messages_of(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notifications one channel-layer event carries: one, or the batch ``publish_many`` sent together."""
+    batch = event.get("messages")
+    if isinstance(batch, list):
+        return batch
+    message = event.get("message")
+    return [message] if message else []
+
+
 def publish_many(messages: Iterable[tuple[int | str, dict[str, Any]]]) -> None:
-    """Publish each ``(user_id, message)`` at once, in one trip to the event loop (a batch's changes)."""
-    pending = [(_owner(user_id), message) for user_id, message in messages]
-    if pending:
-        call_async(_publish_all, pending)
+    """Publish each ``(user_id, message)``, in order: one channel-layer event per user carrying all of that
+    user's messages, sent in one trip to the event loop (a poller batch's changes)."""
+    by_owner: dict[str, list[dict[str, Any]]] = {}
+    for user_id, message in messages:
+        by_owner.setdefault(_owner(user_id), []).append(message)
+    if by_owner:
+        call_async(_publish_batches, by_owner)
 
 
-async def _publish_all(pending: list[tuple[str, dict[str, Any]]]) -> None:
-    notifier = Notifier()
-    await asyncio.gather(*(notifier.publish(owner=owner, message=message) for owner, message in pending))
+async def _publish_batches(by_owner: dict[str, list[dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(user_group(owner), {"type": EVENT_TYPE, "messages": batch})
+                           for owner, batch in by_owner.items()))
 
 
 def updated_message(uri: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from mcp_gateway import codec, errors, jsonrpc
 from mcp_gateway.auth import bearer_from_header
 from mcp_gateway.context import Connection, Principal
 from mcp_gateway.gateway import Gateway
-from mcp_gateway.notify import user_group
+from mcp_gateway.notify import messages_of, user_group
 from mcp_gateway.sessions import SessionState, new_session_id
 from mcp_gateway.transport import forwarding, frames
 from mcp_gateway.transport.client_requests import PendingRequests
@@ -184,5 +184,8 @@ class McpConsumer(AsyncWebsocketConsumer):
 
     async def mcp_notify(self, event: dict[str, Any]) -> None:
         """A notification published for this principal (see ``mcp_gateway.notify``)."""
-        if self.session.protocol_version and forwarding.forwards(event, self.session.id, self.session.subscriptions):
-            await self._send_json(event.get("message") or {})
+        if not self.session.protocol_version:
+            return
+        for message in messages_of(event):
+            if forwarding.forwards(event, message, self.session.id, self.session.subscriptions):
+                await self._send_json(message)

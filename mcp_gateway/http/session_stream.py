@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from channels.layers import get_channel_layer
 
 from mcp_gateway.gateway import Gateway
-from mcp_gateway.notify import user_group
+from mcp_gateway.notify import messages_of, user_group
 from mcp_gateway.sessions import SessionState
 from mcp_gateway.streams import sse_event
 from mcp_gateway.transport import forwarding
@@ -53,18 +53,20 @@ async def session_stream(gateway: Gateway, session: SessionState, last_event_id:
             except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
-            message = event.get("message") or {}
-            if not forwarding.for_session(event, session.id) or forwarding.modern_only(message):
+            if not forwarding.for_session(event, session.id):
                 continue
-            uri = forwarding.needs_subscription(message)
-            if uri is not None:
-                current = await gateway.sessions.get(session.id)  # subscriptions change in other requests
-                if current is None:
-                    return
-                if uri not in current.subscriptions:
+            for message in messages_of(event):
+                if forwarding.modern_only(message):
                     continue
-            seq += 1
-            event_id = await gateway.events.append(stream_id, seq, message)
-            yield sse_event(message, event_id=event_id if endpoint is None else None)
+                uri = forwarding.needs_subscription(message)
+                if uri is not None:
+                    current = await gateway.sessions.get(session.id)  # subscriptions change in other requests
+                    if current is None:
+                        return
+                    if uri not in current.subscriptions:
+                        continue
+                seq += 1
+                event_id = await gateway.events.append(stream_id, seq, message)
+                yield sse_event(message, event_id=event_id if endpoint is None else None)
     finally:
         await layer.group_discard(group, channel)

@@ -35,10 +35,9 @@ def modern_only(message: dict[str, Any]) -> bool:
     return message.get("method") in MODERN_ONLY
 
 
-def forwards(event: dict[str, Any], session_id: str, subscriptions: Container[str]) -> bool:
-    if not for_session(event, session_id):
+def forwards(event: dict[str, Any], message: dict[str, Any], session_id: str, subscriptions: Container[str]) -> bool:
+    """Whether a session's stream forwards ``message``, one of those ``event`` carries."""
+    if not for_session(event, session_id) or modern_only(message):
         return False
-    if modern_only(event.get("message") or {}):
-        return False
-    uri = needs_subscription(event.get("message") or {})
+    uri = needs_subscription(message)
     return uri is None or uri in subscriptions
