@@ -2,8 +2,8 @@
 
 Django's ``bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` per row and field, which costs more to
 compile in Python than the rows cost to write; on PostgreSQL ``update_rows`` sends each field's values as one
-array parameter, bound on the server, and joins them to the table with ``unnest``. Other databases take
-``bulk_update``.
+array parameter, bound on the server in binary (``execute_bound``), and joins them to the table with
+``unnest``. Other databases take ``bulk_update``.
 """
 
 from __future__ import annotations
@@ -45,11 +45,18 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
     sql = (f"UPDATE {quote(meta.db_table)} AS t SET "  # noqa: S608
            + ", ".join(f"{quote(str(field.column))} = v.{name}" for field, name in zip(columns[1:], names[1:],
                                                                                        strict=True))
-           + " FROM unnest(" + ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
+           + " FROM unnest(" + ", ".join(f"%b::{field.db_type(connection)}[]" for field in columns)
            + f") AS v({', '.join(names)}) WHERE t.{quote(str(pk.column))} = v.{names[0]}")
+    return execute_bound(sql, arrays, using=alias)
+
+
+def execute_bound(sql: str, params: Sequence[Any], *, using: str = "default") -> int:
+    """Run one PostgreSQL statement with its parameters bound on the server, in binary where the SQL says
+    ``%b``, on the Django connection (so in its open transaction). Django's cursors quote every value into
+    the SQL text in Python: for arrays of a hundred rows, four times slower than the statement itself. The
+    rows it touched."""
+    connection = connections[using]
     connection.ensure_connection()
-    # Bound on the server: Django's cursors quote every value into the SQL text in Python, which for
-    # arrays of JSON costs more than the statement itself. Same connection, so the same transaction.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays)
+        cursor.execute(sql, params)
         return cursor.rowcount

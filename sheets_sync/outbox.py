@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from config.db_bulk import execute_bound
 from sheets_sync import layout
 from sheets_sync.models import OutboxEntry
 from users.services import SPREADSHEET_ID
@@ -77,8 +78,8 @@ def _entry(call: Call, spreadsheet_id: str) -> _Entry:
 _UPSERT = """
 INSERT INTO {table} AS entry (call_id, spreadsheet_id, tab, payload, critical, version, created_at, updated_at,
                               attempts, last_error)
-SELECT queued.call_id, queued.spreadsheet_id, queued.tab, queued.payload::jsonb, queued.critical, 1, %s, %s, 0, ''
-FROM unnest(%s::uuid[], %s::varchar[], %s::varchar[], %s::text[], %s::boolean[])
+SELECT queued.call_id, queued.spreadsheet_id, queued.tab, queued.payload::jsonb, queued.critical, 1, %b, %b, 0, ''
+FROM unnest(%b::uuid[], %b::varchar[], %b::varchar[], %b::text[], %b::boolean[])
      WITH ORDINALITY AS queued(call_id, spreadsheet_id, tab, payload, critical, position)
 ORDER BY queued.position
 ON CONFLICT (call_id, spreadsheet_id) DO UPDATE SET
@@ -107,11 +108,10 @@ def _upsert_many(entries: Sequence[_Entry], *, now: datetime) -> None:
         for entry in rows:
             _upsert_one(entry, now=now)
         return
-    with connection.cursor() as cursor:
-        cursor.execute(_UPSERT.format(table=connection.ops.quote_name(OutboxEntry._meta.db_table)), [
-            now, now, [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
-            [entry.tab for entry in rows], [json.dumps(entry.payload) for entry in rows],
-            [entry.critical for entry in rows]])
+    execute_bound(_UPSERT.format(table=connection.ops.quote_name(OutboxEntry._meta.db_table)), [
+        now, now, [entry.call_id for entry in rows], [entry.spreadsheet_id for entry in rows],
+        [entry.tab for entry in rows], [json.dumps(entry.payload) for entry in rows],
+        [entry.critical for entry in rows]])
 
 
 def _upsert_one(entry: _Entry, *, now: datetime) -> None:

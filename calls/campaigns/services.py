@@ -28,6 +28,7 @@ from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaig
 from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
 from calls.reports import calls_apply_provider_updates
 from config import metrics
+from config.db_bulk import execute_bound
 from users.models import User
 from users.services import credits_release_many, credits_reserve_many
 
@@ -172,12 +173,11 @@ def _link(found: dict[Any, str]) -> int:
             return sum(Call.objects.filter(pk=pk, provider_call_id__isnull=True).update(provider_call_id=linked)
                        for pk, linked in found.items())
     table = connection.ops.quote_name(Call._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} AS target SET provider_call_id = linked.provider_call_id "  # noqa: S608 - ours
-                       "FROM unnest(%s::uuid[], %s::varchar[]) AS linked(id, provider_call_id) "
-                       "WHERE target.id = linked.id AND target.provider_call_id IS NULL",
-                       [list(found), list(found.values())])
-        return cursor.rowcount
+    with transaction.atomic():
+        return execute_bound(f"UPDATE {table} AS target SET provider_call_id = linked.provider_call_id "  # noqa: S608 - ours
+                             "FROM unnest(%b::uuid[], %b::varchar[]) AS linked(id, provider_call_id) "
+                             "WHERE target.id = linked.id AND target.provider_call_id IS NULL",
+                             [list(found), list(found.values())])
 
 
 def campaign_cancel(*, provider: Provider, campaign: Campaign, source: str = "tool") -> Campaign:
