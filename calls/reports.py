@@ -21,7 +21,7 @@ from calls.events import CallChanged, calls_changed, calls_written, recording_av
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.provider_updates import merge_details, next_status
 from calls.providers.base import ProviderCall
-from config.db_bulk import update_rows
+from config.db_bulk import insert_rows, update_rows
 from users.models import User
 from users.services import Settlement, credits_settle_all
 
@@ -114,7 +114,7 @@ def apply_locked(*, reports: Sequence[tuple[Call, ProviderCall]], source: str) -
             changes.append((call, changed))
     calls_changed(announced)
     if events:
-        CallEvent.objects.bulk_create(events)
+        insert_rows(events)
     if ending:
         settle(ending)
     _save(changes)

@@ -50,6 +50,38 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
     return execute_bound(sql, arrays, using=alias)
 
 
+def insert_rows(objs: Sequence[models.Model], *, batch_size: int = 5_000) -> None:
+    """``bulk_create`` of new instances of one model, on PostgreSQL as ``INSERT ... SELECT FROM unnest`` with
+    each column one binary array: ``auto_now_add`` and ``auto_now`` are applied and database-generated keys
+    set on the instances, as ``bulk_create`` does; signals are not sent (nor does ``bulk_create``)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        model._default_manager.db_manager(alias).bulk_create(objs, batch_size=batch_size)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    pk = meta.pk
+    generated = pk is not None and pk.db_returning and all(obj.pk is None for obj in objs)
+    fields = [field for field in meta.concrete_fields if not (generated and field is pk)]
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    unnest = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
+    names = ", ".join(f"c{index}" for index in range(len(fields)))
+    returning = f" RETURNING {quote(str(pk.column))}" if generated and pk is not None else ""
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {names} FROM unnest({unnest}) "  # noqa: S608 - ours
+           f"WITH ORDINALITY AS v({names}, position) ORDER BY position{returning}")
+    for start in range(0, len(objs), batch_size):
+        chunk = objs[start:start + batch_size]
+        arrays = [[field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in chunk] for field in fields]
+        keys = _execute(connection, sql, arrays, fetch=bool(returning))
+        for index, obj in enumerate(chunk):
+            if keys:
+                obj.pk = keys[index][0]
+            obj._state.adding, obj._state.db = False, alias
+
+
 def execute_bound(sql: str, params: Sequence[Any], *, using: str = "default") -> int:
     """Run one PostgreSQL statement with its parameters bound on the server, in binary where the SQL says
     ``%b``, on the Django connection (so in its open transaction). Django's cursors quote every value into
@@ -60,3 +92,10 @@ def execute_bound(sql: str, params: Sequence[Any], *, using: str = "default") ->
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _execute(connection: Any, sql: str, params: Sequence[Any], *, fetch: bool) -> list[tuple[Any, ...]]:
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else []

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config import metrics
+from config.db_bulk import insert_rows
 from users import scopes as scope_names
 from users.errors import (
     InsufficientCredits,
@@ -204,7 +205,7 @@ def credits_reserve_many(*, user: User, holds: Sequence[tuple[str, int]], memo: 
         entries.append(CreditLedgerEntry(account=account, kind=LedgerKind.RESERVE, amount=-amount,
                                          reserved_delta=amount, balance_after=account.balance,
                                          reserved_after=account.reserved, reference=reference, memo=memo[:255]))
-    CreditLedgerEntry.objects.bulk_create(entries)
+    insert_rows(entries)
     account.save(update_fields=["balance", "reserved", "updated_at"])
     balance_changed(user_id=account.user_id)
     return total
@@ -267,7 +268,7 @@ def credits_settle_all(*, settlements: Sequence[Settlement]) -> dict[str, Credit
         if account is not None and hold > 0:
             entries[settlement.reference] = _settled(account, settlement, hold)
     if entries:
-        CreditLedgerEntry.objects.bulk_create(list(entries.values()), batch_size=500)
+        insert_rows(list(entries.values()))
         moved = list({entry.account.pk: entry.account for entry in entries.values()}.values())
         now = timezone.now()
         for account in moved:

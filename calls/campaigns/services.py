@@ -28,7 +28,7 @@ from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Campaig
 from calls.providers.base import BatchCall, BatchRequest, ListCallsQuery, Provider, ProviderCall
 from calls.reports import calls_apply_provider_updates
 from config import metrics
-from config.db_bulk import execute_bound
+from config.db_bulk import execute_bound, insert_rows
 from users.models import User
 from users.services import credits_release_many, credits_reserve_many
 
@@ -74,7 +74,7 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
                   status=CallStatus.PENDING) for row in rows]
     with transaction.atomic():
         campaign.save(force_insert=True)
-        Call.objects.bulk_create(calls)
+        insert_rows(calls)
         credits_reserve_many(user=user, holds=[(call.credit_reference, per_call) for call in calls],
                              memo=f"campaign {campaign.id}: up to {shared.max_duration} min a call")
     try:
@@ -93,9 +93,8 @@ def campaign_place(*, provider: Provider, user: User, shared: CampaignSettings, 
                                                        status=CampaignStatus.ACTIVE, placed_at=now, updated_at=now)
         queued = _queue_pending(campaign=campaign, provider=provider.name, status=status, now=now)
         placed = [call for call in calls if call.pk in queued]
-        CallEvent.objects.bulk_create([CallEvent(call_id=call.pk, source=source, from_status=CallStatus.PENDING,
-                                                 to_status=status, detail=f"placed in batch {batch_id}")
-                                       for call in placed])
+        insert_rows([CallEvent(call_id=call.pk, source=source, from_status=CallStatus.PENDING, to_status=status,
+                               detail=f"placed in batch {batch_id}") for call in placed])
         for call in placed:
             call.provider, call.status, call.updated_at = provider.name, status, now
         calls_written(calls=placed, created=True)  # each call's Sheets row, as for a call placed alone

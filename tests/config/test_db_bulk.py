@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from calls.models import Call, CallStatus
-from config.db_bulk import update_rows
+from calls.models import Call, CallEvent, CallStatus
+from config.db_bulk import insert_rows, update_rows
 
 FIELDS = ["status", "duration_seconds", "provider_price", "transcript", "provider_payload", "ended_at", "summary"]
 
@@ -29,3 +29,23 @@ def test_each_row_gets_its_own_values_in_one_statement_and_other_rows_are_untouc
         CallStatus.FAILED, None, None, [], {}, None, ""]
     assert stored[untouched.pk].status == CallStatus.PENDING
     assert update_rows([], FIELDS) == 0
+
+
+def test_inserted_rows_get_their_generated_keys_timestamps_and_values(make_user) -> None:
+    owner = make_user()
+    calls = [Call(owner=owner, to_number=f"+1212555020{n}", max_duration=5, metadata={"row": n, "q": "it's"},
+                  provider_price=Decimal("0.0500") if n else None) for n in range(3)]
+    insert_rows(calls)
+    events = [CallEvent(call=call, source="poller", from_status="pending", to_status="queued", payload={"n": n})
+              for n, call in enumerate(calls)]
+    insert_rows(events)
+    assert all(event.pk is not None for event in events)
+    stored = {event.pk: event for event in CallEvent.objects.filter(pk__in=[event.pk for event in events])}
+    assert [(stored[event.pk].call_id, stored[event.pk].payload) for event in events] == [
+        (call.pk, {"n": n}) for n, call in enumerate(calls)]
+    assert all(stored[event.pk].created_at is not None for event in events)
+    again = {call.pk: call for call in Call.objects.filter(pk__in=[call.pk for call in calls])}
+    assert [(again[call.pk].metadata, again[call.pk].provider_price, again[call.pk].status) for call in calls] == [
+        ({"row": 0, "q": "it's"}, None, CallStatus.PENDING), ({"row": 1, "q": "it's"}, Decimal("0.0500"), "pending"),
+        ({"row": 2, "q": "it's"}, Decimal("0.0500"), "pending")]
+    assert all(again[call.pk].created_at is not None and again[call.pk].updated_at is not None for call in calls)

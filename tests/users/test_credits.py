@@ -58,7 +58,7 @@ def test_one_settlement_of_many_accounts_charges_releases_and_skips_what_was_set
     assert (entries["call:a1"].kind, entries["call:a1"].spent) == ("settle", 120)
     assert (entries["call:b1"].kind, entries["call:b1"].amount, entries["call:b1"].memo) == ("release", 400,
                                                                                               "call failed")
-    assert entries["call:c1"].spent == 50 and entries["call:c1"].memo == "cost 100; 50 uncovered"
+    assert (entries["call:c1"].spent, entries["call:c1"].memo) == (50, "cost 100; 50 uncovered")
     assert [(credits_balance(user=u).available, credits_balance(user=u).reserved) for u in (alice, bob, carol)] == [
         (1000 - 120 - 50, 0), (500, 0), (0, 0)]
     assert credits_settle_all(settlements=[Settlement(alice.pk, "call:a1", 120)]) == {}  # again: a no-op
