@@ -71,8 +71,10 @@ def campaign_calls_changed(events: Sequence[CallChanged]) -> None:
 
 @campaign_changes.subscribe
 def campaign_changed(event: CampaignChanged) -> None:
-    notify.resource_updated(user_id=event.owner_id, uri=campaign_uri(event.campaign_id))
+    """The campaign's subscribers hear it; a new campaign also changes the history and the resource list
+    (the notifications go out together: one trip to the event loop)."""
+    messages = [notify.updated_message(campaign_uri(event.campaign_id))]
     if event.created:
         resource_cache.invalidate(event.owner_id, *resource_cache.HOT)
-        notify.resource_updated(user_id=event.owner_id, uri="calls://history")
-        notify.list_changed(user_id=event.owner_id, kind="resources")
+        messages += [notify.updated_message("calls://history"), notify.list_changed_message()]
+    notify.publish_many((event.owner_id, message) for message in messages)
