@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite. With PostgreSQL and Redis, and no test selection given, it runs in two
-# pytest processes at once, each with its own test database and Redis database: the Sheets system tests
-# (tests/sheets/system: a few long tests that mostly wait on quota windows, an outage and a drain) beside
-# everything else, so the run takes about as long as the longer of the two. Otherwise one process.
+# `make test`: the whole suite. With PostgreSQL and Redis, and no test selection given, it runs in three
+# pytest processes at once, each with its own test database and Redis database, so the run takes about as
+# long as the longest of them. Much of the suite waits rather than computes (subprocesses starting, the
+# simulator's clock, quota windows, an outage), so on two cores three processes finish well before one:
+#   system: the Sheets system tests (long waits on quota windows, an outage and a drain) and tests/config
+#           (real `make run`, Celery and SQLite writers in subprocesses);
+#   calls:  tests/calls (campaigns, the poller's runners and its 500-call end-to-end run, live events);
+#   main:   everything else.
+# Otherwise one process.
 set -uo pipefail
 PY=${PY:-.venv/bin/python}
-SYSTEM=tests/sheets/system
+PROCESSES=("system:tests/sheets/system tests/config" "calls:tests/calls")
 
 if [[ $# -gt 0 || ! "${DATABASE_URL:-}" =~ ^postgres(ql)?://[^?]+/[A-Za-z0-9_]+$ \
       || ! "${REDIS_URL:-}" =~ ^(redis://[^?]+/)([0-9]+)$ ]]; then
   exec "$PY" -m pytest "$@"
 fi
-system_redis="${BASH_REMATCH[1]}$(( (BASH_REMATCH[2] + 1) % 16 ))"
-system_log=$(mktemp)
-trap 'rm -f "$system_log"' EXIT
+redis_base=${BASH_REMATCH[1]} redis_db=${BASH_REMATCH[2]}
+logs=() pids=() names=() ignored=()
+trap 'rm -f "${logs[@]}"' EXIT
 
-echo "tests: $SYSTEM in a second process (database ${DATABASE_URL##*/}_system, Redis $system_redis); its report follows the main one"
-DATABASE_URL="${DATABASE_URL}_system" REDIS_URL="$system_redis" "$PY" -m pytest "$SYSTEM" >"$system_log" 2>&1 &
-system_pid=$!
-"$PY" -m pytest --ignore="$SYSTEM"
-main_status=$?
-wait "$system_pid"
-system_status=$?
-echo "== $SYSTEM"
-cat "$system_log"
-echo "tests: main exit $main_status, $SYSTEM exit $system_status"
-[[ $main_status -eq 0 && $system_status -eq 0 ]]
+for n in "${!PROCESSES[@]}"; do
+  name=${PROCESSES[$n]%%:*} paths=${PROCESSES[$n]#*:}
+  redis="$redis_base$(( (redis_db + n + 1) % 16 ))"
+  log=$(mktemp)
+  echo "tests: $paths in a process of its own (database ${DATABASE_URL##*/}_$name, Redis $redis); its report follows the main one"
+  # shellcheck disable=SC2086 # the group's paths are words
+  DATABASE_URL="${DATABASE_URL}_$name" REDIS_URL="$redis" "$PY" -m pytest $paths >"$log" 2>&1 &
+  pids+=("$!") logs+=("$log") names+=("$paths")
+  for path in $paths; do ignored+=("--ignore=$path"); done
+done
+"$PY" -m pytest "${ignored[@]}"
+status=$?
+summary="main exit $status"
+for n in "${!pids[@]}"; do
+  wait "${pids[$n]}"
+  group_status=$?
+  echo "== ${names[$n]}"
+  cat "${logs[$n]}"
+  summary+=", ${names[$n]} exit $group_status"
+  (( group_status == 0 )) || status=$group_status
+done
+echo "tests: $summary"
+exit "$status"
