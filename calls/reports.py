@@ -63,17 +63,15 @@ def settle(calls: Sequence[Call]) -> None:
 
     A completed call, and a cancelled call that was talking when it was stopped, pay for their connected
     time and get the rest of the hold back; every other ended call gets all of it back."""
-    settlements = []
-    for call in calls:
-        if _pays(call):
-            cost = connected_cost(call)
-            settlements.append(Settlement(call.owner_id, call.credit_reference, cost,
-                                          f"call {call.id} {call.status}: {call.duration_seconds or 0}s"))
-        else:
-            settlements.append(Settlement(call.owner_id, call.credit_reference, None, f"call {call.status}"))
+    paying = {call.pk for call in calls if _pays(call)}
+    settlements = [
+        Settlement(call.owner_id, call.credit_reference, connected_cost(call),
+                   f"call {call.id} {call.status}: {call.duration_seconds or 0}s") if call.pk in paying
+        else Settlement(call.owner_id, call.credit_reference, None, f"call {call.status}")
+        for call in calls]
     entries = credits_settle_all(settlements=settlements)
     for call in calls:
-        if not _pays(call):
+        if call.pk not in paying:
             call.cost_credits = 0
         elif call.credit_reference in entries:
             call.cost_credits = entries[call.credit_reference].spent

@@ -8,11 +8,13 @@ array parameter, bound on the server in binary (``execute_bound``), and joins th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import connections, models, router
+
+T = TypeVar("T")
 
 
 def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
@@ -75,7 +77,7 @@ def insert_rows(objs: Sequence[models.Model], *, batch_size: int = 5_000) -> Non
     for start in range(0, len(objs), batch_size):
         chunk = objs[start:start + batch_size]
         arrays = [[field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in chunk] for field in fields]
-        keys = _execute(connection, sql, arrays, fetch=bool(returning))
+        keys = _execute(connection, sql, arrays, lambda cursor: cursor.fetchall() if returning else [])
         for index, obj in enumerate(chunk):
             if keys:
                 obj.pk = keys[index][0]
@@ -87,15 +89,12 @@ def execute_bound(sql: str, params: Sequence[Any], *, using: str = "default") ->
     ``%b``, on the Django connection (so in its open transaction). Django's cursors quote every value into
     the SQL text in Python: for arrays of a hundred rows, four times slower than the statement itself. The
     rows it touched."""
-    connection = connections[using]
+    return _execute(connections[using], sql, params, lambda cursor: cursor.rowcount)
+
+
+def _execute(connection: Any, sql: str, params: Sequence[Any], result: Callable[[psycopg.Cursor[Any]], T]) -> T:
+    """Run the statement on the Django connection's own psycopg connection; ``result`` reads the cursor."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _execute(connection: Any, sql: str, params: Sequence[Any], *, fetch: bool) -> list[tuple[Any, ...]]:
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if fetch else []
+        return result(cursor)

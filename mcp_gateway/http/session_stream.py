@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from channels.layers import get_channel_layer
 
@@ -25,6 +26,20 @@ async def _replay(gateway: Gateway, last_event_id: str) -> tuple[str, int, list[
         seq = max(seq, event_seq)
         framed.append(sse_event(message, event_id=f"{stream_id}-{event_seq}"))
     return stream_id, seq, framed, not stream_id.startswith("get")
+
+
+async def _forwarded(gateway: Gateway, session_id: str, event: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The messages of one channel-layer event this session's stream carries; None once the session is gone.
+    Subscriptions change in other requests, so they are read per event, once however many messages it has."""
+    if not forwarding.for_session(event, session_id):
+        return []
+    messages = [message for message in messages_of(event) if not forwarding.modern_only(message)]
+    if not any(forwarding.needs_subscription(message) is not None for message in messages):
+        return messages
+    current = await gateway.sessions.get(session_id)
+    if current is None:
+        return None
+    return [message for message in messages if forwarding.forwards(event, message, session_id, current.subscriptions)]
 
 
 async def session_stream(gateway: Gateway, session: SessionState, last_event_id: str | None, *,
@@ -53,18 +68,10 @@ async def session_stream(gateway: Gateway, session: SessionState, last_event_id:
             except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
-            if not forwarding.for_session(event, session.id):
-                continue
-            for message in messages_of(event):
-                if forwarding.modern_only(message):
-                    continue
-                uri = forwarding.needs_subscription(message)
-                if uri is not None:
-                    current = await gateway.sessions.get(session.id)  # subscriptions change in other requests
-                    if current is None:
-                        return
-                    if uri not in current.subscriptions:
-                        continue
+            forwarded = await _forwarded(gateway, session.id, event)
+            if forwarded is None:
+                return  # the session is gone
+            for message in forwarded:
                 seq += 1
                 event_id = await gateway.events.append(stream_id, seq, message)
                 yield sse_event(message, event_id=event_id if endpoint is None else None)
