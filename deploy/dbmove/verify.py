@@ -113,6 +113,9 @@ class _Pair:
             # A handful of chunks: hashing them beats the sort of whole rows the planner picks otherwise
             # (it cannot know how few distinct chunk numbers there are).
             conn.execute("SET LOCAL enable_sort = off")
+            # Compiling these expressions costs more than it saves: the work is in the hash functions (C
+            # already), and each parallel worker compiles again (about 0.5 s of a million calls' 2.5 s).
+            conn.execute("SET LOCAL jit = off")
             rows = conn.execute(sql.SQL("SELECT width_bucket({key}, {bounds}) AS chunk, count(*), sum({hash}) "
                                         "{relation} GROUP BY chunk").format(
                 key=side.key, bounds=self.array(bounds), hash=side.row_hash(), relation=side.relation(within[index]))
@@ -244,9 +247,12 @@ def balances_compare(source: psycopg.Connection, target: psycopg.Connection, acc
                 source=ledger_sums)
     comparison = compare("credit balances (source balance = target ledger sum)", source, target,
                          (theirs, ours), by_name["user_id"].type, chunk_rows=chunk_rows)
-    drifted = target.execute(sql.SQL("SELECT a.user_id::text {} WHERE a.balance <> coalesce(l.total, 0) "
-                                     "ORDER BY a.user_id LIMIT {}").format(ledger_sums, sql.Literal(LISTED_KEYS))
-                             ).fetchall()
+    # A join and GROUP BY rather than the ledger_sums subquery: under ORDER BY ... LIMIT, and with a ledger
+    # not analyzed yet, the planner re-read the aggregated subquery once per account (5.5 s for 10,000).
+    drifted = target.execute(sql.SQL("SELECT a.user_id::text FROM {} AS a LEFT JOIN {} AS e ON e.account_id = a.id "
+                                     "GROUP BY a.id HAVING a.balance <> coalesce(sum(e.amount), 0) "
+                                     "ORDER BY a.user_id LIMIT {}").format(account_table, entries,
+                                                                           sql.Literal(LISTED_KEYS))).fetchall()
     target.rollback()
     return comparison, [row[0] for row in drifted]
 
