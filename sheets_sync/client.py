@@ -159,6 +159,35 @@ class SheetsClient:
         first = int(match.group(1))
         return first, int(match.group(2) or first)
 
+    def write_cells(self, spreadsheet_id: str, *, updates: list[tuple[int, int, list[object]]], sheet_id: int,
+                    appends: list[list[object]], response_range: str) -> tuple[int, list[str]]:
+        """One ``spreadsheets.batchUpdate`` (one write of the quota, applied whole or not at all): each of
+        ``updates`` (sheet id, row number, values) over its row, then ``appends`` after the last row with
+        data in sheet ``sheet_id``. Returns the first cell of each row of ``response_range`` after the writes
+        (the first row's number, the texts): where the appended rows landed. Not idempotent (it appends):
+        after ``Ambiguous`` read the rows back before appending again."""
+        requests: list[dict[str, Any]] = [
+            {"updateCells": {"start": {"sheetId": sheet, "rowIndex": row - 1, "columnIndex": 0},
+                             "rows": [_row_data(values)], "fields": "userEnteredValue"}}
+            for sheet, row, values in updates]
+        if appends:
+            requests.append({"appendCells": {"sheetId": sheet_id, "rows": [_row_data(values) for values in appends],
+                                             "fields": "userEnteredValue"}})
+        body = {"requests": requests, "includeSpreadsheetInResponse": True, "responseRanges": [response_range],
+                "responseIncludeGridData": True}
+        response = self._request("write", spreadsheet_id, idempotent=False, rows=len(updates) + len(appends),
+                                 make=lambda service: service.spreadsheets().batchUpdate(
+                                     spreadsheetId=spreadsheet_id, body=body))
+        try:
+            (sheet,) = response["updatedSpreadsheet"]["sheets"]
+            (grid,) = sheet["data"]
+            texts = [str(((row.get("values") or [{}])[0] or {}).get("formattedValue", ""))
+                     for row in grid.get("rowData") or []]
+            return int(grid.get("startRow", 0)) + 1, texts
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Ambiguous(f"Sheets did not return the rows of {response_range}", spreadsheet_id=spreadsheet_id
+                            ) from exc
+
     def metadata(self, spreadsheet_id: str) -> dict[str, Any]:
         """``{"spreadsheet_id", "title", "sheets": [{"title", "sheet_id", "rows", "columns"}]}``."""
         response = self._request("read", spreadsheet_id, idempotent=True, make=lambda service: service.spreadsheets(
@@ -172,12 +201,17 @@ class SheetsClient:
         return {"spreadsheet_id": response.get("spreadsheetId", spreadsheet_id),
                 "title": response.get("properties", {}).get("title", ""), "sheets": sheets}
 
-    def add_sheet(self, spreadsheet_id: str, title: str, rows: int, columns: int) -> None:
-        """Add a tab. Not idempotent (a second add of the same title is a 400): ``Ambiguous`` on 5xx."""
+    def add_sheet(self, spreadsheet_id: str, title: str, rows: int, columns: int) -> int | None:
+        """Add a tab; its sheet id. Not idempotent (a second add of the same title is a 400): ``Ambiguous``
+        on 5xx."""
         body = {"requests": [{"addSheet": {"properties": {
             "title": title, "gridProperties": {"rowCount": rows, "columnCount": columns}}}}]}
-        self._request("write", spreadsheet_id, idempotent=False, make=lambda service: service.spreadsheets(
+        response = self._request("write", spreadsheet_id, idempotent=False, make=lambda service: service.spreadsheets(
         ).batchUpdate(spreadsheetId=spreadsheet_id, body=body))
+        try:
+            return int(response["replies"][0]["addSheet"]["properties"]["sheetId"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None  # the tab is there; its id is read with the metadata when needed
 
     # --- one request, with retries --------------------------------------------------------------
     def _request(self, kind: str, spreadsheet_id: str, *, idempotent: bool, make: Make, rows: int = 0
@@ -282,6 +316,21 @@ class SheetsClient:
                 "sheets", "v4", http=http, static_discovery=True, cache_discovery=False,
                 client_options={"api_endpoint": self.endpoint})
         return service
+
+
+def _row_data(values: list[object]) -> dict[str, Any]:
+    """A row as the RowData of cell requests: each value as the ExtendedValue RAW input would make of it."""
+    cells: list[dict[str, Any]] = []
+    for value in values:
+        if value is None or value == "":
+            cells.append({})
+        elif isinstance(value, bool):
+            cells.append({"userEnteredValue": {"boolValue": value}})
+        elif isinstance(value, int | float):
+            cells.append({"userEnteredValue": {"numberValue": value}})
+        else:
+            cells.append({"userEnteredValue": {"stringValue": str(value)}})
+    return {"values": cells}
 
 
 def sheets_client() -> SheetsClient:

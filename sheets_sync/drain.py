@@ -5,7 +5,9 @@ is spent, and returns what it did.
 One turn is one data request for one spreadsheet, built from its waiting entries, critical first, then
 oldest: entries whose call already has a row go in one ``values.batchUpdate`` (as many ranges as fit
 under ``SHEETS_MAX_BATCH_BYTES``: one quota unit however many), entries of new calls in one ``append``
-to their month tab, whose answer gives the rows each call now has. An entry leaves the outbox only after
+to their month tab, whose answer gives the rows each call now has; when both wait, both in one
+``spreadsheets.batchUpdate`` (``sheets_sync.turns._write_cells``), so a critical row never waits for a
+request of the other kind. An entry leaves the outbox only after
 its request succeeded and only if no newer change replaced it meanwhile (its ``version``); repeated
 changes of a call before a turn were already coalesced into the entry's latest values. The turn's
 database work is a fixed handful of statements whatever the batch size (``sheets_sync.bulk``).
@@ -17,10 +19,11 @@ account's requests one a second), it chooses its rows again, so what was committ
 A progress request waits for a token only briefly; when it gets none, the drain goes on with critical
 rows only (they may still have the reserve) and reports ``quota``.
 
-Append is not idempotent. Before an append the tab is marked for read-back; the mark is cleared when the
-append's answer (or a certain refusal) comes back. A mark left by an ``Ambiguous`` failure, or by a
-drainer that died mid-request, makes the next turn read the call-id column first (1 read) and record the
-rows the call ids are already in, so those calls get a batchUpdate rather than a second row.
+Append (and so a combined write) is not idempotent. Before an append the tab is marked for read-back;
+the mark is cleared when the append's answer (or a certain refusal) comes back. A mark left by an
+``Ambiguous`` failure, or by a drainer that died mid-request, makes the next turn read the call-id
+column first (1 read) and record the rows the call ids are already in, so those calls get a batchUpdate
+rather than a second row.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def refresh_metadata(client: SheetsClient, status: SpreadsheetStatus) -> dict[st
     """Read the spreadsheet's tabs (1 read) into ``status`` (saved); returns the metadata."""
     meta = client.metadata(status.spreadsheet_id)
     known = status.tabs or {}
-    status.tabs = {sheet["title"]: {"rows": sheet["rows"], "columns": sheet["columns"],
+    status.tabs = {sheet["title"]: {**known.get(sheet["title"], {}), "rows": sheet["rows"], "columns": sheet["columns"],
+                                    "sheet_id": sheet["sheet_id"],
                                     "header": bool(known.get(sheet["title"], {}).get("header"))}
                    for sheet in meta["sheets"]}
     count_cells(status, sum(sheet["rows"] * sheet["columns"] for sheet in meta["sheets"]))
@@ -44,9 +45,10 @@ def ensure_tab(client: SheetsClient, status: SpreadsheetStatus, tab: str) -> int
         refresh_metadata(client, status)
         cost += 1
     if tab not in status.tabs:
-        client.add_sheet(status.spreadsheet_id, tab, layout.NEW_TAB_ROWS, layout.WIDTH)
+        sheet_id = client.add_sheet(status.spreadsheet_id, tab, layout.NEW_TAB_ROWS, layout.WIDTH)
         cost += 1
-        status.tabs[tab] = {"rows": layout.NEW_TAB_ROWS, "columns": layout.WIDTH, "header": False}
+        status.tabs[tab] = {"rows": layout.NEW_TAB_ROWS, "columns": layout.WIDTH, "header": False,
+                            **({"sheet_id": sheet_id} if sheet_id is not None else {})}
         count_cells(status, status.cell_count + layout.NEW_TAB_ROWS * layout.WIDTH)
         status.save(update_fields=["tabs", "cell_count", "size_warning"])
         first: list[list[str]] = []
@@ -59,6 +61,27 @@ def ensure_tab(client: SheetsClient, status: SpreadsheetStatus, tab: str) -> int
     status.tabs[tab]["header"] = True
     status.save(update_fields=["tabs"])
     return cost
+
+
+def sheet_ids(client: SheetsClient, status: SpreadsheetStatus, tabs: set[str]) -> tuple[dict[str, int], int]:
+    """The sheet ids of ``tabs`` (cell requests name tabs by id), reading the metadata (1 read) when one is
+    not known yet; returns them (those that exist) and the requests it took."""
+    known = status.tabs or {}
+    if all("sheet_id" in known.get(tab, {}) for tab in tabs):
+        return {tab: int(known[tab]["sheet_id"]) for tab in tabs}, 0
+    refresh_metadata(client, status)
+    return {tab: int(status.tabs[tab]["sheet_id"]) for tab in tabs if tab in status.tabs}, 1
+
+
+def last_row(status: SpreadsheetStatus, tab: str) -> int:
+    """The last row the drain knows holds data in ``tab`` (1, the header, when none is known)."""
+    return int((status.tabs or {}).get(tab, {}).get("last_row") or 1)
+
+
+def wrote_through(status: SpreadsheetStatus, tab: str, row: int) -> None:
+    """Rows up to ``row`` of ``tab`` hold data (not saved: as ``grow``)."""
+    info = (status.tabs or {}).setdefault(tab, {"rows": 0, "columns": layout.WIDTH, "header": True})
+    info["last_row"] = max(int(info.get("last_row") or 1), row)
 
 
 def grow(status: SpreadsheetStatus, tab: str, rows: int) -> None:

@@ -1,5 +1,6 @@
 """One drain turn for one spreadsheet: read back after an ambiguous append if needed, then one data
-request (a batchUpdate of known rows or an append of new ones), then the bookkeeping. See
+request (a values.batchUpdate of known rows, an append of new ones, or, when both wait, both in one
+spreadsheets.batchUpdate of cell requests), then the bookkeeping. See
 ``sheets_sync.drain`` for the rules.
 
 Quota and breaker errors propagate (the drain stops); every other ``SheetsError`` is recorded on the
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 SCAN_ROWS = 20_000  # entries looked at per turn: more than fit in one request
 REQUEST_OVERHEAD_BYTES = 1_024
+CELL_DATA_BYTES = 40  # {"userEnteredValue": {"stringValue": ...}} around each value of a cell request
 
 
 class Stop(Exception):  # noqa: N818 - control flow: the whole drain stops
@@ -76,7 +78,10 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
             _update(rows_client, status, plan.batch, outcome)
         else:
             outcome.requests += tabs.ensure_tab(rows_client, status, plan.tab)
-            _append(rows_client, status, plan.tab, [entry for entry, _ in plan.batch], outcome)
+            if plan.combined:
+                _write_cells(rows_client, status, plan.tab, plan.batch, outcome)
+            else:
+                _append(rows_client, status, plan.tab, [entry for entry, _ in plan.batch], outcome)
         outcome.emptied = not OutboxEntry.objects.filter(spreadsheet_id=spreadsheet_id).exists()
     except (BreakerOpen, NoToken, RateLimited):
         raise
@@ -89,29 +94,39 @@ def turn(client: SheetsClient, spreadsheet_id: str, outcome: TurnOutcome, *, old
 
 @dataclass(frozen=True)
 class _Plan:
-    tab: str | None  # None: a values.batchUpdate of rows whose place is known; else an append to this tab
+    tab: str | None  # None: only rows whose place is known (values.batchUpdate); else new rows of this tab too
     batch: list[tuple[Pending, str]]  # the entries and their ranges, as many as fit in one request
+
+    @property
+    def combined(self) -> bool:
+        """New rows and known rows together: one spreadsheets.batchUpdate of cell requests."""
+        return self.tab is not None and any(entry.row is not None for entry, _ in self.batch)
 
 
 def _plan(spreadsheet_id: str, *, oldest_first: bool, critical_only: bool) -> _Plan | None:
-    """What the turn's data request carries: the first waiting entry decides between the rows it updates
-    and the new rows of its tab it appends; None when nothing waits."""
+    """What the turn's data request carries: the waiting rows whose place is known and the new rows of one
+    month tab (the first waiting new row's), in their order, as many as fit; None when nothing waits."""
     entries = bulk.pending(spreadsheet_id, oldest_first=oldest_first, critical_only=critical_only, limit=SCAN_ROWS)
     if not entries:
         return None
-    if entries[0].row is not None:
-        return _Plan(None, _fit([e for e in entries if e.row is not None], _row_range))
-    tab = entries[0].tab
-    return _Plan(tab, _fit([e for e in entries if e.row is None and e.tab == tab], lambda e: layout.table_range(tab)))
+    tab = next((entry.tab for entry in entries if entry.row is None), None)
+    if tab is None:
+        return _Plan(None, _fit(entries, _row_range))
+    chosen = [entry for entry in entries if entry.row is not None or entry.tab == tab]
+    if all(entry.row is None for entry in chosen):
+        return _Plan(tab, _fit(chosen, lambda e: layout.table_range(tab)))
+    return _Plan(tab, _fit(chosen, lambda e: _row_range(e) if e.row else layout.table_range(tab),
+                           cell_bytes=CELL_DATA_BYTES))
 
 
-def _fit(entries: list[Pending], range_of: Any) -> list[tuple[Pending, str]]:
-    """The leading entries whose rows fit in one request under SHEETS_MAX_BATCH_BYTES (at least one)."""
+def _fit(entries: list[Pending], range_of: Any, *, cell_bytes: int = 0) -> list[tuple[Pending, str]]:
+    """The leading entries whose rows fit in one request under SHEETS_MAX_BATCH_BYTES (at least one);
+    ``cell_bytes``: what each value adds beyond itself (a cell request's CellData)."""
     budget = settings.SHEETS_MAX_BATCH_BYTES - REQUEST_OVERHEAD_BYTES
     chosen: list[tuple[Pending, str]] = []
     for entry in entries:
         range_ = range_of(entry)
-        budget -= layout.row_bytes(range_, entry.payload)
+        budget -= layout.row_bytes(range_, entry.payload) + cell_bytes * len(entry.payload)
         if budget < 0 and chosen:
             break
         chosen.append((entry, range_))
@@ -157,7 +172,57 @@ def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, batch: li
     outcome.appended += len(batch)
     outcome.rows_written += len(batch)
     tabs.grow(status, tab, len(batch))
+    tabs.wrote_through(status, tab, _last)
     _done(status, batch, appended_tab=tab, first_row=first)
+
+
+def _write_cells(client: SheetsClient, status: SpreadsheetStatus, tab: str, batch: list[tuple[Pending, str]],
+                 outcome: TurnOutcome) -> None:
+    """Known rows and new rows of ``tab`` in one spreadsheets.batchUpdate (updateCells, then appendCells),
+    whose answer carries the call-id column below the last row known to hold data: where the new rows
+    landed. Like an append it is not idempotent, so the tab is marked for read-back meanwhile; rows that
+    did not land where the answer says (someone wrote below the table) stay in the outbox, and the next
+    turn reads them back."""
+    updated = [entry for entry, _ in batch if entry.row is not None]
+    appended = [entry for entry, _ in batch if entry.row is None]
+    ids, cost = tabs.sheet_ids(client, status, {tab} | {entry.row[0] for entry in updated if entry.row})
+    outcome.requests += cost
+    if tab not in ids or any(entry.row[0] not in ids for entry in updated if entry.row):
+        _update(client, status, [(entry, _row_range(entry)) for entry in updated], outcome)  # a tab has gone
+        return
+    entries = [entry for entry, _ in batch]
+    _mark(status, tab, True)
+    start = tabs.last_row(status, tab) + 1
+    try:
+        first, texts = client.write_cells(
+            status.spreadsheet_id, updates=[(ids[entry.row[0]], entry.row[1], entry.payload) for entry in updated
+                                            if entry.row],
+            sheet_id=ids[tab], appends=[entry.payload for entry in appended],
+            response_range=f"{layout.quoted(tab)}!A{start}:A")
+    except Ambiguous as exc:
+        _attempted(entries, exc)
+        raise
+    except SheetsError as exc:
+        _mark(status, tab, False)
+        _attempted(entries, exc)
+        raise
+    positions: dict[str, int] = {}
+    for offset, text in enumerate(texts):
+        positions.setdefault(text, first + offset)
+    rows = [positions.get(str(entry.call_id)) for entry in appended]
+    outcome.requests += 1
+    outcome.updated += len(updated)
+    outcome.rows_written += len(batch)
+    if rows and rows[0] is not None and rows == list(range(rows[0], rows[0] + len(rows))):
+        last = rows[0] + len(rows) - 1
+        tabs.grow(status, tab, max(0, last - int((status.tabs or {}).get(tab, {}).get("rows") or 0)))
+        tabs.wrote_through(status, tab, last)
+        outcome.appended += len(appended)
+        _done(status, appended, appended_tab=tab, first_row=rows[0], updated=updated)
+    else:
+        logger.warning("spreadsheet %s tab %s: new rows not found below row %d after a write; reading them back",
+                       status.spreadsheet_id, tab, start)
+        _done(status, updated)
 
 
 def _mark(status: SpreadsheetStatus, tab: str, on: bool) -> None:
@@ -184,6 +249,8 @@ def reconcile(client: SheetsClient, status: SpreadsheetStatus, tab: str) -> int:
     if existing:
         logger.info("spreadsheet %s tab %s: %d rows found by reading back after an unconfirmed append",
                     status.spreadsheet_id, tab, existing)
+    if positions:
+        tabs.wrote_through(status, tab, max(positions.values()))
     _mark(status, tab, False)
     return existing
 
@@ -195,11 +262,13 @@ def _attempted(entries: list[Pending], exc: SheetsError) -> None:
 
 
 def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended_tab: str | None = None,
-          first_row: int = 0) -> None:
+          first_row: int = 0, updated: list[Pending] | None = None) -> None:
     """Record a request that succeeded: entries written at their latest version leave, an append's rows
-    are recorded (see ``sheets_sync.bulk``), and the spreadsheet's figures move, in one transaction."""
+    are recorded (see ``sheets_sync.bulk``), and the spreadsheet's figures move, in one transaction.
+    ``updated``: known rows the same request wrote beside the appended ``entries``."""
     now = timezone.now()
     with transaction.atomic():
+        bulk.batch_written(updated or [], spreadsheet_id=status.spreadsheet_id, now=now)
         bulk.batch_written(entries, spreadsheet_id=status.spreadsheet_id, appended_tab=appended_tab,
                            first_row=first_row, now=now)
         if appended_tab is not None:
@@ -213,7 +282,7 @@ def _done(status: SpreadsheetStatus, entries: list[Pending], *, appended_tab: st
             fields += ["access_ok", "alert", "access_error", "blocked_until"]
         SpreadsheetStatus.objects.filter(pk=status.pk).update(
             **{name: getattr(status, name) for name in fields},
-            rows_written=F("rows_written") + len(entries), requests=F("requests") + 1)
+            rows_written=F("rows_written") + len(entries) + len(updated or []), requests=F("requests") + 1)
 
 
 def _failed(status: SpreadsheetStatus, exc: SheetsError) -> None:

@@ -6,7 +6,9 @@ to it unchanged (only ``api_endpoint`` and the key's ``token_uri`` point here). 
 
 Sheets methods (Google's REST paths; errors in Google's JSON shape ``{"error": {code, message, status}}``):
 ``POST /v4/spreadsheets`` (create), ``GET /v4/spreadsheets/{id}`` (titles and grid sizes of the tabs),
-``POST /v4/spreadsheets/{id}:batchUpdate`` (addSheet, appendDimension), ``GET|PUT .../values/{range}``,
+``POST /v4/spreadsheets/{id}:batchUpdate`` (addSheet, appendDimension, and the cell requests appendCells and
+updateCells with values only; ``includeSpreadsheetInResponse`` with ``responseRanges`` and
+``responseIncludeGridData`` answers the ranges' cells after the batch), ``GET|PUT .../values/{range}``,
 ``POST .../values/{range}:append`` (finds the table, writes after it, answers ``updates.updatedRange``),
 ``POST .../values/{range}:clear``, ``POST .../values:batchUpdate``, ``GET .../values:batchGet``.
 Every request is checked whole before anything is written. An unknown spreadsheet is 404 NOT_FOUND, one
@@ -32,10 +34,11 @@ window_seconds}``; ``GET /_emulator/log?since=N`` (every Sheets request: t, user
 spreadsheet, status, rows); ``POST|GET /_emulator/changes`` (the rows written, when switched on);
 ``GET /_emulator/state``; ``POST /_emulator/reset``. ``GET /`` shows every tab as an HTML table.
 
-Parts: a1 (ranges), grid (one tab), store (spreadsheets, persistence, value operations), routes (which
-method a path is), sheets (the methods), oauth (accounts and tokens), quotas, faults, requestlog, state
-(one emulator and the order checks run in), control (the control API), page (``/``), server (the aiohttp
-app, ``run``), cli, harness (``running_emulator`` and ``EmulatorClient``).
+Parts: a1 (ranges), grid (one tab), store (spreadsheets, persistence, value operations), routes (which method
+a path is), sheets (the methods), cells (batchUpdate's cell requests and response grid data), oauth (accounts
+and tokens), quotas, faults, requestlog, state (one emulator and the order checks run in), control (the
+control API), page (``/``), server (the aiohttp app, ``run``), cli, harness (``running_emulator`` and
+``EmulatorClient``).
 """
 
 from sheets_sync.emulator.harness import EmulatorClient, running_emulator

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sheets_sync.emulator import cells
 from sheets_sync.emulator.a1 import parse_range
 from sheets_sync.emulator.errors import ApiError, invalid
 from sheets_sync.emulator.grid import DEFAULT_COLUMNS, DEFAULT_ROWS, Sheet
@@ -82,23 +83,48 @@ class SheetsApi:
         return book.metadata(self.base_url()), []
 
     def batchUpdate(self, book: Spreadsheet, route: Route, query: Query, body: Any) -> Result:  # noqa: N802
-        requests = _object(body).get("requests")
+        body = _object(body)
+        requests = body.get("requests")
         if not isinstance(requests, list) or not requests:
             raise invalid("Must specify at least one request.")
         titles, extra_cells = book.titles(), 0
-        plan: list[Callable[[], dict[str, Any]]] = []
+        plan: list[cells.Action] = []
         for index, request in enumerate(requests):
             action = self._plan_request(book, index, request, titles)
             extra_cells += action[0]
             plan.append(action[1])
         book.check_growth(extra_cells)
-        replies = [apply() for apply in plan]
-        return {"spreadsheetId": book.spreadsheet_id, "replies": replies}, []
+        ranges = body.get("responseRanges") or []
+        if ranges:
+            cells.grid_data(book, ranges)  # a bad range fails the request before anything is written
+        replies, written = [], []
+        for apply in plan:
+            reply, rows = apply()
+            replies.append(reply)
+            written.extend(rows)
+        response: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id, "replies": replies}
+        if body.get("includeSpreadsheetInResponse"):
+            response["updatedSpreadsheet"] = self._updated(book, ranges, bool(body.get("responseIncludeGridData")))
+        return response, written
+
+    def _updated(self, book: Spreadsheet, ranges: list[str], grid: bool) -> dict[str, Any]:
+        """The spreadsheet after the batch, its sheets limited to ``ranges`` when given, with their grid data."""
+        updated = book.metadata(self.base_url())
+        if not ranges:
+            return updated
+        data = cells.grid_data(book, ranges)
+        updated["sheets"] = [{**entry, **({"data": data[book.sheets[index].sheet_id]} if grid else {})}
+                             for index, entry in enumerate(updated["sheets"]) if book.sheets[index].sheet_id in data]
+        return updated
 
     def _plan_request(self, book: Spreadsheet, index: int, request: Any,
-                      titles: list[str]) -> tuple[int, Callable[[], dict[str, Any]]]:
+                      titles: list[str]) -> tuple[int, cells.Action]:
         """(cells added, the change to make) for one sub-request, checked against the titles so far."""
         kind = next(iter(request), None) if isinstance(request, dict) and len(request) == 1 else None
+        if kind == "appendCells":
+            return cells.append_cells(book, index, request[kind])
+        if kind == "updateCells":
+            return cells.update_cells(book, index, request[kind])
         if kind == "addSheet":
             properties = request["addSheet"].get("properties") or {}
             title = properties.get("title") or f"Sheet{len(titles) + 1}"
@@ -108,9 +134,9 @@ class SheetsApi:
             rows, columns = _grid(properties)
             titles.append(title)
 
-            def add() -> dict[str, Any]:
+            def add() -> tuple[dict[str, Any], Written]:
                 sheet = book.add_sheet(title, rows, columns)
-                return {"addSheet": {"properties": sheet.properties(len(book.sheets) - 1)}}
+                return {"addSheet": {"properties": sheet.properties(len(book.sheets) - 1)}}, []
 
             return rows * columns, add
         if kind == "appendDimension":
@@ -121,15 +147,16 @@ class SheetsApi:
                     or length < 1:
                 raise invalid(f"Invalid requests[{index}].appendDimension: needs a sheetId, ROWS|COLUMNS, length.")
 
-            def grow() -> dict[str, Any]:
+            def grow() -> tuple[dict[str, Any], Written]:
                 if spec["dimension"] == "ROWS":
                     sheet.rows += length
                 else:
                     sheet.columns += length
-                return {}
+                return {}, []
 
             return length * (sheet.columns if spec["dimension"] == "ROWS" else sheet.rows), grow
-        raise invalid(f"Invalid requests[{index}]: the emulator supports addSheet and appendDimension.")
+        raise invalid(f"Invalid requests[{index}]: the emulator supports addSheet, appendDimension, appendCells "
+                      "and updateCells.")
 
     def values_get(self, book: Spreadsheet, route: Route, query: Query, body: Any) -> Result:
         render_option = _one(query, "valueRenderOption", "FORMATTED_VALUE")

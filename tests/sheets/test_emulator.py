@@ -184,3 +184,49 @@ def test_a_spreadsheet_seeded_through_the_control_api(sheets, sheets_emulator, k
     assert _append(sheets, seeded, [["c-1", "ok"]])["updates"]["updatedRange"] == "Calls!A2:B2"
     meta = sheets.spreadsheets().get(spreadsheetId=seeded).execute()
     assert [s["properties"]["title"] for s in meta["sheets"]] == ["Calls"]
+
+
+def _cells(*values) -> dict:  # noqa: ANN002
+    kinds = {str: "stringValue", int: "numberValue", float: "numberValue", bool: "boolValue"}
+    return {"values": [{"userEnteredValue": {kinds[type(v)]: v}} if v != "" else {} for v in values]}
+
+
+def test_cell_requests_update_and_append_in_one_batch_and_answer_the_rows(sheets, sheet_id,  # noqa: ANN001
+                                                                          sheets_emulator) -> None:
+    _append(sheets, sheet_id, [["id", "status"], ["c-1", "queued"], ["c-2", "queued"]])
+    sheet = sheets.spreadsheets().get(spreadsheetId=sheet_id).execute()["sheets"][0]["properties"]["sheetId"]
+    result = sheets.spreadsheets().batchUpdate(spreadsheetId=sheet_id, body={
+        "requests": [
+            {"updateCells": {"start": {"sheetId": sheet, "rowIndex": 1, "columnIndex": 0},
+                             "rows": [_cells("c-1", "completed")], "fields": "userEnteredValue"}},
+            {"appendCells": {"sheetId": sheet, "rows": [_cells("c-3", 7), _cells("c-4", "")],
+                             "fields": "userEnteredValue"}},
+        ],
+        "includeSpreadsheetInResponse": True, "responseRanges": ["Calls!A3:A"], "responseIncludeGridData": True,
+    }).execute()
+    assert result["replies"] == [{}, {}]
+    (grid,) = result["updatedSpreadsheet"]["sheets"][0]["data"]
+    assert grid["startRow"] == 2  # zero-based: row 3
+    assert [row["values"][0]["formattedValue"] for row in grid["rowData"]] == ["c-2", "c-3", "c-4"]
+    assert sheets_emulator.values(sheet_id)["Calls"] == [["id", "status"], ["c-1", "completed"], ["c-2", "queued"],
+                                                          ["c-3", 7], ["c-4", ""]]
+
+
+@pytest.mark.parametrize(("request_", "problem"), [
+    ({"appendCells": {"sheetId": 999, "rows": [], "fields": "userEnteredValue"}}, "No grid with id: 999"),
+    ({"appendCells": {"sheetId": 0, "rows": [{"values": [{"userEnteredValue": {"formulaValue": "=1"}}]}],
+                      "fields": "userEnteredValue"}}, "formulaValue"),
+    ({"updateCells": {"start": {"sheetId": 0, "rowIndex": 5000}, "rows": [{"values": [{}]}],
+                      "fields": "userEnteredValue"}}, "past the grid"),
+    ({"updateCells": {"start": {"sheetId": 0}, "rows": [{"values": [{}]}]}}, "'fields' is empty"),
+])
+def test_a_bad_cell_request_fails_the_whole_batch_and_writes_nothing(sheets, sheet_id, sheets_emulator,  # noqa: ANN001
+                                                                     request_, problem) -> None:
+    _append(sheets, sheet_id, [["id"], ["c-1"]])
+    before = sheets_emulator.values(sheet_id)
+    good = {"appendCells": {"sheetId": 0, "rows": [_cells("c-9")], "fields": "userEnteredValue"}}
+    with pytest.raises(HttpError) as exc_info:
+        sheets.spreadsheets().batchUpdate(spreadsheetId=sheet_id, body={"requests": [good, request_]}).execute()
+    assert exc_info.value.resp.status == 400
+    assert problem in _error(exc_info)["message"]
+    assert sheets_emulator.values(sheet_id) == before
