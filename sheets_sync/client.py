@@ -179,12 +179,11 @@ class SheetsClient:
                                  make=lambda service: service.spreadsheets().batchUpdate(
                                      spreadsheetId=spreadsheet_id, body=body))
         try:
-            (sheet,) = response["updatedSpreadsheet"]["sheets"]
-            (grid,) = sheet["data"]
+            grid = next(sheet["data"][0] for sheet in response["updatedSpreadsheet"]["sheets"] if sheet.get("data"))
             texts = [str(((row.get("values") or [{}])[0] or {}).get("formattedValue", ""))
                      for row in grid.get("rowData") or []]
             return int(grid.get("startRow", 0)) + 1, texts
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, StopIteration) as exc:
             raise Ambiguous(f"Sheets did not return the rows of {response_range}", spreadsheet_id=spreadsheet_id
                             ) from exc
 
