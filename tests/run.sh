@@ -7,7 +7,8 @@
 #   calls:  tests/calls (campaigns, the poller's runners and its 500-call end-to-end run, live events);
 #   main:   everything else.
 # On a 2-core machine where one process took 20.8 min, the three took 9.4 (main), 13.4 (calls) and 13.2
-# (system) minutes; tests/config (real `make run`, Celery, SQLite writers) runs in main to even them out.
+# (system) minutes; on a faster one, 7.0 (main), 8.8 (calls) and 11.1 (system: its waits are clocks, not
+# CPU). tests/config (real `make run`, Celery, SQLite writers) runs in main to even them out.
 # Otherwise one process.
 set -uo pipefail
 PY=${PY:-.venv/bin/python}
