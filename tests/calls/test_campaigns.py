@@ -10,7 +10,6 @@ nothing), and each call settles its own hold exactly once, whether the webhook, 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +36,7 @@ from tests.calls.test_mcp_tools import (  # the tool-calling clients over both t
 from tests.mcp.clients import WsMcp, result_of
 from tests.mcp.clients import error_of as rpc_error_of
 from tests.mcp.sdk import streamable_client, websocket_client
+from tests.waiting import wait_until
 from users.models import CreditLedgerEntry, User
 from users.services import credits_grant, token_for_user
 
@@ -68,11 +68,7 @@ def rows(count: int, *, scenarios: tuple[int, ...] = (0, 1, 2, 3, 4)) -> list[di
 
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
+    return wait_until(predicate, timeout=WAIT, what=what)
 
 
 def requests_to(sim: BackgroundSimulator) -> Counter[str]:

@@ -27,6 +27,7 @@ from tests.calls.conftest import HUMAN, sim_details
 from tests.calls.test_mcp_tools import DEFAULT_HOLD, GRANTED, balance, finish_calls, real_cost
 from tests.mcp.clients import HttpMcp, McpClient, WsMcp, iter_sse
 from tests.mcp.test_websocket_interop import NODE, NODE_HOME, ROOT, TS_SDK
+from tests.waiting import wait_until
 from users.services import token_for_user
 
 MODERN = "2026-07-28"
@@ -257,11 +258,11 @@ def test_the_typescript_sdk_runs_make_phone_call_as_a_task_to_its_outcome(live_d
         [str(NODE), str(TS_TASKS_CLIENT), f"{mcp_server}/api/v1/mcp", HUMAN], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.monotonic() + WAIT
-        while not Call.objects.filter(owner=mcp_user).exists():  # the SDK has placed the call as a task
+        def placed() -> bool:  # the SDK has placed the call as a task (and is still running)
             assert client.poll() is None, client.communicate()[1][-4000:]
-            assert time.monotonic() < deadline, "the TypeScript client placed no call"
-            time.sleep(0.05)
+            return Call.objects.filter(owner=mcp_user).exists()
+
+        wait_until(placed, timeout=WAIT, what="the TypeScript client to place a call")
         finish_calls(live_sim)
         stdout, stderr = client.communicate(timeout=60)
     finally:

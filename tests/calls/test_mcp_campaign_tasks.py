@@ -4,7 +4,6 @@ campaign, giving back the credits of the calls not dialled."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.calls.test_campaigns import TERMINAL_STATUSES, rows
 from tests.calls.test_mcp_call_tasks import Tasks
 from tests.calls.test_mcp_tools import balance
 from tests.mcp.clients import HttpMcp
+from tests.waiting import wait_until
 from users.models import User
 from users.services import credits_grant, token_for_user
 
@@ -58,10 +58,7 @@ def test_a_campaign_task_ends_with_the_campaigns_details(http, modern, funded, l
     assert tasks.get(task["taskId"])["status"] == "working"
 
     sim_advance(live_sim, 400)  # every call dialled and ended; the webhooks tell the live server
-    deadline = time.monotonic() + WAIT
-    while not ended(campaign):
-        assert time.monotonic() < deadline, "the campaign's calls did not end"
-        time.sleep(0.05)
+    wait_until(lambda: ended(campaign), timeout=WAIT, what="the campaign's calls to end")
     outcome = tasks.outcome(task["taskId"])
     assert outcome["structuredContent"]["campaign_id"] == str(campaign.id)
     assert outcome["structuredContent"]["status"] == "completed"

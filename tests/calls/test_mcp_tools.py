@@ -20,7 +20,6 @@ import json
 import math
 import re
 import threading
-import time
 import uuid
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -59,6 +58,7 @@ from tests.calls.conftest import (
 )
 from tests.conftest import in_one_window
 from tests.mcp.clients import WsMcp
+from tests.waiting import wait_until
 from users.models import CreditAccount, CreditLedgerEntry, User
 from users.services import token_for_user
 
@@ -258,10 +258,7 @@ def error_of(tools: Tools, tool: str, arguments: dict[str, Any]) -> tuple[str, s
 
 def wait_for(predicate: Callable[[], Any], what: str) -> Any:
     """Poll ``predicate`` (each try is a request to the simulator) until it is truthy, for at most WAIT s."""
-    deadline = time.monotonic() + WAIT
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-    return value
+    return wait_until(predicate, timeout=WAIT, what=what)
 
 
 def delivery(sim: BackgroundSimulator, provider_id: str) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from calls.providers.simulator import BackgroundSimulator
+from tests.waiting import wait_until
 
 KEY = "batch-key"
 
@@ -122,10 +122,7 @@ class _Serve:
         self._thread.start()
 
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "no status webhook came"
-            time.sleep(0.05)
+        wait_until(predicate, timeout=timeout, what="a status webhook")
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from calls.poller import PollOptions, PollSummary, poll_calls
 from calls.providers import configured_provider
 from calls.providers.bland import BlandClient
 from calls.providers.simulator import BackgroundSimulator
+from tests import waiting
 from tests.aws.conftest import aws as aws  # moto in server mode, for SQS
 from tests.aws.conftest import moto_server as moto_server
 from tests.servers import test_database_url
@@ -108,11 +108,7 @@ def settled_once(call: Call) -> bool:
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float = WAIT, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(message or "the condition did not hold in time")
-        time.sleep(0.05)
+    waiting.wait_until(condition, timeout=timeout, what=message or "the condition")
 
 
 def runner_env(sim: BackgroundSimulator, **extra: str) -> dict[str, str]:
