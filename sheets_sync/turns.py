@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +29,7 @@ from sheets_sync.models import OutboxEntry, SpreadsheetStatus
 from sheets_sync.scheduler import status_for
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCAN_ROWS = 20_000  # entries looked at per turn: more than fit in one request
 REQUEST_OVERHEAD_BYTES = 1_024
@@ -158,16 +160,8 @@ def _update(client: SheetsClient, status: SpreadsheetStatus, batch: list[tuple[P
 
 def _append(client: SheetsClient, status: SpreadsheetStatus, tab: str, batch: list[Pending],
             outcome: TurnOutcome) -> None:
-    _mark(status, tab, True)  # from here until the answer, the rows may land unseen
-    try:
-        first, _last = client.append(status.spreadsheet_id, layout.table_range(tab), [e.payload for e in batch])
-    except Ambiguous as exc:
-        _attempted(batch, exc)
-        raise  # the mark stays: the next turn reads the id column back first
-    except SheetsError as exc:
-        _mark(status, tab, False)  # refused or never sent: nothing was written
-        _attempted(batch, exc)
-        raise
+    first, _last = _unconfirmed(status, tab, batch, lambda: client.append(
+        status.spreadsheet_id, layout.table_range(tab), [e.payload for e in batch]))
     outcome.requests += 1
     outcome.appended += len(batch)
     outcome.rows_written += len(batch)
@@ -183,29 +177,19 @@ def _write_cells(client: SheetsClient, status: SpreadsheetStatus, tab: str, batc
     landed. Like an append it is not idempotent, so the tab is marked for read-back meanwhile; rows that
     did not land where the answer says (someone wrote below the table) stay in the outbox, and the next
     turn reads them back."""
-    updated = [entry for entry, _ in batch if entry.row is not None]
+    known = [(entry, entry.row) for entry, _ in batch if entry.row is not None]
+    updated = [entry for entry, _ in known]
     appended = [entry for entry, _ in batch if entry.row is None]
-    ids, cost = tabs.sheet_ids(client, status, {tab} | {entry.row[0] for entry in updated if entry.row})
+    ids, cost = tabs.sheet_ids(client, status, {tab} | {row_tab for _, (row_tab, _) in known})
     outcome.requests += cost
-    if tab not in ids or any(entry.row[0] not in ids for entry in updated if entry.row):
+    if tab not in ids or any(row_tab not in ids for _, (row_tab, _) in known):
         _update(client, status, [(entry, _row_range(entry)) for entry in updated], outcome)  # a tab has gone
         return
-    entries = [entry for entry, _ in batch]
-    _mark(status, tab, True)
     start = tabs.last_row(status, tab) + 1
-    try:
-        first, texts = client.write_cells(
-            status.spreadsheet_id, updates=[(ids[entry.row[0]], entry.row[1], entry.payload) for entry in updated
-                                            if entry.row],
-            sheet_id=ids[tab], appends=[entry.payload for entry in appended],
-            response_range=f"{layout.quoted(tab)}!A{start}:A")
-    except Ambiguous as exc:
-        _attempted(entries, exc)
-        raise
-    except SheetsError as exc:
-        _mark(status, tab, False)
-        _attempted(entries, exc)
-        raise
+    first, texts = _unconfirmed(status, tab, [entry for entry, _ in batch], lambda: client.write_cells(
+        status.spreadsheet_id, updates=[(ids[row_tab], number, entry.payload) for entry, (row_tab, number) in known],
+        sheet_id=ids[tab], appends=[entry.payload for entry in appended],
+        response_range=f"{layout.quoted(tab)}!A{start}:A"))
     positions: dict[str, int] = {}
     for offset, text in enumerate(texts):
         positions.setdefault(text, first + offset)
@@ -223,6 +207,22 @@ def _write_cells(client: SheetsClient, status: SpreadsheetStatus, tab: str, batc
         logger.warning("spreadsheet %s tab %s: new rows not found below row %d after a write; reading them back",
                        status.spreadsheet_id, tab, start)
         _done(status, updated)
+
+
+def _unconfirmed(status: SpreadsheetStatus, tab: str, entries: list[Pending], send: Callable[[], T]) -> T:
+    """``send()`` a request that appends to ``tab``: from here until its answer the rows may land unseen, so
+    the tab is marked for read-back; an ``Ambiguous`` failure leaves the mark (the next turn reads the id
+    column back first), a certain one clears it. Failures are counted on ``entries``."""
+    _mark(status, tab, True)
+    try:
+        return send()
+    except Ambiguous as exc:
+        _attempted(entries, exc)
+        raise
+    except SheetsError as exc:
+        _mark(status, tab, False)  # refused or never sent: nothing was written
+        _attempted(entries, exc)
+        raise
 
 
 def _mark(status: SpreadsheetStatus, tab: str, on: bool) -> None:
