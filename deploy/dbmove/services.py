@@ -63,14 +63,18 @@ class Move:
     target: psycopg.Connection
     plans: list[TablePlan]
     key_types: dict[str, str]
-    source_label: str
-    source_url: str = ""
+    source_url: str  # with its password: for connections only; messages use source_label
 
     def select(self, names: list[str] | None) -> list[TablePlan]:
         if not names:
             return list(self.plans)
         wanted = {self.mapping.table(name).name for name in names}
         return [plan for plan in self.plans if plan.name in wanted]
+
+    @property
+    def source_label(self) -> str:
+        """host/database of the source, for messages (never the password)."""
+        return url_label(self.source_url)
 
     @property
     def accounts(self) -> TablePlan | None:
@@ -103,7 +107,7 @@ def move_open(*, source_url: str, mapping_path: Path | str | None = None) -> Mov
                            started=datetime.now(tz=UTC))
         key_types = {name: source_tables[str(key.table)].columns[key.column].type  # type: ignore[union-attr]
                      for name, key in mapping.keys.items()}  # (plan_build has checked that these tables exist)
-        move = Move(mapping, source, target, plans, key_types, url_label(source_url), source_url)
+        move = Move(mapping, source, target, plans, key_types, source_url)
         _check_queries(move)
     except BaseException:
         source.close()
@@ -321,7 +325,7 @@ def _compare_tables(move: Move, selected: list[TablePlan], options: dict[str, in
     """``table_compare`` of each table, two tables at a time (the second on connections of its own), in the
     order given: while one table's key bounds are read (one backend) or one side finishes first, the other
     table keeps the second core busy (a tenth of a million calls' verify here)."""
-    if len(selected) < 2 or not move.source_url:
+    if len(selected) < 2:
         return [table_compare(move.source, move.target, plan, **options) for plan in selected]
     pending = list(reversed(selected))
     results: dict[str, Comparison] = {}
