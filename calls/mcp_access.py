@@ -35,6 +35,12 @@ def own_call_details(ctx: RequestScope, call_id: Any) -> Call:
     return selectors.call_details_get_for_user(user_id=owner_id(ctx), call_id=call_id, staff=ctx.principal.is_staff)
 
 
+async def own_call_details_on_loop(ctx: RequestScope, call_id: Any) -> Call | None:
+    """``own_call_details`` read on the event loop, or None where that cannot be done here."""
+    return await selectors.call_details_aget_for_user(user_id=owner_id(ctx), call_id=call_id,
+                                                      staff=ctx.principal.is_staff)
+
+
 def recent_call_ids(ctx: RequestScope, value: str, context: dict[str, str]) -> list[str]:
     """Completion of a ``call_id`` argument: the caller's recent calls that start with what was typed."""
     return selectors.call_ids_starting_with(owner_id=owner_id(ctx), prefix=value)

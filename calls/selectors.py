@@ -1,6 +1,7 @@
 """Reads for calls. Every access to a user's call goes through ``call_get_for_user`` (or, for the
-details view, ``call_details_get_for_user``, which applies the same rule): a call that is missing
-and a call that is someone else's are the same "not found"."""
+details view, ``call_details_get_for_user`` and its event-loop twin ``call_details_aget_for_user``,
+which apply the same rule): a call that is missing and a call that is someone else's are the same
+"not found"."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import binascii
 import json
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -19,6 +21,7 @@ from django.db.models import Field, IntegerField, Model, Q, QuerySet, Subquery
 
 from calls import errors
 from calls.models import AnsweredBy, Call, CallAnalysis, CallStatus
+from config import async_db
 from config.errors import InvalidInput
 
 MAX_PAGE_SIZE = 100
@@ -214,21 +217,19 @@ def _details_query(db: BaseDatabaseWrapper, staff: bool) -> _DetailsQuery:
     return _DetailsQuery(sql=sql, attnames=[field.attname for field in fields], converters=converters)
 
 
-def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call:
-    """``call_get_for_user`` for a details view, in one indexed statement: the columns the details show,
-    whether the call has a transcript and whether it has analyses (``transcript_present`` and
-    ``analyses_present``, which ``presenters.call_details`` reads: a call with no analyses costs no second
-    query). The statement and its converters are built once per connection, not compiled per read: a
-    third of the ORM's CPU per read here."""
-    key = _call_key(call_id)
+def _prepared_details(staff: bool) -> tuple[BaseDatabaseWrapper, _DetailsQuery] | None:
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor not in _TRUTHY_JSON:
-        return call_get_for_user(user_id=user_id, call_id=key, staff=staff)
+        return None
     per_flag = _details_queries.setdefault(db, {})
-    query = per_flag.get(staff) or per_flag.setdefault(staff, _details_query(db, staff))
-    with db.cursor() as cursor:
-        cursor.execute(query.sql, [Call._meta.pk.get_db_prep_value(key, db)] + ([] if staff else [user_id]))
-        row = cursor.fetchone()
+    return db, per_flag.get(staff) or per_flag.setdefault(staff, _details_query(db, staff))
+
+
+def _details_params(db: BaseDatabaseWrapper, *, user_id: int, key: Any, staff: bool) -> list[Any]:
+    return [Call._meta.pk.get_db_prep_value(key, db)] + ([] if staff else [user_id])
+
+
+def _details_call(db: BaseDatabaseWrapper, query: _DetailsQuery, row: Sequence[Any] | None, key: Any) -> Call:
     if row is None:
         raise errors.CallNotFound(call_id=str(key))
     values = []
@@ -239,3 +240,34 @@ def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False
     call = Call.from_db(db.alias, query.attnames, values)
     call.__dict__.update(transcript_present=bool(row[-2]), analyses_present=bool(row[-1]))
     return call
+
+
+def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call:
+    """``call_get_for_user`` for a details view, in one indexed statement: the columns the details show,
+    whether the call has a transcript and whether it has analyses (``transcript_present`` and
+    ``analyses_present``, which ``presenters.call_details`` reads: a call with no analyses costs no second
+    query). The statement and its converters are built once per connection, not compiled per read: a
+    third of the ORM's CPU per read here."""
+    key = _call_key(call_id)
+    prepared = _prepared_details(staff)
+    if prepared is None:
+        return call_get_for_user(user_id=user_id, call_id=key, staff=staff)
+    db, query = prepared
+    with db.cursor() as cursor:
+        cursor.execute(query.sql, _details_params(db, user_id=user_id, key=key, staff=staff))
+        row = cursor.fetchone()
+    return _details_call(db, query, row, key)
+
+
+async def call_details_aget_for_user(*, user_id: int, call_id: Any, staff: bool = False) -> Call | None:
+    """``call_details_get_for_user`` run on the event loop (``config.async_db``): the same statement and
+    converters, and the same ``CallNotFound``; None when the loop cannot read here (then use the former)."""
+    key = _call_key(call_id)
+    prepared = _prepared_details(staff)
+    if prepared is None:
+        return None
+    db, query = prepared
+    row = await async_db.fetchone(query.sql, _details_params(db, user_id=user_id, key=key, staff=staff))
+    if row is async_db.NOT_AVAILABLE:
+        return None
+    return _details_call(db, query, cast("Sequence[Any] | None", row), key)

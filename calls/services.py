@@ -196,13 +196,18 @@ def call_refresh(*, provider: Provider, call: Call, source: str = "poller") -> C
     return call_apply_provider_update(update=update, source=source, call=call) or call
 
 
+def call_may_refresh(call: Call) -> bool:
+    """Whether ``call_refresh_if_stale`` could ask the provider about ``call``: it is in flight with them."""
+    return not call.is_terminal and bool(call.provider_call_id)
+
+
 def call_refresh_if_stale(*, provider: Provider, call: Call, source: str) -> Call:
     """The call, asked about again if it is in flight and has not changed for CALL_DETAILS_REFRESH_SECONDS.
 
     Bounded: at most one ask per call per interval across all workers (a cache key), however often it
     is read. A provider that fails leaves the call as it was: a read never fails because of it."""
     interval = settings.CALL_DETAILS_REFRESH_SECONDS
-    if call.is_terminal or not call.provider_call_id:
+    if not call_may_refresh(call):
         return call
     if interval > 0 and (call.updated_at > timezone.now() - timedelta(seconds=interval)
                          or not cache.add(f"calls:refresh:{call.pk}", 1, timeout=interval)):

@@ -15,7 +15,7 @@ import json
 from django.conf import settings
 
 from calls import presenters, services
-from calls.mcp_access import history_page, own_call, own_call_details
+from calls.mcp_access import history_page, own_call, own_call_details, own_call_details_on_loop
 from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
     CallDetails,
@@ -124,10 +124,16 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
     scopes=[scopes.CALLS_READ],
 )
 async def get_call_details(ctx: RequestScope, arguments: CallRef) -> CallDetails:
-    def read() -> CallDetails:
-        call = services.call_refresh_if_stale(provider=configured_provider(),
-                                              call=own_call_details(ctx, arguments.call_id), source="tool")
+    # The row is read on the event loop where it can be (one statement, no worker-thread hop); a call the
+    # provider may still report on, or one with analyses to load, goes on to a worker thread with it.
+    call = await own_call_details_on_loop(ctx, arguments.call_id)
+    if call is not None and not services.call_may_refresh(call) and not getattr(call, "analyses_present", True):
         return presenters.call_details(call)
+
+    def read() -> CallDetails:
+        found = own_call_details(ctx, arguments.call_id) if call is None else call
+        return presenters.call_details(services.call_refresh_if_stale(provider=configured_provider(), call=found,
+                                                                      source="tool"))
 
     return await db.run(read)
 

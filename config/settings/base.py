@@ -100,6 +100,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int_("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# One-statement reads on the event loop (config.async_db): psycopg asyncio connections per server process,
+# beside the ORM's per-thread ones; 0 turns the path off (every read then goes through the ORM).
+DATABASE_ASYNC_POOL_SIZE = env.count_("DATABASE_ASYNC_POOL_SIZE", 4)
+DATABASE_ASYNC_POOL_TIMEOUT = 2.0  # seconds to wait for a free connection before reading through the ORM
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker -----------------------------------------------

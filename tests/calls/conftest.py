@@ -160,13 +160,17 @@ def post_webhook(client: Any, payload: Any, *, signature: str | None = None, raw
 
 
 @pytest.fixture
-def live_sim(sim: BackgroundSimulator, mcp_server: str, calls_settings: Settings) -> BackgroundSimulator:
+def live_sim(sim: BackgroundSimulator, mcp_server: str, calls_settings: Settings, live_db: None
+             ) -> Iterator[BackgroundSimulator]:
     """``sim`` (the provider of this process, clock frozen: tests move it with ``/_sim/advance``) whose signed
     post-call webhooks go to the live MCP server's ``/api/v1/webhooks/bland``. The server runs in this
-    process, so these settings are its settings; makePhoneCall's wait loop polls every 50 ms, not every second."""
+    process, so these settings are its settings; makePhoneCall's wait loop polls every 50 ms, not every second.
+    A webhook still on its way when the test ends is delivered (or dropped) before the database is emptied:
+    one the server handled during the flush would deadlock with it."""
     calls_settings.PUBLIC_BASE_URL = mcp_server
     calls_settings.CALL_WAIT_POLL_SECONDS = 0.05
-    return sim
+    yield sim
+    httpx.post(f"{sim.url}/_sim/settle", json={"timeout": 10}, timeout=15).raise_for_status()
 
 
 def sim_state(sim: BackgroundSimulator) -> dict[str, Any]:

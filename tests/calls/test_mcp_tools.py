@@ -395,6 +395,20 @@ def test_get_call_details_shows_how_a_finished_call_went(sdk, live_sim):
     assert shown["error"] is None
 
 
+def test_a_finished_calls_details_are_the_same_read_on_the_event_loop_or_through_the_orm(
+        sdk, live_sim, calls_settings):
+    call_id = place(sdk, HUMAN, max_duration=3)["call_id"]
+    finish_calls(live_sim)
+    on_loop = details(sdk, call_id)  # a finished call: one statement on the server's event loop
+
+    calls_settings.DATABASE_ASYNC_POOL_SIZE = 0  # that path off: the ORM, in a worker thread
+    through_orm = details(sdk, call_id)
+
+    assert on_loop == through_orm
+    assert on_loop["status"] == "completed"
+    assert on_loop["has_transcript"] is True
+
+
 def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
         tools, mcp_user, live_sim, calls_settings):
     calls_settings.PUBLIC_BASE_URL = NOWHERE  # the provider's webhook never reaches us

@@ -23,6 +23,7 @@ import uvicorn
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
+from config import async_db
 from mcp_gateway.asgi import mcp_application
 from mcp_gateway.gateway import Gateway, build_gateway
 from users.services import token_for_user
@@ -56,6 +57,8 @@ def live_server(gateway: Gateway, loop: asyncio.AbstractEventLoop) -> Iterator[s
         server.should_exit = True
         running.result(timeout=10)
         sock.close()
+        # The loop's own database connections (config.async_db) go with the server, not with the loop.
+        asyncio.run_coroutine_threadsafe(async_db.close_pools(), loop).result(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,9 @@ windows run on the simulated clock.
 Control endpoints, without auth (the server binds 127.0.0.1 by default) and never faulted:
 ``GET /_sim/state``, ``POST /_sim/faults`` ``{latency_ms, error_rate, outage, webhooks, rate_limit_rps,
 retry_after, list_disabled, fail_details}`` (partial updates), ``POST /_sim/advance`` ``{seconds}``,
-``POST /_sim/reset`` ``{balance?, plan?, time_scale?}``, ``GET /_sim/requests`` (API requests answered:
+``POST /_sim/reset`` ``{balance?, plan?, time_scale?}``, ``POST /_sim/settle`` ``{timeout?}`` (waits up to
+``timeout`` s, default 10, for the webhooks queued so far to be posted, then cancels the rest: ``{settled,
+cancelled}``), ``GET /_sim/requests`` (API requests answered:
 list, details, other, rate_limited, ``endpoints`` counted by method and path such as ``POST /v2/batches/create``,
 and per call with ``?by_call=1``; ``DELETE`` clears the count) and
 ``POST /_sim/seed`` ``{calls: [POST /v1/calls bodies]}`` (many calls at once, without the plan's limits).

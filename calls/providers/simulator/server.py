@@ -309,6 +309,12 @@ async def sim_reset(request: web.Request) -> web.Response:
     return await sim_state(request)
 
 
+async def sim_settle(request: web.Request) -> web.Response:
+    timeout = _number_field(_control_body(await _body(request)), "timeout", high=300)
+    settled, cancelled = await request.app[WEBHOOKS].settle(10.0 if timeout is None else timeout)
+    return _json({"settled": settled, "cancelled": cancelled})
+
+
 async def _ticker(app: web.Application) -> None:
     """Ends calls on time (and posts their webhooks) even when nobody is asking."""
     simulator = app[SIMULATOR]
@@ -356,6 +362,7 @@ def build_app(simulator: Simulator | None = None, **options: Any) -> web.Applica
     app.router.add_post("/_sim/faults", sim_faults)
     app.router.add_post("/_sim/advance", sim_advance)
     app.router.add_post("/_sim/reset", sim_reset)
+    app.router.add_post("/_sim/settle", sim_settle)
     app.router.add_get("/_sim/requests", sim_requests)
     app.router.add_delete("/_sim/requests", sim_requests_clear)
     app.router.add_post("/_sim/seed", sim_seed)

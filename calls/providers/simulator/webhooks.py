@@ -68,6 +68,16 @@ class WebhookSender:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def settle(self, timeout: float) -> tuple[int, int]:
+        """Wait up to ``timeout`` s for every delivery queued so far to be posted (or given up), then cancel
+        what is left: (how many finished, how many were cancelled)."""
+        tasks = list(self._tasks)
+        done, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(done), len(pending)
+
     def send(self, url: str, call_id: str, payload: dict[str, Any], *, retries: int | None = None,
              live: bool = False) -> None:
         """Post ``payload`` to ``url`` (``call_id`` names it in ``deliveries``, or ``live_deliveries`` for a live

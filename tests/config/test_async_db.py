@@ -1,0 +1,46 @@
+"""Reads on the event loop (``config.async_db``): psycopg's asyncio connections from a pool per loop, on the
+real PostgreSQL, with Django's adapters, seeing committed rows; where they cannot read, the caller is told
+to read through the ORM."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from config import async_db
+from users.models import User
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def fetch(sql: str, params: list[object]) -> object:
+    async def run() -> object:
+        try:
+            return await async_db.fetchone(sql, params)
+        finally:
+            await async_db.close_pools()
+
+    return asyncio.run(run())
+
+
+def test_a_committed_row_comes_back_with_the_orms_types(django_user_model: type[User]) -> None:
+    assert User._meta.db_table == "users_user"
+    user = django_user_model.objects.create(username="loop-reader", rate_limits={"read": "5/minute"})
+    row = fetch('SELECT id, username, date_joined, rate_limits FROM "users_user" WHERE id = %s', [user.pk])
+
+    assert isinstance(row, tuple)
+    assert row[:3] == (user.pk, "loop-reader", user.date_joined)  # an aware datetime, as the ORM reads it
+    assert row[3] == '{"read": "5/minute"}'  # jsonb as text, as Django's JSONField converters expect it
+
+
+def test_no_row_is_none_and_a_bad_statement_says_read_through_the_orm() -> None:
+    assert fetch('SELECT id FROM "users_user" WHERE id = %s', [-1]) is None
+    assert fetch("SELECT no_such_column FROM callmcp_nowhere WHERE id = %s", [1]) is async_db.NOT_AVAILABLE
+
+
+def test_turned_off_it_says_read_through_the_orm(settings) -> None:  # noqa: ANN001
+    settings.DATABASE_ASYNC_POOL_SIZE = 0
+
+    assert fetch("SELECT %s::uuid", [uuid.uuid4()]) is async_db.NOT_AVAILABLE
