@@ -9,7 +9,6 @@ import base64
 import binascii
 import json
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,16 +180,17 @@ _TRUTHY_JSON = {
 
 @dataclass(frozen=True)
 class _DetailsQuery:
-    """The details statement of one database connection: built once, its column converters with it."""
+    """The details statement of one database: built once, its column converters with it."""
 
     sql: str
     attnames: list[str]  # in the model's field order, as ``Model.from_db`` takes them
-    converters: list[tuple[Any, list[Any]]]  # per column: (its expression, Django's converters for it)
+    # The columns that have Django converters: (position, the column's expression, its converters).
+    converters: list[tuple[int, Any, list[Any]]]
 
 
-# Per connection (one per thread and alias; weakly held) and staff flag.
-_details_queries: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[bool, _DetailsQuery]] = (
-    weakref.WeakKeyDictionary())
+# Per database alias, vendor and staff flag: the statement and converters depend on nothing else (not on
+# the connection object: on the event loop each request's context has a wrapper of its own).
+_details_queries: dict[tuple[str, str, bool], _DetailsQuery] = {}
 
 
 def _column(db: BaseDatabaseWrapper, model: type[Model], name: str) -> str:
@@ -211,9 +211,10 @@ def _details_query(db: BaseDatabaseWrapper, staff: bool) -> _DetailsQuery:
     where = [f"{pk} = %s"] + ([] if staff else [f"{_column(db, Call, 'owner')} = %s"])
     sql = " ".join(["SELECT", ", ".join(columns), "FROM", table, "WHERE", " AND ".join(where)])
     converters = []
-    for field in fields:
+    for position, field in enumerate(fields):
         column = field.get_col(Call._meta.db_table)
-        converters.append((column, db.ops.get_db_converters(column) + field.get_db_converters(db)))
+        if functions := db.ops.get_db_converters(column) + field.get_db_converters(db):
+            converters.append((position, column, functions))
     return _DetailsQuery(sql=sql, attnames=[field.attname for field in fields], converters=converters)
 
 
@@ -221,8 +222,11 @@ def _prepared_details(staff: bool) -> tuple[BaseDatabaseWrapper, _DetailsQuery] 
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor not in _TRUTHY_JSON:
         return None
-    per_flag = _details_queries.setdefault(db, {})
-    return db, per_flag.get(staff) or per_flag.setdefault(staff, _details_query(db, staff))
+    key = (db.alias, db.vendor, staff)
+    query = _details_queries.get(key)
+    if query is None:
+        query = _details_queries[key] = _details_query(db, staff)
+    return db, query
 
 
 def _details_params(db: BaseDatabaseWrapper, *, user_id: int, key: Any, staff: bool) -> list[Any]:
@@ -232,11 +236,10 @@ def _details_params(db: BaseDatabaseWrapper, *, user_id: int, key: Any, staff: b
 def _details_call(db: BaseDatabaseWrapper, query: _DetailsQuery, row: Sequence[Any] | None, key: Any) -> Call:
     if row is None:
         raise errors.CallNotFound(call_id=str(key))
-    values = []
-    for (column, converters), value in zip(query.converters, row, strict=False):
+    values = list(row[:len(query.attnames)])
+    for position, column, converters in query.converters:
         for convert in converters:
-            value = convert(value, column, db)
-        values.append(value)
+            values[position] = convert(values[position], column, db)
     call = Call.from_db(db.alias, query.attnames, values)
     call.__dict__.update(transcript_present=bool(row[-2]), analyses_present=bool(row[-1]))
     return call

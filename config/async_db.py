@@ -24,42 +24,42 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 
 NOT_AVAILABLE: Final = object()  # no loop-side read here: read through the ORM instead
 # The pool of each event loop and connection parameters: weakly keyed by the loop, so a closed loop's pool
 # goes with it and the map is bounded by the loops alive (normally one per process).
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
-def _parameters() -> tuple[str, dict[str, Any]] | None:
-    """(a key for the pool, psycopg connection keyword arguments), or None when the database is not
-    PostgreSQL or the pool is turned off."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql" or settings.DATABASE_ASYNC_POOL_SIZE < 1:
-        return None
+def _connect_kwargs(db: BaseDatabaseWrapper) -> dict[str, Any]:
+    """psycopg connection keyword arguments: Django's own parameters and adapters, in autocommit."""
     params = dict(db.get_connection_params())
     params.pop("cursor_factory", None)  # Django's are synchronous; the pool's connections use psycopg's own
     params["autocommit"] = True
-    key = repr(sorted((k, v) for k, v in params.items() if k not in ("context", "password")))
-    return key, params
+    return params
 
 
 def _pool() -> Any:
+    """The running loop's pool for the default database, or None when it is not PostgreSQL or the pool is
+    turned off. Looked up by what names the server (tests move the database under a running loop)."""
     from psycopg_pool import AsyncConnectionPool
 
-    found = _parameters()
-    if found is None:
+    size = settings.DATABASE_ASYNC_POOL_SIZE
+    db = connections[DEFAULT_DB_ALIAS]
+    if size < 1 or db.vendor != "postgresql":
         return None
-    key, params = found
+    where = db.settings_dict
+    key = (where["NAME"], where["HOST"], where["PORT"], where["USER"], size)
     per_loop = _pools.setdefault(asyncio.get_running_loop(), {})
     pool = per_loop.get(key)
     if pool is None:
         # Recycled like the ORM's connections (CONN_MAX_AGE) when that is a positive age, else hourly.
-        max_age = settings.DATABASES[DEFAULT_DB_ALIAS].get("CONN_MAX_AGE") or 3600
+        max_age = where.get("CONN_MAX_AGE") or 3600
         pool = per_loop[key] = AsyncConnectionPool(
-            kwargs=params, min_size=1, max_size=settings.DATABASE_ASYNC_POOL_SIZE, open=False,
+            kwargs=_connect_kwargs(db), min_size=1, max_size=size, open=False,
             timeout=settings.DATABASE_ASYNC_POOL_TIMEOUT, max_lifetime=float(max_age), name="callmcp-loop-reads")
     return pool
 
