@@ -183,14 +183,16 @@ class _DetailsQuery:
     """The details statement of one database: built once, its column converters with it."""
 
     sql: str
+    db: BaseDatabaseWrapper  # the connection whose operations built it: for converting values, never for I/O
     attnames: list[str]  # in the model's field order, as ``Model.from_db`` takes them
     # The columns that have Django converters: (position, the column's expression, its converters).
     converters: list[tuple[int, Any, list[Any]]]
 
 
-# Per database alias, vendor and staff flag: the statement and converters depend on nothing else (not on
-# the connection object: on the event loop each request's context has a wrapper of its own).
-_details_queries: dict[tuple[str, str, bool], _DetailsQuery] = {}
+# Per database alias, engine and staff flag (None: the engine has no such statement): the statement and
+# converters depend on nothing else. Not per connection object: on the event loop each request's context
+# would make a wrapper of its own just to find it.
+_details_queries: dict[tuple[str, str, bool], _DetailsQuery | None] = {}
 
 
 def _column(db: BaseDatabaseWrapper, model: type[Model], name: str) -> str:
@@ -215,18 +217,15 @@ def _details_query(db: BaseDatabaseWrapper, staff: bool) -> _DetailsQuery:
         column = field.get_col(Call._meta.db_table)
         if functions := db.ops.get_db_converters(column) + field.get_db_converters(db):
             converters.append((position, column, functions))
-    return _DetailsQuery(sql=sql, attnames=[field.attname for field in fields], converters=converters)
+    return _DetailsQuery(sql=sql, db=db, attnames=[field.attname for field in fields], converters=converters)
 
 
-def _prepared_details(staff: bool) -> tuple[BaseDatabaseWrapper, _DetailsQuery] | None:
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor not in _TRUTHY_JSON:
-        return None
-    key = (db.alias, db.vendor, staff)
-    query = _details_queries.get(key)
-    if query is None:
-        query = _details_queries[key] = _details_query(db, staff)
-    return db, query
+def _prepared_details(staff: bool) -> _DetailsQuery | None:
+    key = (DEFAULT_DB_ALIAS, connections.settings[DEFAULT_DB_ALIAS]["ENGINE"], staff)
+    if key not in _details_queries:
+        db = connections[DEFAULT_DB_ALIAS]
+        _details_queries[key] = _details_query(db, staff) if db.vendor in _TRUTHY_JSON else None
+    return _details_queries[key]
 
 
 def _details_params(db: BaseDatabaseWrapper, *, user_id: int, key: Any, staff: bool) -> list[Any]:
@@ -252,10 +251,10 @@ def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False
     query). The statement and its converters are built once per connection, not compiled per read: a
     third of the ORM's CPU per read here."""
     key = _call_key(call_id)
-    prepared = _prepared_details(staff)
-    if prepared is None:
+    query = _prepared_details(staff)
+    if query is None:
         return call_get_for_user(user_id=user_id, call_id=key, staff=staff)
-    db, query = prepared
+    db = connections[DEFAULT_DB_ALIAS]
     with db.cursor() as cursor:
         cursor.execute(query.sql, _details_params(db, user_id=user_id, key=key, staff=staff))
         row = cursor.fetchone()
@@ -266,11 +265,10 @@ async def call_details_aget_for_user(*, user_id: int, call_id: Any, staff: bool 
     """``call_details_get_for_user`` run on the event loop (``config.async_db``): the same statement and
     converters, and the same ``CallNotFound``; None when the loop cannot read here (then use the former)."""
     key = _call_key(call_id)
-    prepared = _prepared_details(staff)
-    if prepared is None:
+    query = _prepared_details(staff)
+    if query is None:
         return None
-    db, query = prepared
-    row = await async_db.fetchone(query.sql, _details_params(db, user_id=user_id, key=key, staff=staff))
+    row = await async_db.fetchone(query.sql, _details_params(query.db, user_id=user_id, key=key, staff=staff))
     if row is async_db.NOT_AVAILABLE:
         return None
-    return _details_call(db, query, cast("Sequence[Any] | None", row), key)
+    return _details_call(query.db, query, cast("Sequence[Any] | None", row), key)

@@ -28,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 
+POSTGRESQL: Final = "django.db.backends.postgresql"  # the engine this path serves (not a subclass of it)
 NOT_AVAILABLE: Final = object()  # no loop-side read here: read through the ORM instead
 # The pool of each event loop and connection parameters: weakly keyed by the loop, so a closed loop's pool
 # goes with it and the map is bounded by the loops alive (normally one per process).
@@ -44,14 +45,13 @@ def _connect_kwargs(db: BaseDatabaseWrapper) -> dict[str, Any]:
 
 def _pool() -> Any:
     """The running loop's pool for the default database, or None when it is not PostgreSQL or the pool is
-    turned off. Looked up by what names the server (tests move the database under a running loop)."""
+    turned off. Looked up by the settings that name the server (tests move the database under a running
+    loop), not through a connection wrapper: on the loop each request's context would make one."""
     from psycopg_pool import AsyncConnectionPool
 
-    size = settings.DATABASE_ASYNC_POOL_SIZE
-    db = connections[DEFAULT_DB_ALIAS]
-    if size < 1 or db.vendor != "postgresql":
+    size, where = settings.DATABASE_ASYNC_POOL_SIZE, connections.settings[DEFAULT_DB_ALIAS]
+    if size < 1 or where["ENGINE"] != POSTGRESQL:
         return None
-    where = db.settings_dict
     key = (where["NAME"], where["HOST"], where["PORT"], where["USER"], size)
     per_loop = _pools.setdefault(asyncio.get_running_loop(), {})
     pool = per_loop.get(key)
@@ -59,7 +59,7 @@ def _pool() -> Any:
         # Recycled like the ORM's connections (CONN_MAX_AGE) when that is a positive age, else hourly.
         max_age = where.get("CONN_MAX_AGE") or 3600
         pool = per_loop[key] = AsyncConnectionPool(
-            kwargs=_connect_kwargs(db), min_size=1, max_size=size, open=False,
+            kwargs=_connect_kwargs(connections[DEFAULT_DB_ALIAS]), min_size=1, max_size=size, open=False,
             timeout=settings.DATABASE_ASYNC_POOL_TIMEOUT, max_lifetime=float(max_age), name="callmcp-loop-reads")
     return pool
 
