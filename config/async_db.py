@@ -29,6 +29,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 logger = logging.getLogger(__name__)
 
 POSTGRESQL: Final = "django.db.backends.postgresql"  # the engine this path serves (not a subclass of it)
+APPLICATION_NAME: Final = "callmcp loop reads"
 NOT_AVAILABLE: Final = object()  # no loop-side read here: read through the ORM instead
 # The pool of each event loop and connection parameters: weakly keyed by the loop, so a closed loop's pool
 # goes with it and the map is bounded by the loops alive (normally one per process).
@@ -40,6 +41,7 @@ def _connect_kwargs(db: BaseDatabaseWrapper) -> dict[str, Any]:
     params = dict(db.get_connection_params())
     params.pop("cursor_factory", None)  # Django's are synchronous; the pool's connections use psycopg's own
     params["autocommit"] = True
+    params.setdefault("application_name", APPLICATION_NAME)  # what pg_stat_activity shows for them
     return params
 
 

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 
 import pytest
+from django.db import connection
 
 from config import async_db
 from users.models import User
@@ -44,3 +45,35 @@ def test_turned_off_it_says_read_through_the_orm(settings) -> None:  # noqa: ANN
     settings.DATABASE_ASYNC_POOL_SIZE = 0
 
     assert fetch("SELECT %s::uuid", [uuid.uuid4()]) is async_db.NOT_AVAILABLE
+
+
+def test_a_connection_the_server_drops_costs_at_most_a_read_through_the_orm_then_reads_recover(
+        django_user_model: type[User]) -> None:
+    user = django_user_model.objects.create(username="loop-survivor")
+    sql, params = 'SELECT username FROM "users_user" WHERE id = %s', [user.pk]
+
+    async def scenario() -> list[object]:
+        try:
+            before = await async_db.fetchone(sql, params)
+            await asyncio.to_thread(_terminate_loop_connections)  # as a database restart or failover would
+            after = [await async_db.fetchone(sql, params) for _ in range(3)]
+            return [before, *after]
+        finally:
+            await async_db.close_pools()
+
+    before, *after = asyncio.run(scenario())
+
+    assert before == ("loop-survivor",)
+    assert all(row in (("loop-survivor",), async_db.NOT_AVAILABLE) for row in after)  # never an error
+    assert after[-1] == ("loop-survivor",)
+
+
+def _terminate_loop_connections() -> None:
+    """In a thread of its own (it has its own Django connection, closed after)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                           [async_db.APPLICATION_NAME])
+            assert cursor.fetchall(), "no loop-side connection was open"
+    finally:
+        connection.close()
