@@ -75,12 +75,12 @@ def _setup_django(key: dict[str, Any], ops: str, url: str) -> None:
 def _client(url: str, scale: float) -> Any:
     from django.conf import settings
 
+    from config.redis_clients import redis_for
     from sheets_sync.accounts import accounts_from_settings
     from sheets_sync.backoff import Backoff
     from sheets_sync.breaker import CircuitBreaker, RedisBreakerStore, breaker_settings_from_settings
     from sheets_sync.client import SheetsClient
     from sheets_sync.quota import WINDOW_SECONDS, QuotaGate, QuotaLimits, RedisQuotaStore, pacing_from_settings
-    from sheets_sync.store import redis_for
 
     store = redis_for(settings.REDIS_URL)
     keys = list(store.scan_iter(match=f"{BENCH_PREFIX}*", count=1000))  # the bench's own keys only

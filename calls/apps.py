@@ -7,5 +7,5 @@ class CallsConfig(AppConfig):
 
     def ready(self) -> None:
         # They subscribe to the calls' events (calls.events), in every process that changes calls
-        # (mcp_tools: makePhoneCall's MCP tasks follow their calls).
-        from calls import mcp_resources, mcp_tools, tasks  # noqa: F401
+        # (mcp_tools: makePhoneCall's MCP tasks follow their calls; details_cache: versions of what is kept).
+        from calls import details_cache, mcp_resources, mcp_tools, tasks  # noqa: F401

@@ -28,8 +28,9 @@ from typing import Protocol
 import redis
 
 from config import metrics
+from config.redis_clients import redis_for
 from sheets_sync.events import BreakerClosed, breaker_closed
-from sheets_sync.store import KEY_PREFIX, LUA_NOW, PerProcess, redis_for
+from sheets_sync.store import KEY_PREFIX, LUA_NOW, PerProcess
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ from typing import Any, cast
 import redis
 
 from config import metrics
+from config.redis_clients import redis_for
 from sheets_sync.breaker import CircuitBreaker
 from sheets_sync.quota import Grant, QuotaGate
-from sheets_sync.store import KEY_PREFIX, redis_for
+from sheets_sync.store import KEY_PREFIX
 
 logger = logging.getLogger(__name__)
 

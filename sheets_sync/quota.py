@@ -36,10 +36,11 @@ from typing import Protocol
 
 import redis
 
+from config.redis_clients import redis_for
 from sheets_sync.accounts import ServiceAccount
 from sheets_sync.errors import NoToken
 from sheets_sync.quota_scripts import ADAPT, TAKE
-from sheets_sync.store import KEY_PREFIX, PerProcess, redis_for, redis_now
+from sheets_sync.store import KEY_PREFIX, PerProcess, redis_now
 
 logger = logging.getLogger(__name__)
 

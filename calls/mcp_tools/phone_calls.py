@@ -15,6 +15,7 @@ import json
 from django.conf import settings
 
 from calls import presenters, services
+from calls.details_cache import cache_key, details_cache
 from calls.mcp_access import history_page, own_call, own_call_details, own_call_details_on_loop
 from calls.mcp_confirm import confirm_spend
 from calls.mcp_models import (
@@ -124,11 +125,19 @@ async def _wait_for_end(ctx: RequestScope, call: Call, max_wait: int) -> PlacedC
     scopes=[scopes.CALLS_READ],
 )
 async def get_call_details(ctx: RequestScope, arguments: CallRef) -> CallDetails:
-    # The row is read on the event loop where it can be (one statement, no worker-thread hop); a call the
-    # provider may still report on, or one with analyses to load, goes on to a worker thread with it.
+    # A settled call read before, unchanged since, comes from this process's cache (one Redis GET). Else the
+    # row is read on the event loop where it can be (one statement, no worker-thread hop); a call the provider
+    # may still report on, or one with analyses to load, goes on to a worker thread with it.
+    key, viewer = cache_key(arguments.call_id), "staff" if ctx.principal.is_staff else str(ctx.principal.user_id)
+    version = await details_cache.lookup(key, viewer) if key is not None else None
+    if version is not None and version.details is not None:
+        return version.details
     call = await own_call_details_on_loop(ctx, arguments.call_id)
     if call is not None and not services.call_may_refresh(call) and not getattr(call, "analyses_present", True):
-        return presenters.call_details(call)
+        shown = presenters.call_details(call)
+        if key is not None and version is not None and call.is_terminal:  # a finished call: kept
+            details_cache.keep(key, viewer, version, shown)
+        return shown
 
     def read() -> CallDetails:
         found = own_call_details(ctx, arguments.call_id) if call is None else call

@@ -297,6 +297,10 @@ CALL_WAIT_POLL_SECONDS = float(env.str_("CALL_WAIT_POLL_SECONDS", "1.0"))
 # Reading a call in flight that has not changed for this long asks the provider again (at most once per
 # this many seconds per call, across workers), so a client polling getCallDetails sees the call move.
 CALL_DETAILS_REFRESH_SECONDS = float(env.str_("CALL_DETAILS_REFRESH_SECONDS", "5"))
+# Settled calls' details kept per server process (calls.details_cache), each checked against its version in
+# Redis on every read; an entry is read again after CALL_DETAILS_CACHE_SECONDS whatever its version.
+CALL_DETAILS_CACHE_SIZE = env.count_("CALL_DETAILS_CACHE_SIZE", 4096)
+CALL_DETAILS_CACHE_SECONDS = env.seconds_("CALL_DETAILS_CACHE_SECONDS", 60.0)
 # The provider's voice list (listVoices; calls and campaigns check their voice against it) is cached this long,
 # for every worker.
 VOICES_CACHE_SECONDS = env.int_("VOICES_CACHE_SECONDS", 3600)

@@ -42,7 +42,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pytest_django.fixtures import Settings
 
-from calls.models import Call
+from calls.models import Call, CallAnalysis
 from calls.providers.simulator import BackgroundSimulator
 from tests.calls.conftest import (
     BUSY,
@@ -407,6 +407,28 @@ def test_a_finished_calls_details_are_the_same_read_on_the_event_loop_or_through
     assert on_loop == through_orm
     assert on_loop["status"] == "completed"
     assert on_loop["has_transcript"] is True
+
+
+def test_a_finished_calls_kept_details_change_as_soon_as_the_call_does_and_stay_its_owners(
+        connect, mcp_user, make_user, live_sim):
+    alice, bob = connect(mcp_user), connect(make_user("mcp-bob", credits=GRANTED))
+    call_id = place(alice, HUMAN, max_duration=3)["call_id"]
+    finish_calls(live_sim)
+    first = details(alice, call_id)
+    assert details(alice, call_id) == first  # kept, and the same
+
+    call = Call.objects.get(pk=call_id)
+    call.summary = "Corrected: a table for two at 8 pm."  # a write outside the services (a shell, a script)
+    call.save(update_fields=["summary", "updated_at"])
+    assert details(alice, call_id)["summary"] == "Corrected: a table for two at 8 pm."
+    assert tool_error(bob, "getCallDetails", {"call_id": call_id})["code"] == "call_not_found"
+
+    Call.objects.filter(pk=call_id).update(summary="")  # no signal, no bump: the kept details are what is read
+    assert details(alice, call_id)["summary"] == "Corrected: a table for two at 8 pm."
+    CallAnalysis.objects.create(call=call, questions=["Was a table booked?"], answers=["yes"])
+    shown = details(alice, call_id)  # the analysis bumped the call: read again, with it
+    assert shown["summary"] is None
+    assert len(shown["analyses"]) == 1
 
 
 def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
