@@ -4,7 +4,7 @@ Agents read the same call again and again (getCallDetails after a call ended, an
 it). A finished call with no analyses is read on the event loop in one statement (``calls.selectors``);
 its presented details are then kept here, keyed by the call and by who read it, together with the call's
 version at the time of the read. Every committed write of a call bumps that version once the transaction
-commits: a save of the row (``post_save``: every service saves the row it locked), a bulk write
+commits: a save or delete of the row (``post_save``: every service saves the row it locked), a bulk write
 (``calls_writes``, the poller's and a campaign's) and a saved or deleted analysis. A read then costs one
 Redis GET: the entry is used only if the version is still the one it was made at, and the database is
 read otherwise.
@@ -129,7 +129,7 @@ def _bump_on_commit(call_ids: list[str]) -> None:
     transaction.on_commit(lambda: bump(call_ids))
 
 
-@receiver(post_save, sender=Call, dispatch_uid="calls.details_cache.call_saved")
+@receiver([post_save, post_delete], sender=Call, dispatch_uid="calls.details_cache.call_saved")
 def _call_saved(sender: type[Call], instance: Call, **kwargs: Any) -> None:
     _bump_on_commit([str(instance.pk)])
 

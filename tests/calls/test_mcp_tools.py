@@ -430,6 +430,11 @@ def test_a_finished_calls_kept_details_change_as_soon_as_the_call_does_and_stay_
     assert shown["summary"] is None
     assert len(shown["analyses"]) == 1
 
+    CallAnalysis.objects.filter(call=call).delete()
+    assert details(alice, call_id)["analyses"] == []  # kept again, now without analyses
+    Call.objects.filter(pk=call_id).delete()  # as a data deletion would
+    assert tool_error(alice, "getCallDetails", {"call_id": call_id})["code"] == "call_not_found"
+
 
 def test_polling_get_call_details_shows_the_call_move_though_no_webhook_comes(
         tools, mcp_user, live_sim, calls_settings):
