@@ -70,9 +70,6 @@ class DetailsCache:
     def size(self) -> int:
         return int(settings.CALL_DETAILS_CACHE_SIZE)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     async def lookup(self, call_id: str, viewer: str) -> Version:
         if not settings.REDIS_URL or self.size < 1:
             return Version(value=None)

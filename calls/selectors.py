@@ -248,7 +248,7 @@ def call_details_get_for_user(*, user_id: int, call_id: Any, staff: bool = False
     """``call_get_for_user`` for a details view, in one indexed statement: the columns the details show,
     whether the call has a transcript and whether it has analyses (``transcript_present`` and
     ``analyses_present``, which ``presenters.call_details`` reads: a call with no analyses costs no second
-    query). The statement and its converters are built once per connection, not compiled per read: a
+    query). The statement and its converters are built once per database, not compiled per read: a
     third of the ORM's CPU per read here."""
     key = _call_key(call_id)
     query = _prepared_details(staff)

@@ -25,6 +25,8 @@ from typing import Any, Final
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg import Error as DatabaseError
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +47,10 @@ def _connect_kwargs(db: BaseDatabaseWrapper) -> dict[str, Any]:
     return params
 
 
-def _pool() -> Any:
+def _pool() -> AsyncConnectionPool | None:
     """The running loop's pool for the default database, or None when it is not PostgreSQL or the pool is
     turned off. Looked up by the settings that name the server (tests move the database under a running
     loop), not through a connection wrapper: on the loop each request's context would make one."""
-    from psycopg_pool import AsyncConnectionPool
-
     size, where = settings.DATABASE_ASYNC_POOL_SIZE, connections.settings[DEFAULT_DB_ALIAS]
     if size < 1 or where["ENGINE"] != POSTGRESQL:
         return None
@@ -69,9 +69,6 @@ def _pool() -> Any:
 async def fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None | object:
     """The first row of ``sql`` with ``params`` (``%s`` placeholders, as Django's cursors take them), None
     when there is none, or ``NOT_AVAILABLE`` (see the module's docstring)."""
-    from psycopg import Error as DatabaseError
-    from psycopg_pool import PoolTimeout
-
     pool = _pool()
     if pool is None:
         return NOT_AVAILABLE
